@@ -1,0 +1,85 @@
+import fastifyFormbody from '@fastify/formbody';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import authRoutes from './features/auth/routes.js';
+import { createAuthService } from './features/auth/service.js';
+import dashboardRoutes from './features/dashboard/routes.js';
+import healthRoutes from './features/health/routes.js';
+import outboxRoutes from './features/outbox/routes.js';
+import settingsRoutes from './features/settings/routes.js';
+import contextPlugin, { type AppContext } from './plugins/context.js';
+import csrfPlugin from './plugins/csrf.js';
+import errorsPlugin from './plugins/errors.js';
+import securityHeadersPlugin from './plugins/security-headers.js';
+import sessionPlugin from './plugins/session.js';
+import staticPlugin, { HTMX_URL } from './plugins/static.js';
+import viewsPlugin from './plugins/views.js';
+
+export interface BuildAppOptions extends AppContext {
+  logger?: FastifyServerOptions['logger'];
+  /** Template caching; tests and production keep it on, a developer editing views may turn it off. */
+  viewCache?: boolean;
+}
+
+export interface NavItem {
+  href: string;
+  label: string;
+}
+
+/**
+ * Builds the whole application without listening: server.ts listens, tests call `inject`.
+ * Every plugin and feature is registered here, explicitly, so this file is the route table's index.
+ */
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const { logger, viewCache, ...ctx } = options;
+  const app = Fastify({
+    logger: logger ?? false,
+    // Fastify accepts a hop count at run time though its types only list boolean/string/string[].
+    trustProxy: ctx.config.trustProxy as boolean | string[],
+    bodyLimit: 1024 * 1024,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    requestIdHeader: false,
+    routerOptions: { ignoreTrailingSlash: false, caseSensitive: true },
+  });
+
+  const nav: NavItem[] = [
+    { href: '/admin', label: 'Dashboard' },
+    { href: '/admin/settings', label: 'Settings' },
+  ];
+  if (ctx.mailer.kind === 'dev-outbox') nav.push({ href: '/admin/outbox', label: 'Outbox' });
+
+  // Cross-cutting plugins, in dependency order.
+  await app.register(contextPlugin, { ctx });
+  await app.register(fastifyFormbody, { bodyLimit: 1024 * 1024 });
+  await app.register(sessionPlugin);
+  await app.register(viewsPlugin, {
+    cache: viewCache ?? true,
+    locals: (request) => ({
+      user: request.user,
+      csrfToken: request.csrfToken,
+      htmxUrl: HTMX_URL,
+      nav,
+      mailCaptured: ctx.mailer.kind === 'dev-outbox',
+    }),
+  });
+  await app.register(csrfPlugin);
+  await app.register(securityHeadersPlugin);
+  await app.register(errorsPlugin);
+  await app.register(staticPlugin);
+
+  // Features.
+  const auth = createAuthService({ db: ctx.db, clock: ctx.clock });
+  await app.register(healthRoutes);
+  await app.register(authRoutes, { auth });
+  await app.register(dashboardRoutes);
+  await app.register(settingsRoutes, { auth });
+  await app.register(outboxRoutes);
+
+  // Until the readers feature gives "/" its public page, the root leads to first-run setup or sign-in.
+  app.get('/', { config: { public: true } }, async (request, reply) => {
+    if (await auth.needsSetup()) return reply.redirect('/setup', 303);
+    return reply.redirect(request.user ? '/admin' : '/login', 303);
+  });
+
+  return app;
+}

@@ -1,0 +1,321 @@
+import { createPrivateKey } from 'node:crypto';
+import path from 'node:path';
+import { z } from 'zod';
+import { parseMailbox } from './lib/email.js';
+
+/**
+ * Configuration comes only from the environment. It is parsed once, here, into a frozen object; every
+ * bad variable is reported together so an operator fixes them in one pass instead of one per restart.
+ */
+
+export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+export interface SmtpConfig {
+  host: string;
+  port: number;
+  /** Implicit TLS (smtps, usually port 465). Otherwise STARTTLS is used when the relay offers it. */
+  secure: boolean;
+  user: string | undefined;
+  password: string | undefined;
+}
+
+export interface DkimConfig {
+  domain: string;
+  selector: string;
+  privateKey: string;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Public URL without a trailing slash; used in emails and to check Origin headers. */
+  baseUrl: string;
+  /** Cookies get `Secure` when the public URL is https. */
+  secureCookies: boolean;
+  dataDir: string;
+  database: DatabaseConfig;
+  /** How long start-up keeps retrying an unreachable database before giving up. */
+  databaseConnectTimeoutMs: number;
+  /** Undefined means: the server generates one and keeps it in DATA_DIR. */
+  secretKey: string | undefined;
+  smtp: SmtpConfig | undefined;
+  smtpPoolSize: number;
+  /** Messages per second across the pool; undefined means as fast as the relay accepts. */
+  sendRate: number | undefined;
+  mailFrom: string;
+  dkim: DkimConfig | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  trustProxy: boolean | number | string[];
+}
+
+export interface ConfigProblem {
+  variable: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(
+      'Gazette cannot start; fix these settings:\n' +
+        problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const integer = (name: string, min: number, max: number) =>
+  optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+      ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got "${v}")` });
+      return z.NEVER;
+    }
+    return Number(v);
+  }).describe(name);
+
+const positiveNumber = optionalText.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) {
+    ctx.addIssue({ code: 'custom', message: `must be a positive number (got "${v}")` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+const boolean = optionalText.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  ctx.addIssue({ code: 'custom', message: `must be true or false (got "${v}")` });
+  return z.NEVER;
+});
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const envSchema = z.object({
+  PORT: integer('PORT', 1, 65535),
+  HOST: optionalText,
+  BASE_URL: optionalText,
+  DATA_DIR: optionalText,
+  DATABASE_URL: optionalText,
+  DATABASE_CONNECT_TIMEOUT: integer('DATABASE_CONNECT_TIMEOUT', 0, 3600),
+  SECRET_KEY: optionalText.refine((v) => v === undefined || v.length >= 32, {
+    message: 'must be at least 32 characters (generate one with: openssl rand -hex 32)',
+  }),
+  SMTP_URL: optionalText,
+  SMTP_HOST: optionalText,
+  SMTP_PORT: integer('SMTP_PORT', 1, 65535),
+  SMTP_USER: optionalText,
+  SMTP_PASSWORD: optionalText,
+  SMTP_SECURE: boolean,
+  SMTP_POOL_SIZE: integer('SMTP_POOL_SIZE', 1, 100),
+  SEND_RATE: positiveNumber,
+  MAIL_FROM: optionalText,
+  DKIM_DOMAIN: optionalText,
+  DKIM_SELECTOR: optionalText,
+  DKIM_PRIVATE_KEY: optionalText,
+  LOG_LEVEL: optionalText.refine((v) => v === undefined || (LOG_LEVELS as readonly string[]).includes(v), {
+    message: `must be one of ${LOG_LEVELS.join(', ')}`,
+  }),
+  TRUST_PROXY: optionalText,
+});
+
+type Env = z.infer<typeof envSchema>;
+
+/** Parses `env` (normally process.env, handed over by server.ts or cli.ts) into a frozen Config. */
+export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
+  const problems: ConfigProblem[] = [];
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      problems.push({ variable: String(issue.path[0]), message: issue.message });
+    }
+  }
+  // Keep going with whatever parsed so cross-variable checks can still report their own problems.
+  const e: Partial<Env> = parsed.success ? parsed.data : partialParse(env);
+  const add = (variable: string, message: string) => problems.push({ variable, message });
+
+  const port = e.PORT ?? 3000;
+  const dataDir = path.resolve(cwd, e.DATA_DIR ?? './data');
+  const baseUrl = parseBaseUrl(e.BASE_URL, port, add);
+  const database = parseDatabaseUrl(e.DATABASE_URL, dataDir, cwd, add);
+  const smtp = parseSmtp(e, add);
+  const dkim = parseDkim(e, add);
+  const trustProxy = parseTrustProxy(e.TRUST_PROXY, add);
+  const mailFrom = e.MAIL_FROM ?? `Gazette <gazette@${hostnameForMail(baseUrl)}>`;
+  if (e.MAIL_FROM !== undefined && parseMailbox(e.MAIL_FROM) === undefined) {
+    add('MAIL_FROM', `must be an address like "Name <you@example.com>" (got "${e.MAIL_FROM}")`);
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return Object.freeze({
+    port,
+    host: e.HOST ?? '0.0.0.0',
+    baseUrl,
+    secureCookies: baseUrl.startsWith('https:'),
+    dataDir,
+    database,
+    databaseConnectTimeoutMs: (e.DATABASE_CONNECT_TIMEOUT ?? 30) * 1000,
+    secretKey: e.SECRET_KEY,
+    smtp,
+    smtpPoolSize: e.SMTP_POOL_SIZE ?? 10,
+    sendRate: e.SEND_RATE,
+    mailFrom,
+    dkim,
+    logLevel: (e.LOG_LEVEL as Config['logLevel'] | undefined) ?? 'info',
+    trustProxy,
+  } satisfies Config);
+}
+
+/** Parses each variable on its own, so one bad variable does not hide the cross-checks of the others. */
+function partialParse(env: Record<string, string | undefined>): Partial<Env> {
+  const out: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(envSchema.shape)) {
+    const r = (schema as z.ZodType).safeParse(env[key]);
+    if (r.success) out[key] = r.data;
+  }
+  return out as Partial<Env>;
+}
+
+type Add = (variable: string, message: string) => void;
+
+function parseBaseUrl(value: string | undefined, port: number, add: Add): string {
+  if (value === undefined) return `http://localhost:${port}`;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    add('BASE_URL', `must be an absolute http(s) URL like https://news.example.com (got "${value}")`);
+    return `http://localhost:${port}`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    add('BASE_URL', `must start with http:// or https:// (got "${value}")`);
+  } else if (url.search || url.hash) {
+    add('BASE_URL', 'must not contain a query string or fragment');
+  }
+  return (url.origin + url.pathname).replace(/\/+$/, '');
+}
+
+function parseDatabaseUrl(value: string | undefined, dataDir: string, cwd: string, add: Add): DatabaseConfig {
+  const fallback: DatabaseConfig = { kind: 'sqlite', file: path.join(dataDir, 'gazette.db') };
+  if (value === undefined) return fallback;
+  if (/^postgres(ql)?:\/\//i.test(value)) {
+    try {
+      const url = new URL(value);
+      if (!url.hostname) throw new Error('no host');
+    } catch {
+      add('DATABASE_URL', 'is not a valid postgres:// URL (expected postgres://user:password@host:5432/database)');
+    }
+    return { kind: 'postgres', url: value };
+  }
+  const sqlite = /^(sqlite|file):(\/\/)?(.+)$/i.exec(value);
+  if (sqlite?.[3]) {
+    const file = sqlite[3];
+    return { kind: 'sqlite', file: file === ':memory:' ? file : path.resolve(cwd, file) };
+  }
+  add(
+    'DATABASE_URL',
+    `has an unknown scheme; use postgres://… for Postgres or sqlite:path/to/file.db for SQLite (got "${redactUrl(value)}")`,
+  );
+  return fallback;
+}
+
+function parseSmtp(e: Partial<Env>, add: Add): SmtpConfig | undefined {
+  if (e.SMTP_URL !== undefined && e.SMTP_HOST !== undefined) {
+    add('SMTP_URL', 'set either SMTP_URL or SMTP_HOST (with SMTP_PORT, SMTP_USER, SMTP_PASSWORD), not both');
+    return undefined;
+  }
+  if (e.SMTP_URL !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(e.SMTP_URL);
+    } catch {
+      add('SMTP_URL', 'is not a valid URL (expected smtp://user:password@host:587 or smtps://…:465)');
+      return undefined;
+    }
+    if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
+      add('SMTP_URL', `must start with smtp:// or smtps:// (got "${url.protocol}//…")`);
+      return undefined;
+    }
+    if (!url.hostname) {
+      add('SMTP_URL', 'has no host name');
+      return undefined;
+    }
+    const secure = url.protocol === 'smtps:';
+    return {
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port ? Number(url.port) : secure ? 465 : 587,
+      secure,
+      user: url.username ? decodeURIComponent(url.username) : undefined,
+      password: url.password ? decodeURIComponent(url.password) : undefined,
+    };
+  }
+  if (e.SMTP_HOST !== undefined) {
+    const secure = e.SMTP_SECURE ?? e.SMTP_PORT === 465;
+    return {
+      host: e.SMTP_HOST,
+      port: e.SMTP_PORT ?? (secure ? 465 : 587),
+      secure,
+      user: e.SMTP_USER,
+      password: e.SMTP_PASSWORD,
+    };
+  }
+  for (const orphan of ['SMTP_PORT', 'SMTP_USER', 'SMTP_PASSWORD'] as const) {
+    if (e[orphan] !== undefined) add(orphan, 'is set but SMTP_HOST is not; set SMTP_HOST too (or use SMTP_URL)');
+  }
+  return undefined;
+}
+
+function parseDkim(e: Partial<Env>, add: Add): DkimConfig | undefined {
+  const parts = { DKIM_DOMAIN: e.DKIM_DOMAIN, DKIM_SELECTOR: e.DKIM_SELECTOR, DKIM_PRIVATE_KEY: e.DKIM_PRIVATE_KEY };
+  const set = Object.entries(parts).filter(([, v]) => v !== undefined);
+  if (set.length === 0) return undefined;
+  if (set.length < 3) {
+    for (const [k, v] of Object.entries(parts)) {
+      if (v === undefined) add(k, 'is required when any DKIM_* variable is set');
+    }
+    return undefined;
+  }
+  // Environment files often carry a PEM on one line with literal "\n" separators.
+  const privateKey = parts.DKIM_PRIVATE_KEY!.replace(/\\n/g, '\n');
+  try {
+    const key = createPrivateKey(privateKey);
+    if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'ed25519') {
+      add('DKIM_PRIVATE_KEY', 'must be an RSA (2048 bits or more) or Ed25519 private key');
+    } else if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 1024) {
+      add('DKIM_PRIVATE_KEY', 'RSA keys must have at least 1024 bits (2048 recommended)');
+    }
+  } catch {
+    add('DKIM_PRIVATE_KEY', 'is not a PEM private key (-----BEGIN PRIVATE KEY----- …)');
+  }
+  if (!/^[a-z0-9.-]+\.[a-z]{2,}$/i.test(parts.DKIM_DOMAIN!)) add('DKIM_DOMAIN', 'must be a domain name like example.com');
+  if (!/^[a-z0-9._-]+$/i.test(parts.DKIM_SELECTOR!)) add('DKIM_SELECTOR', 'must be a DNS label like "gazette"');
+  return { domain: parts.DKIM_DOMAIN!, selector: parts.DKIM_SELECTOR!, privateKey };
+}
+
+function parseTrustProxy(value: string | undefined, add: Add): Config['trustProxy'] {
+  if (value === undefined || /^(false|0|no|off)$/i.test(value)) return false;
+  if (/^(true|yes|on)$/i.test(value)) return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.every((s) => /^[0-9a-f.:]+(\/\d{1,3})?$/i.test(s))) return list;
+  add('TRUST_PROXY', 'must be true, false, a hop count, or a comma-separated list of proxy IPs/CIDRs');
+  return false;
+}
+
+function hostnameForMail(baseUrl: string): string {
+  const host = new URL(baseUrl).hostname;
+  return host.includes('.') ? host : `${host}.localdomain`;
+}
+
+/** Hides the password part of a URL so it can appear in logs and error messages. */
+export function redactUrl(value: string): string {
+  return value.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1****@');
+}

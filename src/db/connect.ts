@@ -1,0 +1,113 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { ConfigError, redactUrl, type DatabaseConfig } from '../config.js';
+import type { Database, Db, Dialect } from './database.js';
+
+export interface DbHandle {
+  db: Db;
+  dialect: Dialect;
+  /** Answers quickly whether the database responds (used by /healthz). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  /** Keep retrying an unreachable server this long at start-up (compose start order is not guaranteed). */
+  connectTimeoutMs?: number;
+  /** Postgres only: run every query in this schema (tests use one schema per file). */
+  searchPath?: string;
+  onRetry?: (message: string) => void;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export async function connectDatabase(config: DatabaseConfig, options: ConnectOptions = {}): Promise<DbHandle> {
+  return config.kind === 'sqlite' ? openSqlite(config.file) : openPostgres(config.url, options);
+}
+
+function openSqlite(file: string): DbHandle {
+  let sqlite: SqliteDatabase.Database;
+  try {
+    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+    sqlite = new SqliteDatabase(file);
+    sqlite.pragma('journal_mode = WAL');
+    // FULL makes every commit durable across power loss, not only across a killed process: the sending
+    // engine's "attempting" marker must survive both. Group commits keep the fsync count low.
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+  } catch (err) {
+    throw new ConfigError([
+      { variable: 'DATABASE_URL', message: `cannot open the SQLite database at ${file}: ${(err as Error).message}` },
+    ]);
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return {
+    db,
+    dialect: 'sqlite',
+    ping: async () => {
+      try {
+        return sqlite.prepare('select 1 as ok').get() !== undefined;
+      } catch {
+        return false;
+      }
+    },
+    close: () => db.destroy(),
+  };
+}
+
+// Errors worth waiting out at start-up: the server is not up yet, or its name does not resolve yet.
+const TRANSIENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', '57P03']);
+
+async function openPostgres(url: string, options: ConnectOptions): Promise<DbHandle> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    connectionTimeoutMillis: 5000,
+    ...(options.searchPath ? { options: `-c search_path=${options.searchPath}` } : {}),
+    // Timestamps are epoch milliseconds in bigint columns; counts are int8 too. Both fit in a double.
+    types: {
+      getTypeParser: ((oid: number, format?: string) =>
+        oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as never,
+    },
+  });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+
+  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+  const deadline = Date.now() + (options.connectTimeoutMs ?? 0);
+  for (;;) {
+    try {
+      await pool.query('select 1');
+      break;
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      if (TRANSIENT.has(code) && Date.now() < deadline) {
+        options.onRetry?.(`database not reachable yet (${code}); retrying`);
+        await sleep(1000);
+        continue;
+      }
+      await pool.end().catch(() => {});
+      throw new ConfigError([
+        { variable: 'DATABASE_URL', message: `cannot connect to ${redactUrl(url)}: ${(err as Error).message || code}` },
+      ]);
+    }
+  }
+
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    dialect: 'postgres',
+    ping: async () => {
+      try {
+        await pool.query({ text: 'select 1', query_timeout: 2000 } as pg.QueryConfig);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => db.destroy(),
+  };
+}

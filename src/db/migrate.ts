@@ -1,0 +1,67 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Migrator, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
+
+/** The migrations folder, both from source (tsx) and from the build (dist/migrations). */
+export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+
+const MIGRATION_FILE = /^\d{4}_\d{2}_\d{2}_\d{4}_[\w-]+\.(js|ts)$/;
+
+/** Loads every dated file in the folder; helpers live in subfolders and are never taken for migrations. */
+class FolderMigrationProvider implements MigrationProvider {
+  constructor(private readonly dir: string) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const migrations: Record<string, Migration> = {};
+    for (const file of (await fs.readdir(this.dir)).sort()) {
+      if (!MIGRATION_FILE.test(file) || file.endsWith('.d.ts')) continue;
+      const mod = (await import(pathToFileURL(path.join(this.dir, file)).href)) as Migration;
+      migrations[file.replace(/\.(js|ts)$/, '')] = { up: mod.up, down: mod.down };
+    }
+    return migrations;
+  }
+}
+
+export function createMigrator(db: Kysely<any>, dir = MIGRATIONS_DIR): Migrator {
+  return new Migrator({ db, provider: new FolderMigrationProvider(dir) });
+}
+
+export class MigrationError extends Error {
+  constructor(
+    message: string,
+    readonly results: MigrationResultSet['results'],
+  ) {
+    super(message);
+    this.name = 'MigrationError';
+  }
+}
+
+function check(set: MigrationResultSet, log: (line: string) => void): string[] {
+  const applied: string[] = [];
+  for (const r of set.results ?? []) {
+    log(`migration ${r.migrationName}: ${r.status}`);
+    if (r.status === 'Success') applied.push(r.migrationName);
+  }
+  if (set.error) {
+    const cause = set.error instanceof Error ? set.error.message : String(set.error);
+    throw new MigrationError(`migration failed: ${cause}`, set.results);
+  }
+  return applied;
+}
+
+/** Runs every pending migration; throws (never returns quietly) when one fails. */
+export async function migrateToLatest(db: Kysely<any>, log: (line: string) => void = () => {}): Promise<string[]> {
+  return check(await createMigrator(db).migrateToLatest(), log);
+}
+
+/** Rolls every migration back, newest first (tests and the CLI's `migrate down`). */
+export async function migrateDownAll(db: Kysely<any>, log: (line: string) => void = () => {}): Promise<string[]> {
+  const migrator = createMigrator(db);
+  const rolled: string[] = [];
+  for (;;) {
+    const set = await migrator.migrateDown();
+    rolled.push(...check(set, log));
+    if (!set.results || set.results.length === 0) return rolled;
+  }
+}

@@ -1,0 +1,74 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { echoFields, parseForm } from '../../lib/forms.js';
+import { NotFoundError, RateLimitedError, UnauthorizedError, ValidationError } from '../../lib/errors.js';
+import { PASSWORD_MIN_LENGTH } from '../../lib/passwords.js';
+import { loginSchema, setupSchema } from './schemas.js';
+import type { AuthService } from './service.js';
+
+/** Only same-site paths are followed after sign-in, so `next` can never become an open redirect. */
+export function safeNext(next: unknown): string {
+  return typeof next === 'string' && /^\/(?![/\\])/.test(next) && !/[\r\n]/.test(next) ? next : '/admin';
+}
+
+export default async function authRoutes(app: FastifyInstance, opts: { auth: AuthService }) {
+  const { auth } = opts;
+  const pub = { config: { public: true } };
+
+  const setupPage = (reply: FastifyReply, values: Record<string, string>, errors: Record<string, string> | undefined, status = 200) =>
+    reply.page('auth/setup', { title: 'Set up Gazette', values, errors, minPassword: PASSWORD_MIN_LENGTH }, { status });
+
+  app.get('/setup', pub, async (_request, reply) => {
+    if (!(await auth.needsSetup())) throw new NotFoundError();
+    return setupPage(reply, {}, undefined);
+  });
+
+  app.post('/setup', pub, async (request, reply) => {
+    if (!(await auth.needsSetup())) throw new NotFoundError();
+    try {
+      const input = parseForm(setupSchema, request.body);
+      const session = await auth.setup(input);
+      reply.startSession(session.token, session.expiresAt);
+      return reply.redirect('/admin', 303);
+    } catch (err) {
+      if (err instanceof ValidationError) return setupPage(reply, echoFields(request.body), err.fields, 422);
+      throw err;
+    }
+  });
+
+  const loginPage = (reply: FastifyReply, data: { values?: Record<string, string>; errors?: Record<string, string>; message?: string; next?: string }, status = 200) =>
+    reply.page('auth/login', { title: 'Sign in', values: data.values ?? {}, errors: data.errors, message: data.message, next: data.next }, { status });
+
+  app.get('/login', pub, async (request, reply) => {
+    if (await auth.needsSetup()) return reply.redirect('/setup', 303);
+    const next = (request.query as { next?: string }).next;
+    if (request.user) return reply.redirect(safeNext(next), 303);
+    return loginPage(reply, { next: typeof next === 'string' ? next : undefined });
+  });
+
+  app.post('/login', pub, async (request, reply) => {
+    if (await auth.needsSetup()) return reply.redirect('/setup', 303);
+    const values = echoFields(request.body);
+    try {
+      const input = parseForm(loginSchema, request.body);
+      const session = await auth.login(input, request.ip);
+      // A fresh session on every sign-in: a cookie planted before sign-in is worthless (fixation).
+      if (request.sessionId) await reply.endSession();
+      reply.startSession(session.token, session.expiresAt);
+      return reply.redirect(safeNext(input.next), 303);
+    } catch (err) {
+      if (err instanceof ValidationError) return loginPage(reply, { values, errors: err.fields, next: values.next }, 422);
+      if (err instanceof UnauthorizedError) return loginPage(reply, { values, message: err.message, next: values.next }, 401);
+      if (err instanceof RateLimitedError) {
+        reply.header('retry-after', Math.ceil(err.retryAfterMs / 1000));
+        return loginPage(reply, { values, message: err.message, next: values.next }, 429);
+      }
+      throw err;
+    }
+  });
+
+  // Public so an expired session can still "sign out" without an error; CSRF's origin check still applies.
+  app.post('/logout', pub, async (_request, reply) => {
+    await reply.endSession();
+    return reply.redirect('/login', 303);
+  });
+}

@@ -1,0 +1,40 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ValidationError } from '../../lib/errors.js';
+import { parseForm } from '../../lib/forms.js';
+import { PASSWORD_MIN_LENGTH } from '../../lib/passwords.js';
+import { changePasswordSchema } from '../auth/schemas.js';
+import type { AuthService } from '../auth/service.js';
+import { describeSettings, sendTestEmail } from './service.js';
+
+export default async function settingsRoutes(app: FastifyInstance, opts: { auth: AuthService }) {
+  const { config, mailer } = app.ctx;
+
+  const settingsPage = (request: FastifyRequest, reply: FastifyReply, extra: Record<string, unknown> = {}, status = 200) =>
+    reply.page(
+      'settings/page',
+      { title: 'Settings', ...describeSettings(config, mailer.kind), minPassword: PASSWORD_MIN_LENGTH, owner: request.user, ...extra },
+      { status, fragment: typeof extra.fragment === 'string' ? extra.fragment : undefined },
+    );
+
+  app.get('/admin/settings', async (request, reply) => {
+    const q = request.query as { saved?: string };
+    return settingsPage(request, reply, { passwordChanged: q.saved === 'password' });
+  });
+
+  app.post('/admin/settings/password', async (request, reply) => {
+    try {
+      const input = parseForm(changePasswordSchema, request.body);
+      const session = await opts.auth.changePassword(request.user!, input.current_password, input.new_password);
+      reply.startSession(session.token, session.expiresAt);
+      return reply.redirect('/admin/settings?saved=password', 303);
+    } catch (err) {
+      if (err instanceof ValidationError) return settingsPage(request, reply, { passwordErrors: err.fields }, 422);
+      throw err;
+    }
+  });
+
+  app.post('/admin/settings/test-email', async (request, reply) => {
+    const result = await sendTestEmail(mailer, config.mailFrom, request.user!.email);
+    return settingsPage(request, reply, { testResult: result, fragment: 'settings/_test-result' });
+  });
+}

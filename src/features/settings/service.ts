@@ -1,0 +1,47 @@
+import { redactUrl, type Config } from '../../config.js';
+import type { Mailer } from '../../sending/mailer.js';
+
+export interface SettingRowView {
+  label: string;
+  value: string;
+  variable: string;
+}
+
+/** The environment-driven settings as the owner sees them: read-only, with secrets masked. */
+export function describeSettings(config: Config, mailerKind: Mailer['kind']): { general: SettingRowView[]; smtp: SettingRowView[] } {
+  const db = config.database.kind === 'sqlite' ? `SQLite (${config.database.file})` : `Postgres (${redactUrl(config.database.url)})`;
+  const general: SettingRowView[] = [
+    { label: 'Public URL', value: config.baseUrl, variable: 'BASE_URL' },
+    { label: 'Database', value: db, variable: 'DATABASE_URL' },
+    { label: 'Data folder', value: config.dataDir, variable: 'DATA_DIR' },
+    { label: 'Default sender', value: config.mailFrom, variable: 'MAIL_FROM' },
+  ];
+  const smtp: SettingRowView[] = config.smtp
+    ? [
+        { label: 'Relay', value: `${config.smtp.host}:${config.smtp.port}`, variable: 'SMTP_URL / SMTP_HOST' },
+        { label: 'Encryption', value: config.smtp.secure ? 'TLS from the start (smtps)' : 'STARTTLS when offered', variable: 'SMTP_SECURE' },
+        { label: 'User', value: config.smtp.user ?? '(none)', variable: 'SMTP_USER' },
+        { label: 'Password', value: config.smtp.password ? '••••••••' : '(none)', variable: 'SMTP_PASSWORD' },
+        { label: 'Connections', value: String(config.smtpPoolSize), variable: 'SMTP_POOL_SIZE' },
+        { label: 'Rate limit', value: config.sendRate ? `${config.sendRate} messages/second` : 'none', variable: 'SEND_RATE' },
+        { label: 'DKIM', value: config.dkim ? `${config.dkim.selector}._domainkey.${config.dkim.domain}` : 'off (the relay may sign)', variable: 'DKIM_*' },
+      ]
+    : [{ label: 'Relay', value: mailerKind === 'dev-outbox' ? 'none: mail goes to the dev outbox' : mailerKind, variable: 'SMTP_URL' }];
+  return { general, smtp };
+}
+
+/** Sends a short message to the owner through the real mailer and reports the relay's exact answer. */
+export async function sendTestEmail(mailer: Mailer, from: string, to: string): Promise<{ ok: boolean; message: string }> {
+  try {
+    const result = await mailer.send({
+      from,
+      to,
+      subject: 'Gazette test email',
+      text: 'This is a test email from your Gazette server. If you can read it, sending works.',
+    });
+    return { ok: true, message: result.delivered ? `Accepted by the relay: ${result.response}` : result.response };
+  } catch (err) {
+    const e = err as { response?: string; code?: string; message?: string };
+    return { ok: false, message: `The relay refused or could not be reached: ${e.response ?? e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}` };
+  }
+}

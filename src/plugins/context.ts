@@ -1,0 +1,31 @@
+import fp from 'fastify-plugin';
+import type { Config } from '../config.js';
+import type { Db, Dialect } from '../db/database.js';
+import type { Clock } from '../lib/clock.js';
+import type { Mailer } from '../sending/mailer.js';
+
+/** What the composition root hands to the app; tests build the same thing with fakes where they want. */
+export interface AppContext {
+  config: Config;
+  db: Db;
+  dialect: Dialect;
+  /** Whether the database answers; /healthz reports it. */
+  pingDb: () => Promise<boolean>;
+  mailer: Mailer;
+  clock: Clock;
+  /** Key for HMAC-derived values (CSRF tokens, subscriber links); never leaves the server. */
+  secretKey: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ctx: AppContext;
+  }
+}
+
+export default fp<{ ctx: AppContext }>(
+  async (app, opts) => {
+    app.decorate('ctx', opts.ctx);
+  },
+  { name: 'gazette-context', fastify: '5.x' },
+);
