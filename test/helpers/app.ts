@@ -1,0 +1,120 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { Dialect } from '../../src/db/database.js';
+import { createDevOutboxMailer } from '../../src/sending/dev-outbox.js';
+import type { Mailer } from '../../src/sending/mailer.js';
+import { CapturingMailer } from './capturing-mailer.js';
+import { FakeClock } from './clock.js';
+import { createTestDb, type TestDb } from './db.js';
+
+export const TEST_BASE_URL = 'http://gazette.test';
+export const TEST_SECRET = 'test-secret-key-that-is-long-enough-0123456789';
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ BASE_URL: TEST_BASE_URL, DATA_DIR: '/tmp/gazette-test-unused', LOG_LEVEL: 'silent', ...env });
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  db: TestDb;
+  clock: FakeClock;
+  mailer: CapturingMailer;
+  config: Config;
+  /** A fresh cookie-keeping client for this app. */
+  agent(): Agent;
+  close(): Promise<void>;
+}
+
+export async function buildTestApp(
+  dialect: Dialect,
+  options: { env?: Record<string, string>; mailer?: 'capture' | 'dev-outbox' | Mailer; pingDb?: () => Promise<boolean> } = {},
+): Promise<TestApp> {
+  const db = await createTestDb(dialect);
+  const clock = new FakeClock();
+  const config = testConfig(options.env);
+  const capture = new CapturingMailer();
+  const mailer =
+    options.mailer === 'dev-outbox' ? createDevOutboxMailer(db.db, clock) : typeof options.mailer === 'object' ? options.mailer : capture;
+  const app = await buildApp({
+    config,
+    db: db.db,
+    dialect: db.dialect,
+    pingDb: options.pingDb ?? db.ping,
+    mailer,
+    clock,
+    secretKey: TEST_SECRET,
+  });
+  await app.ready();
+  return {
+    app,
+    db,
+    clock,
+    mailer: capture,
+    config,
+    agent: () => new Agent(app),
+    async close() {
+      await app.close();
+      await db.drop();
+    },
+  };
+}
+
+type Form = Record<string, string | string[]>;
+
+/**
+ * Drives the app like a browser would: keeps cookies, sends the same-origin headers a browser sends,
+ * and fills in the CSRF token from the last page it saw.
+ */
+export class Agent {
+  readonly cookies = new Map<string, string>();
+  csrfToken: string | undefined;
+
+  constructor(private readonly app: FastifyInstance) {}
+
+  async get(url: string, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+    return this.request('GET', url, undefined, headers);
+  }
+
+  /** Posts a urlencoded form; `_csrf` is added from the last page unless the form has one. */
+  async post(url: string, form: Form = {}, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+    const body = new URLSearchParams();
+    const withToken: Form = this.csrfToken && !('_csrf' in form) ? { _csrf: this.csrfToken, ...form } : form;
+    for (const [k, v] of Object.entries(withToken)) for (const item of Array.isArray(v) ? v : [v]) body.append(k, item);
+    return this.request('POST', url, body.toString(), {
+      'content-type': 'application/x-www-form-urlencoded',
+      origin: TEST_BASE_URL,
+      'sec-fetch-site': 'same-origin',
+      ...headers,
+    });
+  }
+
+  async request(method: string, url: string, payload?: string | Buffer, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const res = await this.app.inject({
+      method: method as 'GET',
+      url,
+      payload,
+      headers: { host: 'gazette.test', ...(cookie ? { cookie } : {}), ...headers },
+    });
+    for (const c of res.cookies as Array<{ name: string; value: string; expires?: Date; maxAge?: number }>) {
+      const expired = (c.expires && c.expires.getTime() <= Date.now() && c.value === '') || c.maxAge === 0 || c.value === '';
+      if (expired) this.cookies.delete(c.name);
+      else this.cookies.set(c.name, c.value);
+    }
+    const token = /name="_csrf" value="([^"]+)"/.exec(res.body) ?? /"x-csrf-token": "([^"]+)"/.exec(res.body);
+    if (token) this.csrfToken = token[1];
+    return res;
+  }
+}
+
+export const OWNER = { name: 'Olive Owner', email: 'olive@example.com', password: 'a long enough passphrase' };
+
+/** Runs first-run setup through the real form and returns the signed-in agent. */
+export async function setupOwner(t: TestApp, owner = OWNER): Promise<Agent> {
+  const agent = t.agent();
+  const res = await agent.post('/setup', owner);
+  if (res.statusCode !== 303) throw new Error(`setup failed: ${res.statusCode} ${res.body.slice(0, 500)}`);
+  await agent.get('/admin');
+  return agent;
+}
