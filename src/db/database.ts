@@ -3,6 +3,18 @@ import type { DevOutboxTable } from './tables/dev-outbox.js';
 import type { SessionsTable } from './tables/sessions.js';
 import type { SettingsTable } from './tables/settings.js';
 import type { UsersTable } from './tables/users.js';
+import type { ImportProblemsTable, ImportsTable } from './tables/imports.js';
+import type { NewslettersTable } from './tables/newsletters.js';
+import type { DeliveriesTable, LeasesTable, PostsTable } from './tables/posts.js';
+import type {
+  ConfirmationTokensTable,
+  EventsTable,
+  SubscriberTagsTable,
+  SubscribersTable,
+  SubscriptionsTable,
+  SuppressionsTable,
+  TagsTable,
+} from './tables/subscribers.js';
 
 /** The whole schema as Kysely sees it; one table type per file under tables/. */
 export interface Database {
@@ -10,6 +22,19 @@ export interface Database {
   sessions: SessionsTable;
   settings: SettingsTable;
   dev_outbox: DevOutboxTable;
+  newsletters: NewslettersTable;
+  subscribers: SubscribersTable;
+  subscriptions: SubscriptionsTable;
+  confirmation_tokens: ConfirmationTokensTable;
+  tags: TagsTable;
+  subscriber_tags: SubscriberTagsTable;
+  suppressions: SuppressionsTable;
+  events: EventsTable;
+  imports: ImportsTable;
+  import_problems: ImportProblemsTable;
+  posts: PostsTable;
+  deliveries: DeliveriesTable;
+  leases: LeasesTable;
 }
 
 export type Db = Kysely<Database>;

@@ -1,0 +1,22 @@
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+export interface NewslettersTable {
+  id: Generated<number>;
+  slug: string;
+  name: string;
+  description: Generated<string>;
+  from_name: Generated<string>;
+  from_email: string;
+  reply_to: string | null;
+  double_opt_in: Generated<number>;
+  archive_public: Generated<number>;
+  postal_address: Generated<string>;
+  time_zone: Generated<string>;
+  default_lock: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export type NewsletterRow = Selectable<NewslettersTable>;
+export type NewNewsletterRow = Insertable<NewslettersTable>;
+export type NewsletterUpdate = Updateable<NewslettersTable>;
