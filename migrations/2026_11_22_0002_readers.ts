@@ -26,6 +26,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable('subscribers')
     .addColumn('id', 'integer', idColumn(db))
     .addColumn('email', 'text', (c) => c.notNull().unique())
+    // sha256 of the email: joins against suppressions (which keep only the hash) without a function call.
+    .addColumn('email_hash', 'text', (c) => c.notNull())
     .addColumn('name', 'text', (c) => c.notNull().defaultTo(''))
     .addColumn('attributes', 'text', (c) => c.notNull().defaultTo('{}'))
     // Opaque, per subscriber: the key in unsubscribe and preferences links. Grants nothing else.
@@ -37,6 +39,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('subscribers_created').on('subscribers').columns(['created_at', 'id']).execute();
   await db.schema.createIndex('subscribers_name').on('subscribers').column('name').execute();
+  await db.schema.createIndex('subscribers_email_hash').on('subscribers').column('email_hash').execute();
 
   await db.schema
     .createTable('subscriptions')

@@ -1,0 +1,73 @@
+import { sql } from 'kysely';
+import type { DbOrTx } from '../db/database.js';
+import { parseJsonObject } from '../db/codec.js';
+
+/**
+ * Who a post goes to: active subscribers of its newsletter, not suppressed, optionally narrowed by tags
+ * (any of `includeTags`, none of `excludeTags`). One definition serves the count shown before sending
+ * and the snapshot the sending engine takes, so the two can never disagree.
+ */
+export interface Audience {
+  includeTags: number[];
+  excludeTags: number[];
+}
+
+export function parseAudience(json: string | null | undefined): Audience {
+  const raw = parseJsonObject(json);
+  const ids = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is number => Number.isInteger(x) && x > 0) : []);
+  return { includeTags: ids(raw.includeTags), excludeTags: ids(raw.excludeTags) };
+}
+
+/** A query over the audience's rows (subscriber id and email), for counting or keyset paging. */
+export function audienceQuery(db: DbOrTx, newsletterId: number, audience: Audience) {
+  let q = db
+    .selectFrom('subscriptions as sn')
+    .innerJoin('subscribers as s', 's.id', 'sn.subscriber_id')
+    .where('sn.newsletter_id', '=', newsletterId)
+    .where('sn.status', '=', 'active')
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('suppressions as x').select(sql.lit(1).as('one')).whereRef('x.email_hash', '=', 's.email_hash'))),
+    );
+  if (audience.includeTags.length > 0) {
+    const include = audience.includeTags;
+    q = q.where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('subscriber_tags as it')
+          .select(sql.lit(1).as('one'))
+          .whereRef('it.subscriber_id', '=', 's.id')
+          .where('it.tag_id', 'in', include),
+      ),
+    );
+  }
+  if (audience.excludeTags.length > 0) {
+    const exclude = audience.excludeTags;
+    q = q.where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('subscriber_tags as et')
+            .select(sql.lit(1).as('one'))
+            .whereRef('et.subscriber_id', '=', 's.id')
+            .where('et.tag_id', 'in', exclude),
+        ),
+      ),
+    );
+  }
+  return q;
+}
+
+export async function countAudience(db: DbOrTx, newsletterId: number, audience: Audience): Promise<number> {
+  const row = await audienceQuery(db, newsletterId, audience)
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** One keyset page of the audience in subscriber-id order, starting after `afterId`. */
+export async function audiencePage(db: DbOrTx, newsletterId: number, audience: Audience, afterId: number, limit: number) {
+  return audienceQuery(db, newsletterId, audience)
+    .select(['s.id as subscriber_id', 's.email as email'])
+    .where('s.id', '>', afterId)
+    .orderBy('s.id')
+    .limit(limit)
+    .execute();
+}
