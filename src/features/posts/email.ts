@@ -1,0 +1,100 @@
+import { Eta } from 'eta';
+import { convert } from 'html-to-text';
+import juice from 'juice';
+import type { NewsletterRow } from '../../db/tables/newsletters.js';
+import type { PostRow } from '../../db/tables/posts.js';
+import { VIEWS_DIR } from '../../lib/paths.js';
+import type { PostContent, PostContentRenderer } from '../../sending/content.js';
+import { createMergeGuard } from './merge-guard.js';
+import { renderMarkdown, type BodyInventory } from './markdown.js';
+
+/**
+ * The one email template. A post is rendered here once (Markdown → sanitised HTML → template → CSS
+ * inlined, plus a plain-text alternative); merge tags stay in as `{{ … }}` for the sending engine to
+ * fill in per recipient. Nothing here reads the environment or the network: juice's plain `juice()`
+ * never fetches resources (only `juiceResources` would), and marked/sanitize-html are pure.
+ */
+
+const eta = new Eta({ views: VIEWS_DIR, autoEscape: true, cache: true });
+
+export interface RenderedPost extends PostContent {
+  /** The sanitised body on its own (merge tags in place): for the web archive and the feed. */
+  bodyHtml: string;
+  inventory: BodyInventory;
+}
+
+export async function renderPost(post: Pick<PostRow, 'subject' | 'preheader' | 'body'>, newsletter: Pick<NewsletterRow, 'name' | 'postal_address'>): Promise<RenderedPost> {
+  const guard = createMergeGuard();
+  const body = renderMarkdown(guard.protect(post.body));
+  const subject = guard.protect(post.subject);
+  const links = {
+    web: guard.protect('{{ web_url }}'),
+    preferences: guard.protect('{{ preferences_url }}'),
+    unsubscribe: guard.protect('{{ unsubscribe_url }}'),
+  };
+  const postalLines = newsletter.postal_address.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const document = eta.render('/emails/post', {
+    subject,
+    preheader: guard.protect(post.preheader),
+    newsletterName: newsletter.name,
+    postalAddress: postalLines.join(', '),
+    bodyHtml: body.html,
+    links,
+  });
+  const inlined = juice(document, {
+    preserveMediaQueries: true,
+    preserveFontFaces: false,
+    removeStyleTags: true,
+    applyWidthAttributes: true,
+    applyHeightAttributes: false,
+    applyAttributesTableElements: true,
+    inlinePseudoElements: false,
+  });
+
+  const bodyText = convert(body.html, {
+    wordwrap: 78,
+    selectors: [
+      { selector: 'a', options: { hideLinkHrefIfSameAsText: true, linkBrackets: ['<', '>'] } },
+      { selector: 'img', format: 'skip' },
+      { selector: 'h1', options: { uppercase: false } },
+      { selector: 'h2', options: { uppercase: false } },
+      { selector: 'h3', options: { uppercase: false } },
+      { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false } },
+    ],
+  });
+  const plainSubject = guard.restoreText(subject);
+  const text = [
+    newsletter.name,
+    '',
+    subject,
+    '='.repeat(Math.min(78, Math.max(3, plainSubject.length))),
+    '',
+    bodyText.replace(/\n{3,}/g, '\n\n').trim(),
+    '',
+    '-- ',
+    newsletter.name,
+    ...postalLines,
+    '',
+    `View in your browser: ${links.web}`,
+    `Manage preferences: ${links.preferences}`,
+    `Unsubscribe: ${links.unsubscribe}`,
+    '',
+  ].join('\n');
+
+  return {
+    subject: guard.restoreText(post.subject.replace(/[\r\n]+/g, ' ').trim()),
+    html: guard.restoreHtml(inlined),
+    text: guard.restoreText(text),
+    bodyHtml: guard.restoreHtml(body.html),
+    inventory: {
+      links: body.links.map((l) => guard.restoreText(l)),
+      images: body.images.map((i) => ({ src: guard.restoreText(i.src), alt: i.alt })),
+    },
+  };
+}
+
+/** The sending engine's entry point (see src/sending/content.ts): compiled once per post. */
+export const renderPostEmail: PostContentRenderer = async (post, newsletter) => {
+  const { subject, html, text } = await renderPost(post, newsletter);
+  return { subject, html, text };
+};
