@@ -4,6 +4,10 @@ import authRoutes from './features/auth/routes.js';
 import { createAuthService } from './features/auth/service.js';
 import dashboardRoutes from './features/dashboard/routes.js';
 import healthRoutes from './features/health/routes.js';
+import newsletterRoutes from './features/newsletters/routes.js';
+import { createFirstNewsletter, createNewsletterService } from './features/newsletters/service.js';
+import readerRoutes from './features/readers/routes.js';
+import { createReaderService } from './features/readers/service.js';
 import outboxRoutes from './features/outbox/routes.js';
 import settingsRoutes from './features/settings/routes.js';
 import contextPlugin, { type AppContext } from './plugins/context.js';
@@ -44,6 +48,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   const nav: NavItem[] = [
     { href: '/admin', label: 'Dashboard' },
+    { href: '/admin/newsletters', label: 'Newsletters' },
     { href: '/admin/settings', label: 'Settings' },
   ];
   if (ctx.mailer.kind === 'dev-outbox') nav.push({ href: '/admin/outbox', label: 'Outbox' });
@@ -68,18 +73,20 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(staticPlugin);
 
   // Features.
-  const auth = createAuthService({ db: ctx.db, clock: ctx.clock });
+  const auth = createAuthService({
+    db: ctx.db,
+    clock: ctx.clock,
+    onOwnerCreated: (trx, owner) => createFirstNewsletter(trx, ctx.config, owner, ctx.clock.now()).then(() => undefined),
+  });
+  const newsletters = createNewsletterService({ db: ctx.db, clock: ctx.clock, config: ctx.config });
+  const readers = createReaderService({ ...ctx, log: app.log });
   await app.register(healthRoutes);
   await app.register(authRoutes, { auth });
   await app.register(dashboardRoutes);
   await app.register(settingsRoutes, { auth });
   await app.register(outboxRoutes);
-
-  // Until the readers feature gives "/" its public page, the root leads to first-run setup or sign-in.
-  app.get('/', { config: { public: true } }, async (request, reply) => {
-    if (await auth.needsSetup()) return reply.redirect('/setup', 303);
-    return reply.redirect(request.user ? '/admin' : '/login', 303);
-  });
+  await app.register(newsletterRoutes, { newsletters });
+  await app.register(readerRoutes, { readers, auth });
 
   return app;
 }

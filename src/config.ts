@@ -46,6 +46,12 @@ export interface Config {
   dkim: DkimConfig | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   trustProxy: boolean | number | string[];
+  /** Sign-ups from these domains (and their subdomains) are refused. */
+  subscribeBlockedDomains: string[];
+  /** Keep the sign-up IP address as consent evidence (off by default: it is personal data). */
+  recordSubscriberIp: boolean;
+  /** Subscribe requests per minute from one IP address. */
+  subscribeRateLimitPerIp: number;
 }
 
 export interface ConfigProblem {
@@ -124,6 +130,12 @@ const envSchema = z.object({
     message: `must be one of ${LOG_LEVELS.join(', ')}`,
   }),
   TRUST_PROXY: optionalText,
+  SUBSCRIBE_BLOCKED_DOMAINS: optionalText.refine(
+    (v) => v === undefined || v.split(',').every((d) => /^[a-z0-9.-]+\.[a-z]{2,}$/i.test(d.trim()) || d.trim() === ''),
+    { message: 'must be a comma-separated list of domains like spam.example,mailinator.com' },
+  ),
+  RECORD_SUBSCRIBER_IP: boolean,
+  SUBSCRIBE_RATE_LIMIT: integer('SUBSCRIBE_RATE_LIMIT', 1, 100000),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -155,7 +167,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
 
   if (problems.length > 0) throw new ConfigError(problems);
 
-  return Object.freeze({
+  return deepFreeze({
     port,
     host: e.HOST ?? '0.0.0.0',
     baseUrl,
@@ -171,7 +183,22 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     dkim,
     logLevel: (e.LOG_LEVEL as Config['logLevel'] | undefined) ?? 'info',
     trustProxy,
+    subscribeBlockedDomains: (e.SUBSCRIBE_BLOCKED_DOMAINS ?? '')
+      .split(',')
+      .map((d) => d.trim().toLowerCase())
+      .filter(Boolean),
+    recordSubscriberIp: e.RECORD_SUBSCRIBER_IP ?? false,
+    subscribeRateLimitPerIp: e.SUBSCRIBE_RATE_LIMIT ?? 10,
   } satisfies Config);
+}
+
+/** Freezes nested parts too (database, smtp, dkim, proxy list): Object.freeze alone leaves them writable. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** Parses each variable on its own, so one bad variable does not hide the cross-checks of the others. */
@@ -249,12 +276,22 @@ function parseSmtp(e: Partial<Env>, add: Add): SmtpConfig | undefined {
       return undefined;
     }
     const secure = url.protocol === 'smtps:';
+    let user: string | undefined;
+    let password: string | undefined;
+    try {
+      user = url.username ? decodeURIComponent(url.username) : undefined;
+      password = url.password ? decodeURIComponent(url.password) : undefined;
+    } catch {
+      // A stray "%" in the credentials would otherwise escape as a bare URIError that names no variable.
+      add('SMTP_URL', 'has a user name or password that is not valid percent-encoding; write "%" as %25');
+      return undefined;
+    }
     return {
       host: url.hostname.replace(/^\[|\]$/g, ''),
       port: url.port ? Number(url.port) : secure ? 465 : 587,
       secure,
-      user: url.username ? decodeURIComponent(url.username) : undefined,
-      password: url.password ? decodeURIComponent(url.password) : undefined,
+      user,
+      password,
     };
   }
   if (e.SMTP_HOST !== undefined) {

@@ -1,0 +1,220 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { NewsletterRow } from '../../db/tables/newsletters.js';
+import { NotFoundError, RateLimitedError, ValidationError } from '../../lib/errors.js';
+import { parseForm } from '../../lib/forms.js';
+import { publicUrls } from '../../lib/urls.js';
+import { wantsJson } from '../../plugins/session.js';
+import type { AuthService } from '../auth/service.js';
+import { findDefaultNewsletter, findNewsletterBySlug } from '../newsletters/repository.js';
+import { listSentPosts } from './repository.js';
+import { preferencesSchema, subscribeSchema } from './schemas.js';
+import type { ReaderService } from './service.js';
+
+/**
+ * The reader-facing pages. All public; none has cookie authority (they act on an unguessable token in the
+ * URL, or on a new address), so none takes part in CSRF checks: the subscribe form is meant to be posted
+ * from other sites, and RFC 8058 one-click must work without cookies or tokens.
+ */
+export default async function readerRoutes(app: FastifyInstance, opts: { readers: ReaderService; auth: AuthService }) {
+  const { readers, auth } = opts;
+  const { db, config } = app.ctx;
+  const urls = publicUrls(config.baseUrl);
+  const pub = { config: { public: true, csrf: false } };
+
+  // One-click unsubscribe must accept any body (empty, urlencoded, multipart); none of them carries
+  // anything we need, so such bodies are read and dropped. An empty JSON body is an empty object.
+  app.addContentTypeParser('multipart/form-data', (_request, payload, done) => {
+    payload.resume();
+    payload.on('end', () => done(null, {}));
+    payload.on('error', done);
+  });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => {
+    if (String(body).trim() === '') return done(null, {});
+    try {
+      done(null, JSON.parse(String(body)));
+    } catch {
+      done(Object.assign(new Error('The request body is not valid JSON.'), { statusCode: 400 }), undefined);
+    }
+  });
+
+  async function newsletterOr404(slug: string): Promise<NewsletterRow> {
+    const n = await findNewsletterBySlug(db, slug);
+    if (!n) throw new NotFoundError('There is no newsletter at this address.');
+    return n;
+  }
+
+  async function homePage(reply: FastifyReply, n: NewsletterRow, extra: { values?: Record<string, string>; errors?: Record<string, string>; message?: string } = {}, status = 200) {
+    const posts = n.archive_public === 1 ? await listSentPosts(db, n.id, 50) : [];
+    return reply.page(
+      'readers/home',
+      {
+        title: n.name,
+        siteName: n.name,
+        description: n.description || `Subscribe to ${n.name}.`,
+        publicPage: true,
+        newsletter: n,
+        posts: posts.map((p) => ({ ...p, url: urls.archivePost(n.slug, p.slug) })),
+        feedUrl: n.archive_public === 1 ? urls.feed(n.slug) : undefined,
+        formToken: readers.formToken(),
+        values: extra.values ?? {},
+        errors: extra.errors,
+        message: extra.message,
+      },
+      { status },
+    );
+  }
+
+  app.get('/', pub, async (_request, reply) => {
+    if (await auth.needsSetup()) return reply.redirect('/setup', 303);
+    const n = await findDefaultNewsletter(db);
+    if (!n) throw new NotFoundError('This site has no newsletter yet.');
+    return homePage(reply, n);
+  });
+
+  app.get('/n/:slug', pub, async (request, reply) => homePage(reply, await newsletterOr404((request.params as { slug: string }).slug)));
+
+  app.post('/n/:slug/subscribe', pub, async (request, reply) => {
+    const n = await newsletterOr404((request.params as { slug: string }).slug);
+    const json = wantsJson(request) || request.headers['content-type']?.startsWith('application/json') === true;
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const values = { email: typeof body.email === 'string' ? body.email : '', name: typeof body.name === 'string' ? body.name : '' };
+    try {
+      const input = parseForm(subscribeSchema, body);
+      const outcome = await readers.subscribe(n, {
+        email: input.email,
+        name: input.name,
+        honeypot: input.website,
+        formToken: input.t,
+        source: json ? 'api' : (input.source ?? 'form'),
+        ip: request.ip,
+      });
+      // Every outcome, including "already subscribed" and ignored bots, gets the same answer for this
+      // newsletter's opt-in mode: the response never reveals whether an address is on the list.
+      void outcome;
+      const pending = n.double_opt_in === 1;
+      const message = pending
+        ? `Almost done: we sent a confirmation link to ${input.email}. Open it to start receiving ${n.name}.`
+        : `You are subscribed to ${n.name}.`;
+      if (json) return reply.code(200).send({ ok: true, status: pending ? 'pending' : 'subscribed', message });
+      return reply.page('readers/message', { title: pending ? 'Check your inbox' : 'Subscribed', publicPage: true, newsletter: n, heading: pending ? 'Check your inbox' : 'Thank you!', message, homeUrl: urls.home(n.slug) });
+    } catch (err) {
+      if (err instanceof ValidationError) {
+        if (json) return reply.code(422).send({ error: { code: err.code, message: err.message, fields: err.fields } });
+        return homePage(reply, n, { values, errors: err.fields }, 422);
+      }
+      if (err instanceof RateLimitedError) {
+        reply.header('retry-after', Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
+        if (json) return reply.code(429).send({ error: { code: err.code, message: err.message } });
+        return reply.page('readers/message', { title: 'Too many requests', publicPage: true, newsletter: n, heading: 'Please slow down', message: err.message, homeUrl: urls.home(n.slug) }, { status: 429 });
+      }
+      throw err;
+    }
+  });
+
+  const tokenOf = (request: FastifyRequest) => (request.params as { token: string }).token;
+
+  app.get('/confirm/:token', pub, async (request, reply) => {
+    const state = await readers.inspectConfirmation(tokenOf(request));
+    return confirmPage(reply, state, state.state === 'unknown' ? 404 : 200);
+  });
+
+  app.post('/confirm/:token', pub, async (request, reply) => {
+    const state = await readers.confirm(tokenOf(request));
+    return confirmPage(reply, state, state.state === 'unknown' ? 404 : 200);
+  });
+
+  function confirmPage(reply: FastifyReply, state: Awaited<ReturnType<ReaderService['confirm']>>, status: number) {
+    const newsletter = 'newsletter' in state ? state.newsletter : undefined;
+    return reply.page(
+      'readers/confirm',
+      {
+        title: 'Confirm your subscription',
+        publicPage: true,
+        state: state.state,
+        newsletter,
+        homeUrl: newsletter ? urls.home(newsletter.slug) : `${config.baseUrl}/`,
+        preferencesUrl: 'preferencesUrl' in state ? state.preferencesUrl : undefined,
+      },
+      { status },
+    );
+  }
+
+  const slugFrom = (request: FastifyRequest) => {
+    const n = (request.query as { n?: unknown }).n;
+    return typeof n === 'string' && n.length <= 60 ? n : undefined;
+  };
+
+  app.get('/unsubscribe/:token', pub, async (request, reply) => {
+    const view = await readers.preferences(tokenOf(request));
+    if (!view) throw new NotFoundError('This unsubscribe link is not valid. It may be incomplete: try copying the whole link from the email.');
+    const slug = slugFrom(request);
+    const target = slug ? view.newsletters.find((n) => n.slug === slug) : undefined;
+    reply.header('referrer-policy', 'no-referrer');
+    return reply.page('readers/unsubscribe', {
+      title: 'Unsubscribe',
+      publicPage: true,
+      target,
+      active: view.newsletters.filter((n) => n.status === 'active' || n.status === 'pending'),
+      action: `/unsubscribe/${encodeURIComponent(tokenOf(request))}${target ? `?n=${encodeURIComponent(target.slug)}` : ''}`,
+      preferencesUrl: urls.preferences(view.subscriber.token),
+    });
+  });
+
+  // RFC 8058 one-click: no cookies, no CSRF token, any body; 200 with a short body, never a redirect.
+  app.post('/unsubscribe/:token', pub, async (request, reply) => {
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const oneClick = body['List-Unsubscribe'] === 'One-Click' || !(request.headers.accept ?? '').includes('text/html');
+    const ok = await readers.unsubscribe(tokenOf(request), slugFrom(request), oneClick ? 'one-click' : 'page');
+    reply.header('referrer-policy', 'no-referrer');
+    if (oneClick) {
+      return reply.code(ok ? 200 : 404).type('text/plain; charset=utf-8').send(ok ? 'You have been unsubscribed.\n' : 'Unknown unsubscribe link.\n');
+    }
+    if (!ok) throw new NotFoundError('This unsubscribe link is not valid. It may be incomplete: try copying the whole link from the email.');
+    return reply.page('readers/message', {
+      title: 'Unsubscribed',
+      publicPage: true,
+      heading: 'You have been unsubscribed',
+      message: 'You will not receive further emails from this newsletter. Changed your mind? You can subscribe again from your preferences.',
+      linkUrl: urls.preferences(tokenOf(request)),
+      linkLabel: 'Manage your preferences',
+    });
+  });
+
+  async function preferencesPage(request: FastifyRequest, reply: FastifyReply, extra: Record<string, unknown> = {}) {
+    const view = await readers.preferences(tokenOf(request));
+    if (!view) throw new NotFoundError('This preferences link is not valid. It may be incomplete: try copying the whole link from the email.');
+    reply.header('referrer-policy', 'no-referrer');
+    return reply.page('readers/preferences', {
+      title: 'Your subscription',
+      publicPage: true,
+      subscriber: view.subscriber,
+      newsletters: view.newsletters,
+      action: `/preferences/${encodeURIComponent(tokenOf(request))}`,
+      ...extra,
+    });
+  }
+
+  app.get('/preferences/:token', pub, async (request, reply) => preferencesPage(request, reply));
+
+  app.post('/preferences/:token', pub, async (request, reply) => {
+    const input = parseForm(preferencesSchema, request.body);
+    const token = tokenOf(request);
+    const ok =
+      input.action === 'unsubscribe_all'
+        ? await readers.unsubscribe(token, undefined, 'preferences')
+        : await readers.updatePreferences(token, { name: input.name, newsletterIds: input.newsletters });
+    if (!ok) throw new NotFoundError('This preferences link is not valid.');
+    return preferencesPage(request, reply, { saved: input.action === 'unsubscribe_all' ? 'You have been unsubscribed from everything.' : 'Your preferences are saved.' });
+  });
+
+  app.get('/preferences/:token/data.json', pub, async (request, reply) => {
+    const data = await readers.exportData(tokenOf(request));
+    if (!data) throw new NotFoundError('This link is not valid.');
+    return reply
+      .header('content-disposition', 'attachment; filename="my-data.json"')
+      .header('referrer-policy', 'no-referrer')
+      .type('application/json; charset=utf-8')
+      .send(JSON.stringify(data, null, 2));
+  });
+}

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { isValidEmail } from '../../lib/email.js';
+import { cleanName } from './names.js';
+
+const text = (max: number) => z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string().max(max * 4));
+
+export const subscribeSchema = z.object({
+  email: z
+    .preprocess((v) => (typeof v === 'string' ? v.trim() : ''), z.string())
+    .refine((v) => v.length > 0, 'Enter your email address.')
+    .refine((v) => v.length === 0 || isValidEmail(v), 'Enter a valid email address, like you@example.com.'),
+  name: text(100).transform((v) => cleanName(v)),
+  website: text(500).default(''),
+  t: z.preprocess((v) => (typeof v === 'string' ? v : undefined), z.string().max(200).optional()),
+  source: z.preprocess((v) => (v === 'embed' ? 'embed' : undefined), z.literal('embed').optional()),
+});
+
+export const preferencesSchema = z.object({
+  name: text(100).transform((v) => cleanName(v)),
+  newsletters: z
+    .preprocess((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]), z.array(z.coerce.number().int().positive()))
+    .default([]),
+  action: z.preprocess((v) => (v === 'unsubscribe_all' ? v : 'save'), z.enum(['save', 'unsubscribe_all'])),
+});

@@ -1,0 +1,295 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../../config.js';
+import type { Db, DbOrTx } from '../../db/database.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import type { NewsletterRow } from '../../db/tables/newsletters.js';
+import type { SubscriberRow } from '../../db/tables/subscribers.js';
+import type { Clock } from '../../lib/clock.js';
+import { normalizeEmail } from '../../lib/email.js';
+import { RateLimitedError, ValidationError } from '../../lib/errors.js';
+import { RateLimiter } from '../../lib/rate-limiter.js';
+import { constantTimeEqual, hmacBase64Url, randomToken, sha256Hex } from '../../lib/tokens.js';
+import { publicUrls } from '../../lib/urls.js';
+import type { Mailer } from '../../sending/mailer.js';
+import { recordEvent } from '../events/repository.js';
+import { emailHash, isSuppressed } from '../suppressions/repository.js';
+import { alreadySubscribedEmail, confirmationEmail } from './emails.js';
+import { canonicalAddress } from './names.js';
+import * as repo from './repository.js';
+
+export const CONFIRM_TOKEN_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/** At most one confirmation (or "already subscribed" notice) per subscription per hour. */
+export const CONFIRM_RESEND_INTERVAL_MS = 60 * 60 * 1000;
+/** A human takes a moment to fill the hosted form; a bot posts at once. */
+export const MIN_FILL_MS = 2000;
+
+export interface SubscribeInput {
+  email: string;
+  name: string;
+  source: string;
+  ip: string;
+  /** Filled only by bots (a field hidden from people). */
+  honeypot: string;
+  /** The hosted form's signed render time; absent for embeds and API clients. */
+  formToken: string | undefined;
+}
+
+export type SubscribeOutcome = 'pending' | 'active' | 'ignored';
+
+export interface ReaderServiceDeps {
+  db: Db;
+  clock: Clock;
+  config: Config;
+  mailer: Mailer;
+  secretKey: string;
+  log?: FastifyBaseLogger;
+}
+
+export type ReaderService = ReturnType<typeof createReaderService>;
+
+export function createReaderService(deps: ReaderServiceDeps) {
+  const { db, clock, config, mailer, secretKey } = deps;
+  const urls = publicUrls(config.baseUrl);
+  const perIp = new RateLimiter(clock, config.subscribeRateLimitPerIp, 60_000);
+  const perAddress = new RateLimiter(clock, 5, 60 * 60 * 1000);
+
+  function formToken(): string {
+    const ts = String(clock.now());
+    return `${ts}.${hmacBase64Url(secretKey, `form:${ts}`)}`;
+  }
+
+  /** True when the hosted form came back faster than a person could fill it in. */
+  function tooFast(token: string | undefined): boolean {
+    if (!token) return false;
+    const [ts, sig] = token.split('.');
+    if (!ts || !sig || !constantTimeEqual(sig, hmacBase64Url(secretKey, `form:${ts}`))) return false;
+    return clock.now() - Number(ts) < MIN_FILL_MS;
+  }
+
+  /** Sends (or re-sends) the confirmation mail for a pending subscription, at most hourly. */
+  async function sendConfirmation(conn: DbOrTx, newsletter: NewsletterRow, subscriber: Pick<SubscriberRow, 'id' | 'email'>, subscriptionId: number, lastSentAt: number | null): Promise<boolean> {
+    const now = clock.now();
+    if (lastSentAt !== null && now - lastSentAt < CONFIRM_RESEND_INTERVAL_MS) return false;
+    const token = randomToken(32);
+    await repo.insertConfirmationToken(conn, { hash: sha256Hex(token), subscriptionId, at: now, expiresAt: now + CONFIRM_TOKEN_TTL_MS });
+    try {
+      await mailer.send(confirmationEmail(newsletter, subscriber.email, urls.confirm(token)));
+    } catch (err) {
+      // The reader sees the same page either way; the next attempt sends again because
+      // confirm_sent_at was not moved. The operator sees the relay's error in the log.
+      deps.log?.error({ err, newsletter: newsletter.slug }, 'could not send a confirmation email');
+      return false;
+    }
+    await repo.markConfirmSent(conn, subscriptionId, now);
+    await recordEvent(conn, { type: 'confirmation_sent', at: now, subscriberId: subscriber.id, newsletterId: newsletter.id });
+    return true;
+  }
+
+  async function subscribe(newsletter: NewsletterRow, input: SubscribeInput): Promise<SubscribeOutcome> {
+    const ipWait = perIp.hit(input.ip);
+    if (ipWait > 0) throw new RateLimitedError(ipWait, 'Too many sign-ups from your network. Please wait a minute and try again.');
+    const email = normalizeEmail(input.email);
+    const domain = email.slice(email.lastIndexOf('@') + 1);
+    if (config.subscribeBlockedDomains.some((d) => domain === d || domain.endsWith(`.${d}`))) {
+      throw new ValidationError({ email: 'Addresses on this domain cannot subscribe. Please use another address.' });
+    }
+    const addressWait = perAddress.hit(canonicalAddress(email));
+    if (addressWait > 0) throw new RateLimitedError(addressWait, 'This address has asked to subscribe several times already. Please check your inbox, or try again later.');
+    // Bots and suppressed addresses get the same answer as everyone else, and nothing happens.
+    if (input.honeypot.trim() !== '' || tooFast(input.formToken)) return 'ignored';
+    if (await isSuppressed(db, email)) return 'ignored';
+
+    try {
+      return await subscribeOnce(newsletter, input, email);
+    } catch (err) {
+      // Two requests for one new address raced; the loser now finds the winner's rows.
+      if (isUniqueViolation(err)) return subscribeOnce(newsletter, input, email);
+      throw err;
+    }
+  }
+
+  async function subscribeOnce(newsletter: NewsletterRow, input: SubscribeInput, email: string): Promise<SubscribeOutcome> {
+    const now = clock.now();
+    const ip = config.recordSubscriberIp ? input.ip : null;
+    const doubleOptIn = newsletter.double_opt_in === 1;
+    return db.transaction().execute(async (trx) => {
+      let subscriber = await repo.findSubscriberByEmail(trx, email);
+      if (!subscriber) {
+        await repo.insertSubscriber(trx, { email, emailHash: emailHash(email), name: input.name, token: randomToken(32), source: input.source, ip, at: now });
+        subscriber = (await repo.findSubscriberByEmail(trx, email))!;
+      } else if (!subscriber.name && input.name) {
+        // Fill a missing name, but never let a stranger rename an existing subscriber.
+        await repo.updateSubscriberName(trx, subscriber.id, input.name, now);
+      }
+      const existing = await repo.findSubscription(trx, subscriber.id, newsletter.id);
+      if (!existing) {
+        const status = doubleOptIn ? 'pending' : 'active';
+        const subscriptionId = await repo.insertSubscription(trx, { subscriberId: subscriber.id, newsletterId: newsletter.id, status, source: input.source, ip, at: now });
+        await recordEvent(trx, { type: 'subscribed', at: now, subscriberId: subscriber.id, newsletterId: newsletter.id, data: { source: input.source, status } });
+        if (doubleOptIn) await sendConfirmation(trx, newsletter, subscriber, subscriptionId, null);
+        return status;
+      }
+      if (existing.status === 'active') {
+        // Tell the owner of the address (not the visitor) that nothing changed, at most hourly.
+        if (existing.confirm_sent_at === null || now - existing.confirm_sent_at >= CONFIRM_RESEND_INTERVAL_MS) {
+          try {
+            await mailer.send(alreadySubscribedEmail(newsletter, subscriber.email, urls.preferences(subscriber.token)));
+            await repo.markConfirmSent(trx, existing.id, now);
+          } catch (err) {
+            deps.log?.error({ err }, 'could not send an already-subscribed notice');
+          }
+        }
+        return doubleOptIn ? 'pending' : 'active';
+      }
+      if (existing.status === 'unsubscribed') {
+        const to = doubleOptIn ? 'pending' : 'active';
+        await repo.transitionSubscription(trx, existing.id, ['unsubscribed'], to, now, { source: input.source, ip });
+        await recordEvent(trx, { type: 'resubscribed', at: now, subscriberId: subscriber.id, newsletterId: newsletter.id, data: { source: input.source, status: to } });
+        if (doubleOptIn) await sendConfirmation(trx, newsletter, subscriber, existing.id, null);
+        return to;
+      }
+      await sendConfirmation(trx, newsletter, subscriber, existing.id, existing.confirm_sent_at);
+      return 'pending';
+    });
+  }
+
+  /** What a confirmation link points at, without changing anything (GET must never change state). */
+  async function inspectConfirmation(token: string): Promise<ConfirmationState> {
+    const row = await repo.findConfirmationToken(db, sha256Hex(token));
+    if (!row) return { state: 'unknown' };
+    const newsletter = { id: row.newsletter_id, slug: row.newsletter_slug, name: row.newsletter_name };
+    if (row.used_at !== null) return { state: row.status === 'active' ? 'confirmed' : 'used', newsletter };
+    if (row.expires_at <= clock.now()) return { state: 'expired', newsletter };
+    return { state: 'valid', newsletter };
+  }
+
+  async function confirm(token: string): Promise<ConfirmationState> {
+    const hash = sha256Hex(token);
+    const now = clock.now();
+    return db.transaction().execute(async (trx) => {
+      const row = await repo.findConfirmationToken(trx, hash);
+      if (!row) return { state: 'unknown' } as const;
+      const newsletter = { id: row.newsletter_id, slug: row.newsletter_slug, name: row.newsletter_name };
+      if (!(await repo.useConfirmationToken(trx, hash, now))) {
+        if (row.used_at !== null) return { state: row.status === 'active' ? 'confirmed' : 'used', newsletter } as const;
+        return { state: 'expired', newsletter } as const;
+      }
+      if (await repo.transitionSubscription(trx, row.subscription_id, ['pending'], 'active', now)) {
+        await recordEvent(trx, { type: 'confirmed', at: now, subscriberId: row.subscriber_id, newsletterId: row.newsletter_id });
+      }
+      const subscriber = await trx.selectFrom('subscribers').select('token').where('id', '=', row.subscriber_id).executeTakeFirst();
+      return { state: 'confirmed', newsletter, preferencesUrl: subscriber ? urls.preferences(subscriber.token) : undefined } as const;
+    });
+  }
+
+  async function subscriberByToken(token: string): Promise<SubscriberRow | undefined> {
+    return token.length >= 20 && token.length <= 100 ? repo.findSubscriberByToken(db, token) : undefined;
+  }
+
+  /**
+   * RFC 8058 one-click and the unsubscribe button. With a newsletter slug, leaves that newsletter;
+   * without one, leaves all. Idempotent: unsubscribing twice is the same as once. Returns false for an
+   * unknown token.
+   */
+  async function unsubscribe(token: string, newsletterSlug: string | undefined, source: string): Promise<boolean> {
+    const subscriber = await subscriberByToken(token);
+    if (!subscriber) return false;
+    const now = clock.now();
+    await db.transaction().execute(async (trx) => {
+      const subscriptions = await repo.listSubscriptions(trx, subscriber.id);
+      let targets = subscriptions;
+      if (newsletterSlug) {
+        const n = await trx.selectFrom('newsletters').select('id').where('slug', '=', newsletterSlug).executeTakeFirst();
+        if (n) targets = subscriptions.filter((s) => s.newsletter_id === n.id);
+      }
+      for (const sub of targets) {
+        if (await repo.transitionSubscription(trx, sub.id, ['pending', 'active'], 'unsubscribed', now)) {
+          await recordEvent(trx, { type: 'unsubscribed', at: now, subscriberId: subscriber.id, newsletterId: sub.newsletter_id, data: { source } });
+        }
+      }
+    });
+    return true;
+  }
+
+  async function preferences(token: string) {
+    const subscriber = await subscriberByToken(token);
+    if (!subscriber) return undefined;
+    const [subscriptions, newsletters] = await Promise.all([
+      repo.listSubscriptions(db, subscriber.id),
+      db.selectFrom('newsletters').selectAll().orderBy('name').execute(),
+    ]);
+    const byNewsletter = new Map(subscriptions.map((s) => [s.newsletter_id, s]));
+    // Readers see the newsletters they are on, and the others only if those have a public page.
+    const visible = newsletters.filter((n) => byNewsletter.has(n.id) || n.archive_public === 1);
+    return {
+      subscriber,
+      newsletters: visible.map((n) => ({ id: n.id, name: n.name, slug: n.slug, status: byNewsletter.get(n.id)?.status ?? null })),
+    };
+  }
+
+  async function updatePreferences(token: string, input: { name: string; newsletterIds: number[] }): Promise<boolean> {
+    const view = await preferences(token);
+    if (!view) return false;
+    const { subscriber } = view;
+    const wanted = new Set(input.newsletterIds);
+    const now = clock.now();
+    await db.transaction().execute(async (trx) => {
+      if (input.name !== subscriber.name) await repo.updateSubscriberName(trx, subscriber.id, input.name, now);
+      for (const n of view.newsletters) {
+        const sub = await repo.findSubscription(trx, subscriber.id, n.id);
+        if (wanted.has(n.id)) {
+          // The reader holds a link only their inbox received, so the address is proven: no second opt-in.
+          if (!sub) {
+            await repo.insertSubscription(trx, { subscriberId: subscriber.id, newsletterId: n.id, status: 'active', source: 'preferences', ip: null, at: now });
+            await recordEvent(trx, { type: 'subscribed', at: now, subscriberId: subscriber.id, newsletterId: n.id, data: { source: 'preferences' } });
+          } else if (sub.status !== 'active' && (await repo.transitionSubscription(trx, sub.id, ['pending', 'unsubscribed'], 'active', now, { source: 'preferences' }))) {
+            await recordEvent(trx, { type: 'resubscribed', at: now, subscriberId: subscriber.id, newsletterId: n.id, data: { source: 'preferences' } });
+          }
+        } else if (sub && (await repo.transitionSubscription(trx, sub.id, ['pending', 'active'], 'unsubscribed', now))) {
+          await recordEvent(trx, { type: 'unsubscribed', at: now, subscriberId: subscriber.id, newsletterId: n.id, data: { source: 'preferences' } });
+        }
+      }
+      await recordEvent(trx, { type: 'preferences_updated', at: now, subscriberId: subscriber.id });
+    });
+    return true;
+  }
+
+  /** Everything we hold about one reader, for "download my data". */
+  async function exportData(token: string) {
+    const subscriber = await subscriberByToken(token);
+    if (!subscriber) return undefined;
+    const subscriptions = await db
+      .selectFrom('subscriptions as sn')
+      .innerJoin('newsletters as n', 'n.id', 'sn.newsletter_id')
+      .select(['n.name as newsletter', 'sn.status', 'sn.source', 'sn.consent_ip', 'sn.created_at', 'sn.confirmed_at', 'sn.unsubscribed_at'])
+      .where('sn.subscriber_id', '=', subscriber.id)
+      .execute();
+    const events = await db.selectFrom('events').select(['type', 'created_at', 'newsletter_id', 'data']).where('subscriber_id', '=', subscriber.id).orderBy('id').execute();
+    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+    return {
+      email: subscriber.email,
+      name: subscriber.name,
+      attributes: JSON.parse(subscriber.attributes || '{}') as unknown,
+      tags: await repo.listTagsOf(db, subscriber.id),
+      source: subscriber.source,
+      ip: subscriber.ip,
+      createdAt: iso(subscriber.created_at),
+      subscriptions: subscriptions.map((s) => ({
+        newsletter: s.newsletter,
+        status: s.status,
+        source: s.source,
+        consentIp: s.consent_ip,
+        createdAt: iso(s.created_at),
+        confirmedAt: iso(s.confirmed_at),
+        unsubscribedAt: iso(s.unsubscribed_at),
+      })),
+      events: events.map((e) => ({ type: e.type, at: iso(e.created_at), data: JSON.parse(e.data || '{}') as unknown })),
+    };
+  }
+
+  return { formToken, subscribe, sendConfirmation, inspectConfirmation, confirm, unsubscribe, preferences, updatePreferences, exportData };
+}
+
+export type ConfirmationState =
+  | { state: 'unknown' }
+  | { state: 'valid' | 'expired' | 'used' | 'confirmed'; newsletter: { id: number; slug: string; name: string }; preferencesUrl?: string };
