@@ -18,7 +18,7 @@ export default fp(
     const https = app.ctx.config.secureCookies;
     app.addHook('onSend', async (request, reply) => {
       reply.header('x-content-type-options', 'nosniff');
-      reply.header('referrer-policy', 'same-origin');
+      if (!reply.hasHeader('referrer-policy')) reply.header('referrer-policy', 'same-origin');
       if (https) reply.header('strict-transport-security', 'max-age=31536000');
       const type = String(reply.getHeader('content-type') ?? '');
       if (type.startsWith('text/html') && !reply.hasHeader('content-security-policy')) {
