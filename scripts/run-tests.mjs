@@ -2,7 +2,7 @@
 // Runs every test file under test/ (or the files/folders given) with node:test through tsx.
 // Each file runs in its own process; files share nothing (fresh databases per test).
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -21,6 +21,12 @@ const files = targets.flatMap((t) => collect(t, []));
 if (files.length === 0) {
   console.error('no test files found in', targets.join(' '));
   process.exit(1);
+}
+// Browser journeys run the built server, as `npm start` does: build once before any of them.
+if (files.some((f) => f.includes(`${path.sep}e2e${path.sep}`))) {
+  rmSync(path.join('test-artifacts', 'e2e'), { recursive: true, force: true });
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+  if (build.status !== 0) process.exit(build.status ?? 1);
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? String(Math.max(2, os.availableParallelism()));
 const result = spawnSync(

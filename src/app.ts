@@ -9,6 +9,8 @@ import { createFirstNewsletter, createNewsletterService } from './features/newsl
 import readerRoutes from './features/readers/routes.js';
 import { createReaderService } from './features/readers/service.js';
 import outboxRoutes from './features/outbox/routes.js';
+import archiveRoutes from './features/posts/archive-routes.js';
+import postRoutes from './features/posts/routes.js';
 import settingsRoutes from './features/settings/routes.js';
 import contextPlugin, { type AppContext } from './plugins/context.js';
 import csrfPlugin from './plugins/csrf.js';
@@ -49,6 +51,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const nav: NavItem[] = [
     { href: '/admin', label: 'Dashboard' },
     { href: '/admin/newsletters', label: 'Newsletters' },
+    { href: '/admin/posts', label: 'Posts' },
     { href: '/admin/settings', label: 'Settings' },
   ];
   if (ctx.mailer.kind === 'dev-outbox') nav.push({ href: '/admin/outbox', label: 'Outbox' });
@@ -87,6 +90,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(outboxRoutes);
   await app.register(newsletterRoutes, { newsletters });
   await app.register(readerRoutes, { readers, auth });
+  await app.register(postRoutes);
+  await app.register(archiveRoutes);
 
   return app;
 }

@@ -1,7 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
-import { parseMailbox } from './lib/email.js';
+import { isValidEmail, parseMailbox } from './lib/email.js';
 
 /**
  * Configuration comes only from the environment. It is parsed once, here, into a frozen object; every
@@ -44,6 +44,10 @@ export interface Config {
   sendRate: number | undefined;
   mailFrom: string;
   dkim: DkimConfig | undefined;
+  /** Optional mailbox for the mailto: form of List-Unsubscribe (requests arriving there are handled by hand). */
+  listUnsubscribeMailto: string | undefined;
+  /** A scheduled post missed by more than this is held for the writer instead of being sent late. */
+  scheduleMaxLatenessMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   trustProxy: boolean | number | string[];
   /** Sign-ups from these domains (and their subdomains) are refused. */
@@ -126,6 +130,8 @@ const envSchema = z.object({
   DKIM_DOMAIN: optionalText,
   DKIM_SELECTOR: optionalText,
   DKIM_PRIVATE_KEY: optionalText,
+  LIST_UNSUBSCRIBE_MAILTO: optionalText,
+  SCHEDULE_MAX_LATENESS: integer('SCHEDULE_MAX_LATENESS', 0, 10080),
   LOG_LEVEL: optionalText.refine((v) => v === undefined || (LOG_LEVELS as readonly string[]).includes(v), {
     message: `must be one of ${LOG_LEVELS.join(', ')}`,
   }),
@@ -165,6 +171,11 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     add('MAIL_FROM', `must be an address like "Name <you@example.com>" (got "${e.MAIL_FROM}")`);
   }
 
+  const listUnsubscribeMailto = e.LIST_UNSUBSCRIBE_MAILTO?.replace(/^mailto:/i, '');
+  if (listUnsubscribeMailto !== undefined && !isValidEmail(listUnsubscribeMailto)) {
+    add('LIST_UNSUBSCRIBE_MAILTO', `must be a plain address like unsubscribe@example.com (got "${e.LIST_UNSUBSCRIBE_MAILTO}")`);
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return deepFreeze({
@@ -181,6 +192,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     sendRate: e.SEND_RATE,
     mailFrom,
     dkim,
+    listUnsubscribeMailto,
+    scheduleMaxLatenessMs: (e.SCHEDULE_MAX_LATENESS ?? 60) * 60_000,
     logLevel: (e.LOG_LEVEL as Config['logLevel'] | undefined) ?? 'info',
     trustProxy,
     subscribeBlockedDomains: (e.SUBSCRIBE_BLOCKED_DOMAINS ?? '')
@@ -349,7 +362,8 @@ function parseTrustProxy(value: string | undefined, add: Add): Config['trustProx
 
 function hostnameForMail(baseUrl: string): string {
   const host = new URL(baseUrl).hostname;
-  return host.includes('.') ? host : `${host}.localdomain`;
+  // An IP address or a bare host name is no mail domain; use a syntactically valid stand-in.
+  return /^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$/i.test(host) ? host : 'localhost.localdomain';
 }
 
 /** Hides the password part of a URL so it can appear in logs and error messages. */

@@ -1,0 +1,47 @@
+import type { FastifyInstance } from 'fastify';
+import { formatDate } from './zoned-time.js';
+import { createPublishingService, type PublishingService } from './publishing.js';
+
+/**
+ * A post's HTML came from a writer: sanitised, but served as if it were hostile anyway. The archive page
+ * is a sandboxed document (an opaque origin, no scripts at all), so even a sanitiser bug could not act
+ * with the admin's cookies. Links still open, in the same tab or a new one.
+ */
+export const ARCHIVE_CSP = [
+  'sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation',
+  "default-src 'none'",
+  "script-src 'none'",
+  "style-src 'unsafe-inline'",
+  'img-src https: data:',
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+export default async function archiveRoutes(app: FastifyInstance, opts: { publishing?: PublishingService } = {}) {
+  const publishing = opts.publishing ?? createPublishingService(app.ctx);
+  const pub = { config: { public: true } };
+
+  app.get('/n/:slug/archive/:postSlug', pub, async (request, reply) => {
+    const { slug, postSlug } = request.params as { slug: string; postSlug: string };
+    const page = await publishing.archivePage(slug, postSlug);
+    reply.header('content-security-policy', ARCHIVE_CSP);
+    return reply.page(
+      'archive/post',
+      {
+        ...page,
+        title: page.subject || 'Untitled',
+        siteName: page.newsletter.name,
+        published: formatDate(page.publishedAt, page.newsletter.time_zone),
+        publishedIso: new Date(page.publishedAt).toISOString(),
+      },
+      { layout: 'archive/layout' },
+    );
+  });
+
+  app.get('/n/:slug/feed.xml', pub, async (request, reply) => {
+    const { slug } = request.params as { slug: string };
+    const xml = await publishing.feed(slug);
+    return reply.type('application/rss+xml; charset=utf-8').header('cache-control', 'public, max-age=300').send(xml);
+  });
+}

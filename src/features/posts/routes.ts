@@ -1,0 +1,295 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { NewsletterRow } from '../../db/tables/newsletters.js';
+import type { PostRow, PostStatus } from '../../db/tables/posts.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
+import { echoFields, parseForm } from '../../lib/forms.js';
+import { VIEWS_DIR } from '../../lib/paths.js';
+import { publicUrls } from '../../lib/urls.js';
+import { EDITABLE_STATUSES, PUBLISHED_STATUSES } from './repository.js';
+import { audienceSchema, listQuerySchema, MAX_TEST_RECIPIENTS, newPostSchema, postFormSchema, scheduleSchema, testSendSchema } from './schemas.js';
+import { createPostService, type PostSendingControls, type PostService } from './service.js';
+import { epochToZoned, formatClock, formatZoned } from './zoned-time.js';
+
+/** The posts feature's own stylesheet and script (no inline script: the CSP forbids it). */
+const HEAD = '<link rel="stylesheet" href="/public/posts.css">\n  <script src="/public/posts.js" defer></script>';
+
+export const STATUS_LABELS: Record<PostStatus, string> = {
+  draft: 'Draft',
+  scheduled: 'Scheduled',
+  sending: 'Sending',
+  paused: 'Paused',
+  sent: 'Sent',
+  cancelled: 'Cancelled',
+};
+
+function postId(request: FastifyRequest): number {
+  const raw = (request.params as { id?: string }).id ?? '';
+  if (!/^\d{1,12}$/.test(raw)) throw new NotFoundError('That post does not exist.');
+  return Number(raw);
+}
+
+function postValues(post: PostRow): Record<string, string> {
+  return { subject: post.subject, slug: post.slug, preheader: post.preheader, body: post.body };
+}
+
+export default async function postRoutes(app: FastifyInstance, opts: { posts?: PostService } = {}) {
+  // The sending engine lives on the app context once it is wired in; until then sending explains itself.
+  const engine = () => (app.ctx as unknown as { sending?: PostSendingControls }).sending;
+  const posts = opts.posts ?? createPostService({ ...app.ctx, engine });
+  const urls = publicUrls(app.ctx.config.baseUrl);
+  const hasProgressView = () => existsSync(path.join(VIEWS_DIR, 'sending', '_progress.eta'));
+
+  const times = (post: PostRow, n: NewsletterRow) => ({
+    scheduled: post.scheduled_at ? formatZoned(Number(post.scheduled_at), n.time_zone) : undefined,
+    sent: post.sent_at ? formatZoned(Number(post.sent_at), n.time_zone) : undefined,
+    updated: formatZoned(Number(post.updated_at), n.time_zone),
+  });
+
+  // ---- list and create -------------------------------------------------------------------------
+
+  app.get('/admin/posts', async (request, reply) => {
+    const q = listQuerySchema.parse(request.query ?? {});
+    const filter = { status: q.status as PostStatus | undefined, newsletterId: q.newsletter };
+    const [{ rows, counts }, newsletters] = await Promise.all([posts.list(filter), posts.newsletters()]);
+    const deleted = (request.query as { deleted?: string }).deleted === '1';
+    return reply.page(
+      'posts/index',
+      {
+        title: 'Posts',
+        head: HEAD,
+        filter,
+        counts,
+        statuses: STATUS_LABELS,
+        newsletters,
+        deleted,
+        rows: rows.map((r) => ({
+          ...r,
+          statusLabel: STATUS_LABELS[r.status],
+          when:
+            r.status === 'scheduled' && r.scheduled_at
+              ? `for ${formatZoned(Number(r.scheduled_at), r.time_zone)}`
+              : r.sent_at
+                ? formatZoned(Number(r.sent_at), r.time_zone)
+                : `edited ${formatZoned(Number(r.updated_at), r.time_zone)}`,
+          href: EDITABLE_STATUSES.includes(r.status) ? `/admin/posts/${r.id}/edit` : `/admin/posts/${r.id}`,
+        })),
+      },
+      { fragment: 'posts/_list' },
+    );
+  });
+
+  const newPage = async (reply: FastifyReply, values: Record<string, unknown>, errors?: Record<string, string>, status = 200) =>
+    reply.page('posts/new', { title: 'New post', newsletters: await posts.newsletters(), values, errors }, { status });
+
+  app.get('/admin/posts/new', async (request, reply) => {
+    const q = request.query as { newsletter?: string };
+    return newPage(reply, { newsletter_id: q.newsletter ?? '' });
+  });
+
+  app.post('/admin/posts', async (request, reply) => {
+    try {
+      const id = await posts.create(parseForm(newPostSchema, request.body));
+      return reply.redirect(`/admin/posts/${id}/edit`, 303);
+    } catch (err) {
+      if (err instanceof ValidationError) return newPage(reply, echoFields(request.body), err.fields, 422);
+      throw err;
+    }
+  });
+
+  // ---- the editor ------------------------------------------------------------------------------
+
+  async function editorPage(request: FastifyRequest, reply: FastifyReply, id: number, extra: { values?: Record<string, string>; errors?: Record<string, string>; saved?: boolean } = {}, status = 200) {
+    const { post, newsletter } = await posts.load(id);
+    const review = await posts.review(post, newsletter, request.user!);
+    return reply.page(
+      'posts/edit',
+      {
+        title: post.subject ? `Edit “${post.subject}”` : 'Edit post',
+        head: HEAD,
+        post,
+        newsletter,
+        statusLabel: STATUS_LABELS[post.status],
+        values: extra.values ?? postValues(post),
+        errors: extra.errors,
+        saved: extra.saved,
+        review,
+        savedAt: formatClock(Number(post.updated_at), newsletter.time_zone),
+        times: times(post, newsletter),
+      },
+      { status },
+    );
+  }
+
+  app.get('/admin/posts/:id/edit', async (request, reply) => {
+    const id = postId(request);
+    const { post } = await posts.load(id);
+    if (!EDITABLE_STATUSES.includes(post.status)) return reply.redirect(`/admin/posts/${id}`, 303);
+    return editorPage(request, reply, id, { saved: (request.query as { saved?: string }).saved === '1' });
+  });
+
+  // The explicit Save: a plain form post that works without JavaScript.
+  app.post('/admin/posts/:id/edit', async (request, reply) => {
+    const id = postId(request);
+    try {
+      await posts.save(id, parseForm(postFormSchema, request.body));
+      return reply.redirect(`/admin/posts/${id}/edit?saved=1`, 303);
+    } catch (err) {
+      if (err instanceof ValidationError) return editorPage(request, reply, id, { values: echoFields(request.body), errors: err.fields }, 422);
+      throw err;
+    }
+  });
+
+  // Autosave (htmx, debounced): answers a small "saved at" fragment plus out-of-band updates of the
+  // preview, the checks and (when it followed the subject) the slug.
+  app.post('/admin/posts/:id/autosave', async (request, reply) => {
+    const id = postId(request);
+    const before = await posts.load(id);
+    const fragment = 'posts/_autosave';
+    try {
+      const saved = await posts.save(id, parseForm(postFormSchema, request.body));
+      const review = await posts.review(saved, before.newsletter, request.user!);
+      const submittedSlug = String((request.body as { slug?: unknown } | undefined)?.slug ?? '');
+      return reply.page(
+        fragment,
+        {
+          ok: true,
+          post: saved,
+          newsletter: before.newsletter,
+          review,
+          values: postValues(saved),
+          slugChanged: saved.slug !== submittedSlug.trim().toLowerCase(),
+          savedAt: formatClock(Number(saved.updated_at), before.newsletter.time_zone),
+        },
+        { fragment },
+      );
+    } catch (err) {
+      if (err instanceof ValidationError) {
+        return reply.page(fragment, { ok: false, message: Object.values(err.fields).join(' '), errors: err.fields }, { fragment, status: 422 });
+      }
+      if (err instanceof ConflictError) return reply.page(fragment, { ok: false, message: err.message }, { fragment, status: 409 });
+      throw err;
+    }
+  });
+
+  // ---- the post page -----------------------------------------------------------------------------
+
+  async function postPage(request: FastifyRequest, reply: FastifyReply, id: number, extra: Record<string, unknown> = {}, options: { status?: number; fragment?: string } = {}) {
+    const { post, newsletter } = await posts.load(id);
+    const [review, audience, tags] = await Promise.all([posts.review(post, newsletter, request.user!), posts.audience(post), posts.tags()]);
+    const sending = engine();
+    const showProgress = post.status !== 'draft' && sending !== undefined && hasProgressView();
+    const q = request.query as Record<string, string | undefined>;
+    return reply.page(
+      'posts/show',
+      {
+        title: post.subject || 'Untitled post',
+        head: HEAD,
+        post,
+        newsletter,
+        statusLabel: STATUS_LABELS[post.status],
+        editable: EDITABLE_STATUSES.includes(post.status),
+        published: PUBLISHED_STATUSES.includes(post.status),
+        webUrl: urls.archivePost(newsletter.slug, post.slug),
+        review,
+        audience,
+        tags,
+        times: times(post, newsletter),
+        scheduleValue: post.scheduled_at ? epochToZoned(Number(post.scheduled_at), newsletter.time_zone) : '',
+        minSchedule: epochToZoned(app.ctx.clock.now(), newsletter.time_zone),
+        testRecipients: request.user!.email,
+        maxTestRecipients: MAX_TEST_RECIPIENTS,
+        progress: showProgress ? await sending.progress(post.id) : undefined,
+        showProgress,
+        canSend: sending !== undefined,
+        notice: q.scheduled === '1' ? 'Scheduled.' : q.unscheduled === '1' ? 'Unscheduled: the post is a draft again.' : q.started === '1' ? 'Sending has started.' : undefined,
+        ...extra,
+      },
+      options,
+    );
+  }
+
+  app.get('/admin/posts/:id', async (request, reply) => postPage(request, reply, postId(request)));
+
+  app.post('/admin/posts/:id/test', async (request, reply) => {
+    const id = postId(request);
+    const fragment = 'posts/_test-send';
+    try {
+      const input = parseForm(testSendSchema, request.body);
+      const result = await posts.testSend(id, input.recipients, request.user!);
+      return postPage(request, reply, id, { testResult: result, testRecipients: input.recipients.join(', ') }, { fragment });
+    } catch (err) {
+      if (err instanceof ValidationError) {
+        return postPage(request, reply, id, { testErrors: err.fields, testRecipients: echoFields(request.body).recipients ?? '' }, { fragment, status: 422 });
+      }
+      throw err;
+    }
+  });
+
+  app.post('/admin/posts/:id/audience', async (request, reply) => {
+    const id = postId(request);
+    const fragment = 'posts/_audience';
+    try {
+      await posts.setAudience(id, parseForm(audienceSchema, request.body));
+      return postPage(request, reply, id, { audienceSaved: true }, { fragment });
+    } catch (err) {
+      if (err instanceof ValidationError) return postPage(request, reply, id, { audienceErrors: err.fields }, { fragment, status: 422 });
+      throw err;
+    }
+  });
+
+  app.post('/admin/posts/:id/schedule', async (request, reply) => {
+    const id = postId(request);
+    try {
+      const input = parseForm(scheduleSchema, request.body);
+      await posts.schedule(id, input.scheduled_at, request.user!);
+      return reply.redirect(`/admin/posts/${id}?scheduled=1`, 303);
+    } catch (err) {
+      if (err instanceof ValidationError) {
+        return postPage(request, reply, id, { scheduleErrors: err.fields, scheduleValue: echoFields(request.body).scheduled_at ?? '' }, { status: 422 });
+      }
+      throw err;
+    }
+  });
+
+  app.post('/admin/posts/:id/unschedule', async (request, reply) => {
+    const id = postId(request);
+    await posts.unschedule(id);
+    return reply.redirect(`/admin/posts/${id}?unscheduled=1`, 303);
+  });
+
+  // "Send now" is two steps: this page says who it goes to and asks; the POST starts it.
+  const confirmPage = async (request: FastifyRequest, reply: FastifyReply, id: number, errors?: Record<string, string>, status = 200) => {
+    const { post, newsletter } = await posts.load(id);
+    const [review, audience] = await Promise.all([posts.review(post, newsletter, request.user!), posts.audience(post)]);
+    return reply.page(
+      'posts/confirm-send',
+      { title: 'Send now?', head: HEAD, post, newsletter, review, audience, errors, editable: EDITABLE_STATUSES.includes(post.status), canSend: engine() !== undefined },
+      { status },
+    );
+  };
+
+  app.get('/admin/posts/:id/send', async (request, reply) => confirmPage(request, reply, postId(request)));
+
+  app.post('/admin/posts/:id/send', async (request, reply) => {
+    const id = postId(request);
+    try {
+      await posts.sendNow(id, request.user!);
+      return reply.redirect(`/admin/posts/${id}?started=1`, 303);
+    } catch (err) {
+      if (err instanceof ValidationError) return confirmPage(request, reply, id, err.fields, 422);
+      throw err;
+    }
+  });
+
+  app.post('/admin/posts/:id/duplicate', async (request, reply) => {
+    const copy = await posts.duplicate(postId(request));
+    return reply.redirect(`/admin/posts/${copy}/edit`, 303);
+  });
+
+  app.post('/admin/posts/:id/delete', async (request, reply) => {
+    await posts.remove(postId(request));
+    return reply.redirect('/admin/posts?deleted=1', 303);
+  });
+}
