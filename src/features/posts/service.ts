@@ -12,6 +12,7 @@ import { publicUrls } from '../../lib/urls.js';
 import { countAudience, parseAudience, type Audience } from '../../sending/audience.js';
 import type { Mailer } from '../../sending/mailer.js';
 import { findNewsletterById, listNewsletters } from '../newsletters/repository.js';
+import { senderOf } from '../newsletters/service.js';
 import { checkPost, type PostCheck } from './checks.js';
 import { renderPost, type RenderedPost } from './email.js';
 import {
@@ -235,8 +236,7 @@ export function createPostService(deps: PostServiceDeps) {
     async testSend(id: number, recipients: string[], user: Pick<UserRow, 'name' | 'email'>): Promise<{ ok: boolean; message: string }> {
       const { post, newsletter } = await load(id);
       const { sample } = await review(post, newsletter, user);
-      const fromName = (newsletter.from_name || newsletter.name).replace(/["\r\n<>\\]/g, '').trim();
-      const from = newsletter.from_email ? (fromName ? `"${fromName}" <${newsletter.from_email}>` : newsletter.from_email) : config.mailFrom;
+      const from = newsletter.from_email ? senderOf({ from_name: newsletter.from_name || newsletter.name, from_email: newsletter.from_email }) : config.mailFrom;
       const sent: string[] = [];
       try {
         for (const to of recipients) {
