@@ -62,12 +62,11 @@ export async function renderPost(post: Pick<PostRow, 'subject' | 'preheader' | '
       { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false } },
     ],
   });
-  const plainSubject = guard.restoreText(subject);
+  // No underline under the subject: its length changes once merge fields are filled in.
   const text = [
     newsletter.name,
     '',
     subject,
-    '='.repeat(Math.min(78, Math.max(3, plainSubject.length))),
     '',
     bodyText.replace(/\n{3,}/g, '\n\n').trim(),
     '',

@@ -153,7 +153,7 @@ describe('the post email', () => {
     assert.match(html, />View in your browser</);
     assert.match(html, />Manage preferences</);
     assert.match(html, />Unsubscribe</);
-    assert.match(text, /^The <Weekly> & Co\n\nHello\n=====\n\nBody text\n/);
+    assert.match(text, /^The <Weekly> & Co\n\nHello\n\nBody text\n/);
     assert.match(text, /1 Main Street\nSpringfield 12345/);
     assert.match(text, /View in your browser: \{\{ web_url \}\}/);
   });
