@@ -12,6 +12,8 @@ import outboxRoutes from './features/outbox/routes.js';
 import archiveRoutes from './features/posts/archive-routes.js';
 import postRoutes from './features/posts/routes.js';
 import settingsRoutes from './features/settings/routes.js';
+import importRoutes from './features/imports/routes.js';
+import subscriberRoutes from './features/subscribers/routes.js';
 import contextPlugin, { type AppContext } from './plugins/context.js';
 import csrfPlugin from './plugins/csrf.js';
 import errorsPlugin from './plugins/errors.js';
@@ -52,6 +54,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     { href: '/admin', label: 'Dashboard' },
     { href: '/admin/newsletters', label: 'Newsletters' },
     { href: '/admin/posts', label: 'Posts' },
+    { href: '/admin/subscribers', label: 'Subscribers' },
     { href: '/admin/settings', label: 'Settings' },
   ];
   if (ctx.mailer.kind === 'dev-outbox') nav.push({ href: '/admin/outbox', label: 'Outbox' });
@@ -90,6 +93,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(outboxRoutes);
   await app.register(newsletterRoutes, { newsletters });
   await app.register(readerRoutes, { readers, auth });
+  await app.register(subscriberRoutes, { sendConfirmation: readers.sendConfirmation });
+  await app.register(importRoutes, { sendConfirmation: readers.sendConfirmation });
   await app.register(postRoutes);
   await app.register(archiveRoutes);
 

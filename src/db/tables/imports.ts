@@ -19,6 +19,11 @@ export interface ImportsTable {
   error: string | null;
   created_at: number;
   finished_at: number | null;
+  /** Size of the stored upload; progress is bytes_read / file_size (rows are unknown until the end). */
+  file_size: Generated<number>;
+  bytes_read: Generated<number>;
+  /** Written with every batch: a running import whose heartbeat stopped was interrupted by a restart. */
+  heartbeat_at: number | null;
 }
 
 export type ImportRow = Selectable<ImportsTable>;

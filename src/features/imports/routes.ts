@@ -1,0 +1,150 @@
+import { createWriteStream, promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import fastifyMultipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { z } from 'zod';
+import type { ImportRow } from '../../db/tables/imports.js';
+import { ValidationError } from '../../lib/errors.js';
+import { parseForm } from '../../lib/forms.js';
+import { randomToken } from '../../lib/tokens.js';
+import { listNewsletters } from '../newsletters/repository.js';
+import { attachmentHeaders, csvLine } from '../subscribers/csv.js';
+import { TAG_MAX } from '../subscribers/schemas.js';
+import type { SendConfirmation } from '../subscribers/service.js';
+import { listRecentImports, problemsPage } from './repository.js';
+import { createImportService, type ImportService } from './service.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Background CSV imports of this process: `idle()` waits for them (tests, shutdown). */
+    imports: ImportService;
+  }
+}
+
+export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
+
+const importSchema = z.object({
+  newsletter_id: z.string({ error: 'Choose a newsletter.' }).regex(/^[1-9]\d{0,9}$/, 'Choose a newsletter.').transform(Number),
+  mode: z.enum(['confirmed', 'send_confirmation'], { error: 'Choose whether these people have already confirmed.' }),
+  tags: z
+    .string()
+    .optional()
+    .transform((v) => [...new Set((v ?? '').split(',').map((t) => t.replace(/\s+/g, ' ').trim()).filter(Boolean))])
+    .pipe(z.array(z.string().max(TAG_MAX, `Use at most ${TAG_MAX} characters for a tag.`)).max(10, 'Apply at most 10 tags.')),
+});
+
+export interface ImportPluginOptions {
+  sendConfirmation?: SendConfirmation | undefined;
+  /** Where uploads wait while they are imported; the system temp folder by default. */
+  uploadDir?: string;
+  maxUploadBytes?: number;
+}
+
+function progressOf(row: ImportRow) {
+  const percent = row.status === 'running' ? (row.file_size > 0 ? Math.min(99, Math.floor((row.bytes_read / row.file_size) * 100)) : 0) : 100;
+  const unchanged = row.total_rows - row.created_count - row.updated_count - row.skipped_count - row.invalid_count - row.duplicate_count;
+  const problems = row.skipped_count + row.invalid_count + row.duplicate_count;
+  return { percent, unchanged: Math.max(0, unchanged), problems, tags: JSON.parse(row.tags) as string[] };
+}
+
+/**
+ * CSV import under /admin/subscribers/import. Multipart parsing is registered only in this plugin's
+ * own scope, with a size cap; the upload is streamed to a temp file, then imported in the background
+ * while the page polls a progress fragment.
+ */
+export default fp<ImportPluginOptions>(
+  async (app, opts) => {
+    const { db, clock, dialect } = app.ctx;
+    const maxBytes = opts.maxUploadBytes ?? MAX_UPLOAD_BYTES;
+    const uploadDir = opts.uploadDir ?? os.tmpdir();
+    const imports = createImportService({ db, dialect, clock, log: app.log, sendConfirmation: opts.sendConfirmation });
+    app.decorate('imports', imports);
+    app.addHook('onClose', async () => imports.close());
+
+    await app.register(async (scope) => {
+      await scope.register(fastifyMultipart, { limits: { fileSize: maxBytes, files: 1, fields: 10, fieldSize: 4096, parts: 12 } });
+
+      async function formPage(reply: FastifyReply, extra: Record<string, unknown> = {}, status = 200) {
+        const [newsletters, recent] = await Promise.all([listNewsletters(db), listRecentImports(db, 20)]);
+        return reply.page(
+          'imports/new',
+          { title: 'Import subscribers', newsletters, recent, values: { mode: 'confirmed' }, maxMegabytes: Math.floor(maxBytes / 1024 / 1024), ...extra },
+          { status },
+        );
+      }
+
+      scope.get('/admin/subscribers/import', async (_request, reply) => formPage(reply));
+
+      scope.post('/admin/subscribers/import', async (request, reply) => {
+        const fields: Record<string, string> = {};
+        let stored: { path: string; filename: string; size: number } | null = null;
+        try {
+          if (!request.isMultipart()) throw new ValidationError({ file: 'Choose a CSV file to upload.' });
+          for await (const part of request.parts()) {
+            if (part.type === 'field') {
+              if (typeof part.value === 'string') fields[part.fieldname] = part.value;
+              continue;
+            }
+            if (part.fieldname !== 'file' || stored) {
+              part.file.resume();
+              continue;
+            }
+            const filePath = path.join(uploadDir, `gazette-import-${randomToken(12)}.csv`);
+            stored = { path: filePath, filename: part.filename || 'upload.csv', size: 0 };
+            await pipeline(part.file, createWriteStream(filePath, { mode: 0o600 }));
+            stored.size = (await fs.stat(filePath)).size;
+          }
+          const input = parseForm(importSchema, fields);
+          if (!stored || stored.size === 0) throw new ValidationError({ file: 'Choose a CSV file to upload; this one is empty.' });
+          const started = await imports.start({ newsletterId: input.newsletter_id, mode: input.mode, tags: input.tags, filename: stored.filename, filePath: stored.path });
+          stored = null; // the import owns the file now
+          return reply.redirect(`/admin/subscribers/import/${started.publicId}`, 303);
+        } catch (err) {
+          if (stored) await fs.rm(stored.path, { force: true }).catch(() => {});
+          const status = (err as { statusCode?: number }).statusCode;
+          if (err instanceof ValidationError) return formPage(reply, { errors: err.fields, values: fields }, 422);
+          if (status === 413) {
+            return formPage(reply, { errors: { file: `The file is larger than ${Math.floor(maxBytes / 1024 / 1024)} MB. Split it into smaller files.` }, values: fields }, 413);
+          }
+          if (status !== undefined && status >= 400 && status < 500) {
+            return formPage(reply, { errors: { file: 'The upload could not be read. Choose the file again and retry.' }, values: fields }, 400);
+          }
+          throw err;
+        }
+      });
+
+      scope.get('/admin/subscribers/import/:publicId', async (request, reply) => {
+        const row = await imports.get(String((request.params as { publicId: string }).publicId));
+        const newsletter = (await listNewsletters(db)).find((n) => n.id === row.newsletter_id);
+        return reply.page(
+          'imports/show',
+          { title: `Import of ${row.filename}`, job: row, newsletter, ...progressOf(row) },
+          { fragment: 'imports/_progress' },
+        );
+      });
+
+      scope.get('/admin/subscribers/import/:publicId/problems.csv', async (request: FastifyRequest, reply) => {
+        const row = await imports.get(String((request.params as { publicId: string }).publicId));
+        reply.headers(attachmentHeaders(`import-problems-${row.public_id}.csv`));
+        return reply.send(Readable.from(problemsCsv(app, row.id)));
+      });
+    });
+  },
+  { name: 'gazette-imports', dependencies: ['gazette-context', 'gazette-views'] },
+);
+
+async function* problemsCsv(app: FastifyInstance, importId: number): AsyncGenerator<string> {
+  yield csvLine(['line', 'email', 'problem']);
+  let after = { line: 0, id: 0 };
+  for (;;) {
+    const page = await problemsPage(app.ctx.db, importId, after, 1000);
+    if (page.length === 0) return;
+    yield page.map((p) => csvLine([p.line, p.email, p.reason])).join('');
+    const last = page[page.length - 1]!;
+    after = { line: last.line, id: last.id };
+  }
+}

@@ -1,0 +1,112 @@
+import { sql, type SqlBool } from 'kysely';
+import { z } from 'zod';
+import type { DbOrTx } from '../../db/database.js';
+import type { SubscriptionStatus } from '../../db/tables/subscribers.js';
+import { ValidationError } from '../../lib/errors.js';
+
+/**
+ * The list's filter, shared by the page, the export and the bulk actions so that "apply to the whole
+ * filter" means exactly the rows the writer is looking at. Sort columns come from an allowlist (C6).
+ */
+export const SORTS = { newest: 'Newest first', oldest: 'Oldest first', email: 'Email A–Z' } as const;
+export type Sort = keyof typeof SORTS;
+export const STATUSES: SubscriptionStatus[] = ['active', 'pending', 'unsubscribed'];
+
+export interface SubscriberFilter {
+  q: string;
+  newsletterId: number | null;
+  status: SubscriptionStatus | null;
+  tagId: number | null;
+  sort: Sort;
+}
+
+const optionalId = (label: string) =>
+  z
+    .union([z.literal(''), z.string().regex(/^[1-9]\d{0,9}$/, `Choose a ${label} from the list.`)])
+    .optional()
+    .transform((v) => (v ? Number(v) : null));
+
+const filterSchema = z.object({
+  q: z.string().trim().max(200, 'Search for at most 200 characters.').optional().transform((v) => v ?? ''),
+  newsletter: optionalId('newsletter'),
+  status: z
+    .union([z.literal(''), z.enum(['active', 'pending', 'unsubscribed'], { error: 'Choose a status from the list.' })])
+    .optional()
+    .transform((v) => (v ? v : null)),
+  tag: optionalId('tag'),
+  sort: z
+    .union([z.literal(''), z.enum(['newest', 'oldest', 'email'], { error: 'Choose a sort order from the list.' })])
+    .optional()
+    .transform((v): Sort => (v ? v : 'newest')),
+});
+
+/** Parses the filter from a query string or form body; unknown values are a 422, never a guess. */
+export function parseFilter(input: unknown): SubscriberFilter {
+  const raw = (input && typeof input === 'object' ? input : {}) as Record<string, unknown>;
+  const picked: Record<string, unknown> = {};
+  for (const key of ['q', 'newsletter', 'status', 'tag', 'sort']) {
+    const v = raw[key];
+    picked[key] = Array.isArray(v) ? v[0] : v;
+  }
+  const result = filterSchema.safeParse(picked);
+  if (!result.success) {
+    const fields: Record<string, string> = {};
+    for (const issue of result.error.issues) fields[String(issue.path[0] ?? '_form')] ??= issue.message;
+    throw new ValidationError(fields, 'That filter is not valid.');
+  }
+  const f = result.data;
+  return { q: f.q, newsletterId: f.newsletter, status: f.status, tagId: f.tag, sort: f.sort };
+}
+
+/** The filter as query parameters (empty ones left out), for links, redirects and hidden fields. */
+export function filterParams(f: SubscriberFilter): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (f.q) out.q = f.q;
+  if (f.newsletterId) out.newsletter = String(f.newsletterId);
+  if (f.status) out.status = f.status;
+  if (f.tagId) out.tag = String(f.tagId);
+  if (f.sort !== 'newest') out.sort = f.sort;
+  return out;
+}
+
+export function filterQueryString(f: SubscriberFilter, extra: Record<string, string> = {}): string {
+  const qs = new URLSearchParams({ ...filterParams(f), ...extra }).toString();
+  return qs ? `?${qs}` : '';
+}
+
+/** `%`, `_` and the escape character itself match literally in a search. */
+function likePattern(q: string): string {
+  return `%${q.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
+}
+
+/**
+ * Subscribers matching the filter (alias `s`). Newsletter, status and tag are EXISTS probes on the
+ * unique (subscriber, newsletter) and (subscriber, tag) keys, so a page walks the sort index and stops
+ * after one page instead of sorting every match. `withStatus: false` leaves the status out (for counts).
+ */
+export function filteredSubscribers(db: DbOrTx, f: SubscriberFilter, options: { withStatus?: boolean } = {}) {
+  const status = options.withStatus === false ? null : f.status;
+  let q = db.selectFrom('subscribers as s');
+  if (f.q) {
+    const pattern = likePattern(f.q);
+    q = q.where((eb) =>
+      eb.or([sql<SqlBool>`${eb.ref('s.email')} like ${pattern} escape '!'`, sql<SqlBool>`lower(${eb.ref('s.name')}) like ${pattern} escape '!'`]),
+    );
+  }
+  if (f.newsletterId !== null || status !== null) {
+    const newsletterId = f.newsletterId;
+    q = q.where(({ exists, selectFrom }) => {
+      let sub = selectFrom('subscriptions as sn').select(sql.lit(1).as('one')).whereRef('sn.subscriber_id', '=', 's.id');
+      if (newsletterId !== null) sub = sub.where('sn.newsletter_id', '=', newsletterId);
+      if (status !== null) sub = sub.where('sn.status', '=', status);
+      return exists(sub);
+    });
+  }
+  if (f.tagId !== null) {
+    const tagId = f.tagId;
+    q = q.where(({ exists, selectFrom }) =>
+      exists(selectFrom('subscriber_tags as st').select(sql.lit(1).as('one')).whereRef('st.subscriber_id', '=', 's.id').where('st.tag_id', '=', tagId)),
+    );
+  }
+  return q;
+}

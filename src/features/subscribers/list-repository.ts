@@ -1,0 +1,132 @@
+import { sql } from 'kysely';
+import type { DbOrTx } from '../../db/database.js';
+import type { SubscriptionStatus } from '../../db/tables/subscribers.js';
+import { filteredSubscribers, type Sort, type SubscriberFilter } from './filters.js';
+
+/** Where a keyset page starts: after the last row of the page before, or before the first of the next. */
+export type SortKey = { created_at: number; id: number } | { email: string };
+export interface PageRequest {
+  direction: 'after' | 'before';
+  key: SortKey;
+}
+
+export interface ListRow {
+  id: number;
+  email: string;
+  name: string;
+  created_at: number;
+}
+
+export interface ListPage {
+  rows: ListRow[];
+  /** Sort key of the last row when a later page exists. */
+  next: SortKey | null;
+  /** Sort key of the first row when an earlier page exists. */
+  prev: SortKey | null;
+}
+
+export function sortKeyOf(sort: Sort, row: ListRow): SortKey {
+  return sort === 'email' ? { email: row.email } : { created_at: row.created_at, id: row.id };
+}
+
+/**
+ * One keyset page (no OFFSET: a deep page costs what the first does). Paging backwards reads in the
+ * opposite order and flips the rows, so "previous" is as cheap as "next".
+ */
+export async function listSubscribersPage(db: DbOrTx, f: SubscriberFilter, page: PageRequest | null, limit: number): Promise<ListPage> {
+  const backwards = page?.direction === 'before';
+  const rows = await keysetQuery(db, f, page, limit + 1, backwards).execute();
+  const more = rows.length > limit;
+  const slice = rows.slice(0, limit);
+  if (backwards) slice.reverse();
+  const first = slice[0];
+  const last = slice[slice.length - 1];
+  const hasNext = backwards ? true : more;
+  const hasPrev = backwards ? more : page !== null;
+  return {
+    rows: slice,
+    next: hasNext && last ? sortKeyOf(f.sort, last) : null,
+    prev: hasPrev && first ? sortKeyOf(f.sort, first) : null,
+  };
+}
+
+/** The filtered rows in sort order from a keyset position; the export walks the same query. */
+export function keysetQuery(db: DbOrTx, f: SubscriberFilter, page: PageRequest | null, limit: number, backwards = false) {
+  // Ascending in the sort's own direction, unless we read backwards from a "before" key.
+  const descending = (f.sort === 'newest') !== backwards;
+  const dir = descending ? 'desc' : 'asc';
+  const op = descending ? '<' : '>';
+  let q = filteredSubscribers(db, f).select(['s.id', 's.email', 's.name', 's.created_at']);
+  if (page) {
+    const key = page.key;
+    if (f.sort === 'email') {
+      if (!('email' in key)) throw new TypeError('sort key does not match the sort');
+      q = q.where('s.email', op, key.email);
+    } else {
+      if (!('id' in key)) throw new TypeError('sort key does not match the sort');
+      q = q.where((eb) => eb(eb.refTuple('s.created_at', 's.id'), op, eb.tuple(key.created_at, key.id)));
+    }
+  }
+  q = f.sort === 'email' ? q.orderBy('s.email', dir) : q.orderBy('s.created_at', dir).orderBy('s.id', dir);
+  return q.limit(limit);
+}
+
+export interface StatusCounts {
+  all: number;
+  active: number;
+  pending: number;
+  unsubscribed: number;
+}
+
+/**
+ * Counts for the status tabs under the rest of the filter. A subscriber counts once per status even
+ * when several of their newsletters share it.
+ */
+export async function countByStatus(db: DbOrTx, f: SubscriberFilter): Promise<StatusCounts> {
+  const base = { ...f, status: null };
+  const all = await filteredSubscribers(db, base)
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  const counts: StatusCounts = { all: Number(all.n), active: 0, pending: 0, unsubscribed: 0 };
+  let q = filteredSubscribers(db, { ...base, newsletterId: null }).innerJoin('subscriptions as c', 'c.subscriber_id', 's.id');
+  if (f.newsletterId !== null) q = q.where('c.newsletter_id', '=', f.newsletterId);
+  const grouped = await q
+    .select(['c.status', f.newsletterId !== null ? sql<number>`count(*)`.as('n') : sql<number>`count(distinct ${sql.ref('s.id')})`.as('n')])
+    .groupBy('c.status')
+    .execute();
+  for (const row of grouped) {
+    if (row.status in counts) counts[row.status as SubscriptionStatus] = Number(row.n);
+  }
+  return counts;
+}
+
+export interface RowSubscription {
+  subscriber_id: number;
+  newsletter_id: number;
+  newsletter_name: string;
+  status: SubscriptionStatus;
+}
+
+/** Subscriptions and tags for the rows on one page, in two queries whatever the page size. */
+export async function pageExtras(db: DbOrTx, ids: number[]) {
+  const subscriptions = new Map<number, RowSubscription[]>();
+  const tags = new Map<number, { id: number; name: string }[]>();
+  if (ids.length === 0) return { subscriptions, tags };
+  const subs = await db
+    .selectFrom('subscriptions as sn')
+    .innerJoin('newsletters as n', 'n.id', 'sn.newsletter_id')
+    .select(['sn.subscriber_id', 'sn.newsletter_id', 'n.name as newsletter_name', 'sn.status'])
+    .where('sn.subscriber_id', 'in', ids)
+    .orderBy('n.name')
+    .execute();
+  for (const s of subs) subscriptions.set(s.subscriber_id, [...(subscriptions.get(s.subscriber_id) ?? []), s]);
+  const tagRows = await db
+    .selectFrom('subscriber_tags as st')
+    .innerJoin('tags as t', 't.id', 'st.tag_id')
+    .select(['st.subscriber_id', 't.id', 't.name'])
+    .where('st.subscriber_id', 'in', ids)
+    .orderBy('t.name')
+    .execute();
+  for (const t of tagRows) tags.set(t.subscriber_id, [...(tags.get(t.subscriber_id) ?? []), { id: t.id, name: t.name }]);
+  return { subscriptions, tags };
+}

@@ -1,0 +1,220 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ValidationError } from '../../lib/errors.js';
+import { echoFields, parseForm } from '../../lib/forms.js';
+import { htmxRequest } from '../../plugins/views.js';
+import { listNewsletters } from '../newsletters/repository.js';
+import { attachmentHeaders } from './csv.js';
+import { exportCsv } from './export.js';
+import { filterParams, filterQueryString, parseFilter, SORTS, STATUSES, type SubscriberFilter } from './filters.js';
+import { countByStatus, listSubscribersPage, pageExtras, type PageRequest, type SortKey } from './list-repository.js';
+import { listTags } from './repository.js';
+import { addSubscriberSchema, bulkSchema, displayValue, editSubscriberSchema, parseAttributes, tagSchema, unsubscribeSchema } from './schemas.js';
+import { createSubscriberService, type SendConfirmation } from './service.js';
+
+const PAGE_SIZE = 50;
+
+/** Keyset positions travel as opaque URL-safe strings; a tampered one is a 400, never a 500. */
+function encodeKey(key: SortKey): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+function decodePage(query: Record<string, unknown>, filter: SubscriberFilter): PageRequest | null {
+  const direction = typeof query.after === 'string' && query.after ? 'after' : typeof query.before === 'string' && query.before ? 'before' : null;
+  if (!direction) return null;
+  const bad = () => new ValidationError({ _form: 'That page link is out of date. Start again from the first page.' }, 'That page link is not valid.');
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(String(query[direction]), 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  const k = key as Record<string, unknown>;
+  if (filter.sort === 'email') {
+    if (typeof k?.email !== 'string' || k.email.length > 254) throw bad();
+    return { direction, key: { email: k.email } };
+  }
+  if (!Number.isSafeInteger(k?.created_at) || !Number.isSafeInteger(k?.id)) throw bad();
+  return { direction, key: { created_at: k.created_at as number, id: k.id as number } };
+}
+
+const DONE_MESSAGES: Record<string, (n: number, tag: string) => string> = {
+  tagged: (n, tag) => `Tagged ${n.toLocaleString('en')} subscriber${n === 1 ? '' : 's'} with “${tag}”.`,
+  untagged: (n, tag) => `Removed “${tag}” from ${n.toLocaleString('en')} subscriber${n === 1 ? '' : 's'}.`,
+  deleted: () => 'The subscriber and their personal data were deleted.',
+};
+
+function positiveId(value: unknown): number | null {
+  return typeof value === 'string' && /^[1-9]\d{0,9}$/.test(value) ? Number(value) : null;
+}
+
+/** The subscribers admin: list, detail, add, edit, tags, unsubscribe, erase and export. */
+export default async function subscriberRoutes(app: FastifyInstance, opts: { sendConfirmation?: SendConfirmation }) {
+  const { db, clock } = app.ctx;
+  const service = createSubscriberService({ db, clock, sendConfirmation: opts.sendConfirmation });
+
+  async function listPage(reply: FastifyReply, query: Record<string, unknown>, extra: Record<string, unknown> = {}, status = 200) {
+    const filter = parseFilter(query);
+    const page = decodePage(query, filter);
+    const [result, counts, newsletters, tags] = await Promise.all([
+      listSubscribersPage(db, filter, page, PAGE_SIZE),
+      countByStatus(db, filter),
+      listNewsletters(db),
+      listTags(db),
+    ]);
+    const extras = await pageExtras(db, result.rows.map((r) => r.id));
+    const rows = result.rows.map((r) => ({ ...r, subscriptions: extras.subscriptions.get(r.id) ?? [], tags: extras.tags.get(r.id) ?? [] }));
+    const doneKey = typeof query.done === 'string' ? query.done : '';
+    const done = DONE_MESSAGES[doneKey]?.(Number(query.n) || 0, typeof query.tag_name === 'string' ? query.tag_name.slice(0, 50) : '');
+    return reply.page(
+      'subscribers/index',
+      {
+        title: 'Subscribers',
+        filter,
+        params: filterParams(filter),
+        qs: (extraParams: Record<string, string> = {}) => filterQueryString(filter, extraParams),
+        rows,
+        counts,
+        newsletters,
+        tags,
+        sorts: SORTS,
+        statuses: STATUSES,
+        nextUrl: result.next ? `/admin/subscribers${filterQueryString(filter, { after: encodeKey(result.next) })}` : null,
+        prevUrl: result.prev ? `/admin/subscribers${filterQueryString(filter, { before: encodeKey(result.prev) })}` : null,
+        firstUrl: page ? `/admin/subscribers${filterQueryString(filter)}` : null,
+        exportUrl: `/admin/subscribers/export.csv${filterQueryString(filter)}`,
+        done,
+        ...extra,
+      },
+      { fragment: 'subscribers/_results', status },
+    );
+  }
+
+  app.get('/admin/subscribers', async (request, reply) => listPage(reply, request.query as Record<string, unknown>));
+
+  app.get('/admin/subscribers/export.csv', async (request, reply) => {
+    const filter = parseFilter(request.query);
+    const day = new Date(app.ctx.clock.now()).toISOString().slice(0, 10);
+    reply.headers(attachmentHeaders(`subscribers-${day}.csv`));
+    const stream = Readable.from(exportCsv(db, filter));
+    stream.on('error', (err) => request.log.error({ err }, 'subscriber export failed midway'));
+    return reply.send(stream);
+  });
+
+  app.post('/admin/subscribers/bulk', async (request, reply) => {
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const filter = parseFilter(body);
+    try {
+      const input = parseForm(bulkSchema, body);
+      const n = await service.bulkTag(input.action, input.tag_name, input.scope === 'filter' ? { filter } : { ids: input.ids });
+      return reply.redirect(`/admin/subscribers${filterQueryString(filter, { done: `${input.action}ged`, n: String(n), tag_name: input.tag_name })}`, 303);
+    } catch (err) {
+      if (err instanceof ValidationError) return listPage(reply, { ...filterParams(filter) }, { bulkErrors: err.fields, bulkValues: echoFields(body) }, 422);
+      throw err;
+    }
+  });
+
+  // ---- one subscriber ----
+
+  async function newPage(reply: FastifyReply, extra: Record<string, unknown> = {}, status = 200) {
+    return reply.page('subscribers/new', { title: 'Add a subscriber', newsletters: await listNewsletters(db), values: { status: 'active' }, ...extra }, { status });
+  }
+
+  app.get('/admin/subscribers/new', async (_request, reply) => newPage(reply));
+
+  app.post('/admin/subscribers', async (request, reply) => {
+    try {
+      const input = parseForm(addSubscriberSchema, request.body);
+      const id = await service.add({ email: input.email, name: input.name, newsletterId: input.newsletter_id, status: input.status });
+      return reply.redirect(`/admin/subscribers/${id}`, 303);
+    } catch (err) {
+      if (err instanceof ValidationError) return newPage(reply, { errors: err.fields, values: echoFields(request.body) }, 422);
+      throw err;
+    }
+  });
+
+  async function detailPage(reply: FastifyReply, id: number, extra: Record<string, unknown> = {}, status = 200, fragment?: string) {
+    const d = await service.detail(id);
+    const attributeRows = Object.entries(d.attributes).map(([key, value]) => ({ key, value: displayValue(value) }));
+    return reply.page(
+      'subscribers/show',
+      { title: d.subscriber.email, ...d, attributeRows, values: { email: d.subscriber.email, name: d.subscriber.name }, ...extra },
+      { status, fragment },
+    );
+  }
+
+  function idParam(params: unknown): number {
+    const id = positiveId((params as { id?: string }).id);
+    if (id === null) throw new ValidationError({ id: 'That is not a subscriber number.' }, 'That is not a subscriber number.');
+    return id;
+  }
+
+  app.get('/admin/subscribers/:id', async (request, reply) => {
+    const q = request.query as { saved?: string };
+    return detailPage(reply, idParam(request.params), { saved: typeof q.saved === 'string' ? q.saved : '' });
+  });
+
+  app.post('/admin/subscribers/:id', async (request, reply) => {
+    const id = idParam(request.params);
+    try {
+      const input = parseForm(editSubscriberSchema, request.body);
+      await service.edit(id, input);
+      return reply.redirect(`/admin/subscribers/${id}?saved=details`, 303);
+    } catch (err) {
+      if (err instanceof ValidationError) return detailPage(reply, id, { errors: err.fields, values: echoFields(request.body) }, 422);
+      throw err;
+    }
+  });
+
+  app.post('/admin/subscribers/:id/attributes', async (request, reply) => {
+    const id = idParam(request.params);
+    const current = await service.detail(id);
+    try {
+      await service.setAttributes(id, parseAttributes(request.body, current.attributes));
+      return reply.redirect(`/admin/subscribers/${id}?saved=attributes#attributes`, 303);
+    } catch (err) {
+      if (err instanceof ValidationError) {
+        const b = (request.body ?? {}) as Record<string, unknown>;
+        const list = (v: unknown) => (Array.isArray(v) ? v : v === undefined ? [] : [v]).map(String);
+        const values = list(b.value);
+        const attributeRows = list(b.key).map((key, i) => ({ key, value: values[i] ?? '' }));
+        return detailPage(reply, id, { attributeErrors: err.fields, attributeRows }, 422);
+      }
+      throw err;
+    }
+  });
+
+  // Tag changes answer the tags fragment to htmx and redirect plain forms back to the page.
+  app.post('/admin/subscribers/:id/tags', async (request, reply) => {
+    const id = idParam(request.params);
+    try {
+      const input = parseForm(tagSchema, request.body);
+      await service.tag(id, input.tag);
+    } catch (err) {
+      if (err instanceof ValidationError) return detailPage(reply, id, { tagErrors: err.fields, tagValue: echoFields(request.body).tag ?? '' }, 422, 'subscribers/_tags');
+      throw err;
+    }
+    if (htmxRequest(request).isHtmx) return detailPage(reply, id, {}, 200, 'subscribers/_tags');
+    return reply.redirect(`/admin/subscribers/${id}#tags`, 303);
+  });
+
+  app.post('/admin/subscribers/:id/tags/:tagId/delete', async (request, reply) => {
+    const id = idParam(request.params);
+    const tagId = positiveId((request.params as { tagId?: string }).tagId);
+    if (tagId !== null) await service.untag(id, tagId);
+    if (htmxRequest(request).isHtmx) return detailPage(reply, id, {}, 200, 'subscribers/_tags');
+    return reply.redirect(`/admin/subscribers/${id}#tags`, 303);
+  });
+
+  app.post('/admin/subscribers/:id/unsubscribe', async (request, reply) => {
+    const id = idParam(request.params);
+    const input = parseForm(unsubscribeSchema, request.body);
+    await service.unsubscribe(id, input.newsletter_id === 'all' ? null : input.newsletter_id);
+    return reply.redirect(`/admin/subscribers/${id}?saved=unsubscribed#subscriptions`, 303);
+  });
+
+  app.post('/admin/subscribers/:id/delete', async (request, reply) => {
+    await service.erase(idParam(request.params));
+    return reply.redirect('/admin/subscribers?done=deleted', 303);
+  });
+}

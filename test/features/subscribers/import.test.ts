@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { emailHash, suppress } from '../../../src/features/suppressions/repository.js';
+import { buildTestApp, setupOwner, type Agent, type TestApp } from '../../helpers/app.js';
+import { DIALECTS } from '../../helpers/db.js';
+import { count, firstNewsletterId, makeSubscriber, parseCsv, uploadCsv } from './factories.js';
+
+const ROWS = 10_000;
+const INVALID = ['not-an-email', '', 'a@b', 'two@@example.com', "=cmd|' /C calc'!A0"];
+
+/**
+ * A Mailchimp-style export of 10,000 rows: 9,900 good ones (one already active, one already there without
+ * a name, one unsubscribed, one suppressed), 50 invalid addresses and 50 repeats of earlier rows.
+ */
+function mailchimpCsv(): { csv: string; good: number } {
+  const lines = ['"Email Address","First Name","Last Name","City","TAGS"'];
+  let good = 0;
+  for (let i = 0; i < ROWS; i++) {
+    if (i % 200 === 7) lines.push(`${INVALID[(i / 200) % INVALID.length | 0]},Bad,Row,Nowhere,`);
+    else if (i % 200 === 11) lines.push(`USER${String(i - 5).padStart(5, '0')}@Example.com,Dup,Row,Again,`);
+    else {
+      good++;
+      const city = i === 3 ? '"Paris, ""the"" city\nof light"' : `City ${i % 10}`;
+      const tags = i % 2 === 0 ? '"""even"",""mailchimp"""' : ''; // Mailchimp quotes each tag inside the cell
+      lines.push(`user${String(i).padStart(5, '0')}@example.com,First${i},Last${i},${city},${tags}`);
+    }
+  }
+  return { csv: `\uFEFF${lines.join('\r\n')}\r\n`, good };
+}
+
+for (const dialect of DIALECTS) {
+  describe(`CSV import (${dialect})`, () => {
+    let t: TestApp;
+    let agent: Agent;
+    let weekly: number;
+    beforeEach(async () => {
+      t = await buildTestApp(dialect);
+      agent = await setupOwner(t);
+      weekly = await firstNewsletterId(t.db.db);
+      await agent.get('/admin/subscribers/import');
+    });
+    afterEach(() => t.close());
+
+    const importRow = (publicId: string) => t.db.db.selectFrom('imports').selectAll().where('public_id', '=', publicId).executeTakeFirstOrThrow();
+
+    async function upload(fields: Record<string, string>, filename: string, content: string | Buffer) {
+      const res = await uploadCsv(agent, fields, { filename, content });
+      assert.equal(res.statusCode, 303, res.body.slice(0, 2000));
+      const publicId = String(res.headers.location).split('/').pop()!;
+      await t.app.imports.idle();
+      return publicId;
+    }
+
+    it('imports 10,000 rows with bad ones, reports them, and a re-run changes nothing', async () => {
+      const db = t.db.db;
+      await makeSubscriber(db, { email: 'user00000@example.com', name: 'Kept Name', subscriptions: [{ newsletterId: weekly, status: 'active' }] });
+      await makeSubscriber(db, { email: 'user00001@example.com', name: '', subscriptions: [{ newsletterId: weekly, status: 'active' }] });
+      await makeSubscriber(db, { email: 'user00002@example.com', name: 'Gone', subscriptions: [{ newsletterId: weekly, status: 'unsubscribed' }] });
+      await suppress(db, 'user00004@example.com', 'bounced', 1);
+      const { csv, good } = mailchimpCsv();
+      assert.equal(good, 9_900);
+
+      const publicId = await upload({ newsletter_id: String(weekly), mode: 'confirmed', tags: 'imported, spring 2026' }, 'mailchimp.csv', csv);
+      const job = await importRow(publicId);
+      assert.equal(job.status, 'done', job.error ?? '');
+      assert.equal(job.total_rows, ROWS);
+      assert.equal(job.invalid_count, 50);
+      assert.equal(job.duplicate_count, 50);
+      assert.equal(job.skipped_count, 2); // the unsubscribed and the suppressed address
+      assert.equal(job.created_count, good - 4); // minus the two already active, the unsubscribed, the suppressed
+      assert.equal(job.updated_count, 2); // both existing active subscribers got tags; one also got a name
+      assert.equal(job.bytes_read, job.file_size);
+
+      assert.equal(await count(db, 'subscribers'), 3 + good - 4);
+      const user = (email: string) => db.selectFrom('subscribers').selectAll().where('email', '=', email).executeTakeFirst();
+      assert.equal((await user('user00000@example.com'))?.name, 'Kept Name');
+      assert.equal((await user('user00001@example.com'))?.name, 'First1 Last1');
+      assert.equal(await user('user00004@example.com'), undefined);
+      const paris = await user('user00003@example.com');
+      assert.equal(paris?.name, 'First3 Last3');
+      assert.deepEqual(JSON.parse(paris!.attributes), { City: 'Paris, "the" city\nof light' });
+      assert.equal(paris?.email_hash, emailHash('user00003@example.com'));
+      const gone = await user('user00002@example.com');
+      const goneSubs = await db.selectFrom('subscriptions').select('status').where('subscriber_id', '=', gone!.id).execute();
+      assert.deepEqual(goneSubs.map((s) => s.status), ['unsubscribed']);
+      const active = await db.selectFrom('subscriptions').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'active').executeTakeFirstOrThrow();
+      assert.equal(Number(active.n), 2 + good - 4);
+      const tagNames = (await db.selectFrom('tags').select('name').orderBy('name').execute()).map((r) => r.name);
+      assert.deepEqual(tagNames, ['even', 'imported', 'mailchimp', 'spring 2026']);
+
+      // The progress page (as a page reload would show it) and the problems report.
+      const page = await agent.get(`/admin/subscribers/import/${publicId}`);
+      assert.equal(page.statusCode, 200);
+      assert.match(page.body, /Import finished/);
+      assert.doesNotMatch(page.body, /hx-trigger="every/);
+      assert.match(page.body, /Download the report of 102 rows not imported/);
+      const report = await agent.get(`/admin/subscribers/import/${publicId}/problems.csv`);
+      assert.equal(report.statusCode, 200);
+      assert.match(String(report.headers['content-type']), /^text\/csv/);
+      assert.match(String(report.headers['content-disposition']), /^attachment; filename="import-problems-/);
+      const rows = parseCsv(report.body);
+      assert.deepEqual(rows[0], ['line', 'email', 'problem']);
+      assert.equal(rows.length, 1 + 102);
+      const lines = rows.slice(1).map((r) => Number(r[0]));
+      assert.deepEqual(lines, [...lines].sort((a, b) => a - b));
+      assert.ok(rows.some((r) => r[1] === "'=cmd|' /C calc'!A0" && r[2] === 'not a valid email address'), 'formula cell escaped');
+      assert.ok(rows.some((r) => r[1] === 'user00004@example.com' && /suppressed/.test(r[2]!)));
+      assert.ok(rows.some((r) => r[1] === 'user00002@example.com' && /unsubscribed/.test(r[2]!)));
+      assert.equal(rows.filter((r) => /duplicate/.test(r[2]!)).length, 50);
+      // Line numbers are the file's: the header is line 1, the multi-line cell pushes later rows down.
+      assert.ok(rows.some((r) => r[0] === '10' && r[1] === 'not-an-email'));
+
+      const before = {
+        subscribers: await count(db, 'subscribers'),
+        subscriptions: await count(db, 'subscriptions'),
+        subscriber_tags: await count(db, 'subscriber_tags'),
+        tags: await count(db, 'tags'),
+        events: await count(db, 'events'),
+      };
+      const attributesBefore = (await user('user00003@example.com'))!.attributes;
+      const again = await upload({ newsletter_id: String(weekly), mode: 'confirmed', tags: 'imported, spring 2026' }, 'mailchimp.csv', csv);
+      const second = await importRow(again);
+      assert.equal(second.status, 'done');
+      assert.equal(second.created_count, 0);
+      assert.equal(second.updated_count, 0);
+      assert.equal(second.skipped_count, 2);
+      assert.equal(second.invalid_count, 50);
+      assert.equal(second.duplicate_count, 50);
+      assert.deepEqual(
+        {
+          subscribers: await count(db, 'subscribers'),
+          subscriptions: await count(db, 'subscriptions'),
+          subscriber_tags: await count(db, 'subscriber_tags'),
+          tags: await count(db, 'tags'),
+          events: await count(db, 'events'),
+        },
+        before,
+      );
+      assert.equal((await user('user00003@example.com'))!.attributes, attributesBefore);
+    });
+
+    it('"send confirmation" creates pending subscriptions and mails each new one once', async () => {
+      const csv = 'email,name\nann@example.com,Ann\nbob@example.com,Bob\n';
+      const publicId = await upload({ newsletter_id: String(weekly), mode: 'send_confirmation' }, 'list.csv', csv);
+      assert.equal((await importRow(publicId)).created_count, 2);
+      const statuses = await t.db.db.selectFrom('subscriptions').select('status').execute();
+      assert.deepEqual(statuses.map((s) => s.status), ['pending', 'pending']);
+      const to = t.mailer.sent.map((m) => String(m.to)).sort();
+      assert.deepEqual(to, ['ann@example.com', 'bob@example.com']);
+      await upload({ newsletter_id: String(weekly), mode: 'send_confirmation' }, 'list.csv', csv);
+      assert.equal(t.mailer.sent.length, 2, 'a re-run sends no second confirmation');
+      // "Already confirmed" may then activate them (the writer vouches for consent).
+      const third = await upload({ newsletter_id: String(weekly), mode: 'confirmed' }, 'list.csv', csv);
+      assert.equal((await importRow(third)).updated_count, 2);
+      assert.deepEqual((await t.db.db.selectFrom('subscriptions').select('status').execute()).map((s) => s.status), ['active', 'active']);
+    });
+
+    it('reads Substack, Buttondown and header-less files, semicolons and tabs', async () => {
+      const files = [
+        ['substack.csv', 'email,active_subscription,expiry,plan,email_disabled,created_at\nsub@example.com,false,,free,false,2024-01-01\n'],
+        ['buttondown.csv', 'email,notes,metadata,tags,creation_date\nbd@example.com,"likes cats","{}","a,b",2024-02-02\n'],
+        ['bare.csv', 'bare1@example.com\nbare2@example.com\n'],
+        ['semicolon.csv', 'Nom;Courriel\nJean;jean@example.com\n'],
+        ['tabs.tsv', 'E-mail\tFull Name\ntab@example.com\tTab Person\n'],
+      ];
+      for (const [filename, csv] of files) {
+        const publicId = await upload({ newsletter_id: String(weekly), mode: 'confirmed' }, filename!, csv!);
+        const job = await importRow(publicId);
+        assert.equal(job.status, 'done', `${filename}: ${job.error}`);
+        assert.ok(job.created_count >= 1, filename);
+      }
+      const byEmail = new Map((await t.db.db.selectFrom('subscribers').select(['email', 'name', 'attributes']).execute()).map((r) => [r.email, r]));
+      assert.deepEqual(JSON.parse(byEmail.get('sub@example.com')!.attributes), { active_subscription: 'false', plan: 'free', email_disabled: 'false', created_at: '2024-01-01' });
+      assert.deepEqual(JSON.parse(byEmail.get('bd@example.com')!.attributes), { notes: 'likes cats', metadata: '{}', creation_date: '2024-02-02' });
+      assert.ok(byEmail.has('bare1@example.com') && byEmail.has('bare2@example.com'));
+      assert.equal(byEmail.get('jean@example.com')?.name, 'Jean');
+      assert.equal(byEmail.get('tab@example.com')?.name, 'Tab Person');
+      const bdTags = await t.db.db
+        .selectFrom('subscriber_tags as st')
+        .innerJoin('tags as tg', 'tg.id', 'st.tag_id')
+        .innerJoin('subscribers as s', 's.id', 'st.subscriber_id')
+        .select('tg.name')
+        .where('s.email', '=', 'bd@example.com')
+        .orderBy('tg.name')
+        .execute();
+      assert.deepEqual(bdTags.map((r) => r.name), ['a', 'b']);
+    });
+
+    it('keeps what was valid in a malformed file and explains, never a 500', async () => {
+      const broken = 'email,name\nok1@example.com,One\n"unterminated@example.com,Two\nok2@example.com,Three\n';
+      const publicId = await upload({ newsletter_id: String(weekly), mode: 'confirmed' }, 'broken.csv', broken);
+      const job = await importRow(publicId);
+      assert.ok(job.status === 'done' || job.status === 'failed');
+      assert.ok((await count(t.db.db, 'subscribers')) >= 1);
+      assert.ok(await t.db.db.selectFrom('subscribers').select('id').where('email', '=', 'ok1@example.com').executeTakeFirst());
+      const page = await agent.get(`/admin/subscribers/import/${publicId}`);
+      assert.equal(page.statusCode, 200);
+
+      const noEmail = await upload({ newsletter_id: String(weekly), mode: 'confirmed' }, 'names.csv', 'first,last\nAda,Lovelace\n');
+      const failed = await importRow(noEmail);
+      assert.equal(failed.status, 'failed');
+      assert.match(failed.error ?? '', /No column with email addresses/);
+      assert.match((await agent.get(`/admin/subscribers/import/${noEmail}`)).body, /No column with email addresses/);
+
+      const binary = await upload({ newsletter_id: String(weekly), mode: 'confirmed' }, 'x.csv', Buffer.from([0, 1, 2, 255, 254, 10, 34, 34, 34, 10]));
+      assert.ok(['done', 'failed'].includes((await importRow(binary)).status));
+    });
+
+    it('refuses a bad upload form beside the field, and an oversized file with 413', async () => {
+      const missing = await uploadCsv(agent, { newsletter_id: String(weekly), mode: 'confirmed' });
+      assert.equal(missing.statusCode, 422);
+      assert.match(missing.body, /id="f-file-error">Choose a CSV file/);
+      const badMode = await uploadCsv(agent, { newsletter_id: String(weekly), mode: 'maybe' }, { filename: 'a.csv', content: 'email\na@example.com\n' });
+      assert.equal(badMode.statusCode, 422);
+      assert.match(badMode.body, /id="f-mode-error">/);
+      const noNewsletter = await uploadCsv(agent, { newsletter_id: '424242', mode: 'confirmed' }, { filename: 'a.csv', content: 'email\na@example.com\n' });
+      assert.equal(noNewsletter.statusCode, 422);
+      const urlencoded = await agent.post('/admin/subscribers/import', { newsletter_id: String(weekly), mode: 'confirmed' });
+      assert.equal(urlencoded.statusCode, 422);
+      const noToken = await agent.request('POST', '/admin/subscribers/import', Buffer.from('x'), { 'content-type': 'multipart/form-data; boundary=x', origin: 'http://gazette.test', 'sec-fetch-site': 'same-origin' });
+      assert.equal(noToken.statusCode, 403);
+      const huge = await uploadCsv(agent, { newsletter_id: String(weekly), mode: 'confirmed' }, { filename: 'big.csv', content: Buffer.alloc(51 * 1024 * 1024, 'a') });
+      assert.equal(huge.statusCode, 413);
+      assert.match(huge.body, /larger than 50 MB/);
+      assert.equal((await t.db.db.selectFrom('imports').selectAll().execute()).length, 0);
+      assert.equal((await agent.get('/admin/subscribers/import/nope')).statusCode, 404);
+    });
+  });
+}
