@@ -54,7 +54,7 @@ export async function applyBatch(db: DbOrTx, ctx: BatchContext, rows: ImportRowI
 
   // New addresses first; a concurrent sign-up of the same address wins quietly (DO NOTHING).
   const emails = live.map((r) => r.email);
-  const known = await db.selectFrom('subscribers').select(['id', 'email', 'name', 'attributes']).where('email', 'in', emails).execute();
+  const known = await db.selectFrom('subscribers').select('email').where('email', 'in', emails).execute();
   const knownEmails = new Set(known.map((k) => k.email));
   const fresh = live.filter((r) => !knownEmails.has(r.email));
   const inserted = new Set<string>();
@@ -83,15 +83,12 @@ export async function applyBatch(db: DbOrTx, ctx: BatchContext, rows: ImportRowI
     (await db.selectFrom('subscribers').select(['id', 'email', 'name', 'attributes']).where('email', 'in', emails).execute()).map((s) => [s.email, s]),
   );
   const ids = [...subscribers.values()].map((s) => s.id);
+  // By subscriber only, newsletter filtered here: given "newsletter_id = ?" too, SQLite without
+  // statistics walks the newsletter's whole audience index instead, and imports turn quadratic.
   const subscriptions = new Map(
-    (
-      await db
-        .selectFrom('subscriptions')
-        .select(['id', 'subscriber_id', 'status'])
-        .where('newsletter_id', '=', ctx.newsletterId)
-        .where('subscriber_id', 'in', ids)
-        .execute()
-    ).map((s) => [s.subscriber_id, s]),
+    (await db.selectFrom('subscriptions').select(['id', 'subscriber_id', 'newsletter_id', 'status']).where('subscriber_id', 'in', ids).execute())
+      .filter((s) => s.newsletter_id === ctx.newsletterId)
+      .map((s) => [s.subscriber_id, s]),
   );
 
   const toSubscribe: { row: ImportRowInput; subscriberId: number }[] = [];

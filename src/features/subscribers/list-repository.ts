@@ -80,20 +80,35 @@ export interface StatusCounts {
 
 /**
  * Counts for the status tabs under the rest of the filter. A subscriber counts once per status even
- * when several of their newsletters share it.
+ * when several of their newsletters share it. With no search and no tag, the subscriptions indexes
+ * answer alone; otherwise the filtered subscribers are joined to their subscriptions.
  */
 export async function countByStatus(db: DbOrTx, f: SubscriberFilter): Promise<StatusCounts> {
-  const base = { ...f, status: null };
-  const all = await filteredSubscribers(db, base)
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow();
-  const counts: StatusCounts = { all: Number(all.n), active: 0, pending: 0, unsubscribed: 0 };
-  let q = filteredSubscribers(db, { ...base, newsletterId: null }).innerJoin('subscriptions as c', 'c.subscriber_id', 's.id');
-  if (f.newsletterId !== null) q = q.where('c.newsletter_id', '=', f.newsletterId);
-  const grouped = await q
-    .select(['c.status', f.newsletterId !== null ? sql<number>`count(*)`.as('n') : sql<number>`count(distinct ${sql.ref('s.id')})`.as('n')])
-    .groupBy('c.status')
-    .execute();
+  const counts: StatusCounts = { all: 0, active: 0, pending: 0, unsubscribed: 0 };
+  const n = f.newsletterId;
+  let grouped: { status: string; n: number | string }[];
+  if (!f.q && f.tagId === null) {
+    let q = db.selectFrom('subscriptions');
+    if (n !== null) q = q.where('newsletter_id', '=', n);
+    grouped = await q
+      .select(['status', n !== null ? sql<number>`count(*)`.as('n') : sql<number>`count(distinct ${sql.ref('subscriber_id')})`.as('n')])
+      .groupBy('status')
+      .execute();
+    const all =
+      n !== null
+        ? db.selectFrom('subscriptions').where('newsletter_id', '=', n).select(sql<number>`count(*)`.as('n'))
+        : db.selectFrom('subscribers').select(sql<number>`count(*)`.as('n'));
+    counts.all = Number((await all.executeTakeFirstOrThrow()).n);
+  } else {
+    const base = { ...f, status: null };
+    counts.all = Number((await filteredSubscribers(db, base).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    let q = filteredSubscribers(db, { ...base, newsletterId: null }).innerJoin('subscriptions as c', 'c.subscriber_id', 's.id');
+    if (n !== null) q = q.where('c.newsletter_id', '=', n);
+    grouped = await q
+      .select(['c.status as status', n !== null ? sql<number>`count(*)`.as('n') : sql<number>`count(distinct ${sql.ref('s.id')})`.as('n')])
+      .groupBy('c.status')
+      .execute();
+  }
   for (const row of grouped) {
     if (row.status in counts) counts[row.status as SubscriptionStatus] = Number(row.n);
   }
