@@ -56,7 +56,8 @@ export function renderMarkdown(markdown: string): RenderedBody {
       },
       img: (tagName, attribs) => {
         images.push({ src: attribs.src ?? '', alt: attribs.alt });
-        return { tagName, attribs };
+        // Without alt, screen readers read out the file name; an empty alt at least marks it decorative.
+        return { tagName, attribs: { ...attribs, alt: attribs.alt ?? '' } };
       },
     },
   });
