@@ -77,7 +77,7 @@ for (const dialect of DIALECTS) {
         await preview.getByText(`Hello ${OWNER.name}!`).waitFor();
         // The preview runs in an opaque origin: it cannot reach the admin's cookies or pages.
         const frame = page.frames().find((f) => f !== page.mainFrame());
-        assert.equal(await frame?.evaluate(() => window.origin), 'null');
+        assert.equal(await frame?.evaluate(() => (globalThis as unknown as { origin: string }).origin), 'null');
         assert.equal(await page.locator('iframe.mail-preview').getAttribute('sandbox'), '');
 
         await page.getByText('Plain text', { exact: true }).click();
@@ -139,7 +139,7 @@ for (const dialect of DIALECTS) {
         assert.match(String(response?.headers()['content-security-policy']), /^sandbox /);
         await reader.getByRole('heading', { name: 'The first issue' }).waitFor();
         await reader.getByText('Welcome, reader.').waitFor();
-        assert.equal(await reader.evaluate(() => window.origin), 'null');
+        assert.equal(await reader.evaluate(() => (globalThis as unknown as { origin: string }).origin), 'null');
         assert.equal(await reader.title(), 'The first issue · Field Notes');
         await reader.context().close();
         await page.goto(`${base}/n/field-notes/archive/first`);
