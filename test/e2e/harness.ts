@@ -147,11 +147,11 @@ export async function inspectPage(page: Page, name: string, options: { axe?: boo
   await page.setViewportSize(original);
   // With JavaScript disabled in a context axe cannot run in its pages; the same pages are audited with JS on.
   if (options.axe === false) return [];
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ content: AXE_SOURCE });
+  // These callbacks run in the page, where `globalThis` is the window (this project compiles without DOM types).
+  if (!(await page.evaluate(() => 'axe' in globalThis))) await page.addScriptTag({ content: AXE_SOURCE });
   const violations = (await page.evaluate(async () => {
-    const result = await (window as unknown as { axe: { run: (ctx: Document, o: object) => Promise<{ violations: unknown[] }> } }).axe.run(document, {
-      resultTypes: ['violations'],
-    });
+    const page = globalThis as unknown as { axe: { run: (ctx: unknown, o: object) => Promise<{ violations: unknown[] }> }; document: unknown };
+    const result = await page.axe.run(page.document, { resultTypes: ['violations'] });
     return result.violations;
   })) as AxeViolation[];
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
