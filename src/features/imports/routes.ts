@@ -105,9 +105,9 @@ export default fp<ImportPluginOptions>(
           return reply.redirect(`/admin/subscribers/import/${started.publicId}`, 303);
         } catch (err) {
           if (stored) await fs.rm(stored.path, { force: true }).catch(() => {});
-          const status = (err as { statusCode?: number }).statusCode;
+          const { statusCode: status, code } = err as { statusCode?: number; code?: string };
           if (err instanceof ValidationError) return formPage(reply, { errors: err.fields, values: fields }, 422);
-          if (status === 413) {
+          if (code === 'FST_REQ_FILE_TOO_LARGE') {
             return formPage(reply, { errors: { file: `The file is larger than ${Math.floor(maxBytes / 1024 / 1024)} MB. Split it into smaller files.` }, values: fields }, 413);
           }
           if (status !== undefined && status >= 400 && status < 500) {

@@ -88,20 +88,21 @@ export async function countByStatus(db: DbOrTx, f: SubscriberFilter): Promise<St
   const n = f.newsletterId;
   let grouped: { status: string; n: number | string }[];
   if (!f.q && f.tagId === null) {
-    let q = db.selectFrom('subscriptions');
-    if (n !== null) q = q.where('newsletter_id', '=', n);
-    grouped = await q
-      .select(['status', n !== null ? sql<number>`count(*)`.as('n') : sql<number>`count(distinct ${sql.ref('subscriber_id')})`.as('n')])
-      .groupBy('status')
-      .execute();
-    const all =
-      n !== null
-        ? db.selectFrom('subscriptions').where('newsletter_id', '=', n).select(sql<number>`count(*)`.as('n'))
-        : db.selectFrom('subscribers').select(sql<number>`count(*)`.as('n'));
-    counts.all = Number((await all.executeTakeFirstOrThrow()).n);
+    if (n !== null) {
+      grouped = await db.selectFrom('subscriptions').where('newsletter_id', '=', n).select(['status', sql<number>`count(*)`.as('n')]).groupBy('status').execute();
+    } else {
+      // Distinct (status, subscriber) pairs, grouped in the order of the subscriptions_status index:
+      // a streaming index-only scan, where count(distinct …) makes Postgres sort every row.
+      grouped = await db
+        .selectFrom((eb) => eb.selectFrom('subscriptions').select(['status', 'subscriber_id']).groupBy(['status', 'subscriber_id']).as('pairs'))
+        .select(['pairs.status', sql<number>`count(*)`.as('n')])
+        .groupBy('pairs.status')
+        .execute();
+    }
+    if (n === null) counts.all = Number((await db.selectFrom('subscribers').select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow()).n);
   } else {
     const base = { ...f, status: null };
-    counts.all = Number((await filteredSubscribers(db, base).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    if (n === null) counts.all = Number((await filteredSubscribers(db, base).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
     let q = filteredSubscribers(db, { ...base, newsletterId: null }).innerJoin('subscriptions as c', 'c.subscriber_id', 's.id');
     if (n !== null) q = q.where('c.newsletter_id', '=', n);
     grouped = await q
@@ -112,6 +113,8 @@ export async function countByStatus(db: DbOrTx, f: SubscriberFilter): Promise<St
   for (const row of grouped) {
     if (row.status in counts) counts[row.status as SubscriptionStatus] = Number(row.n);
   }
+  // Within one newsletter a subscriber has exactly one status, so "all" is the sum: one scan fewer.
+  if (n !== null) counts.all = counts.active + counts.pending + counts.unsubscribed;
   return counts;
 }
 

@@ -155,6 +155,49 @@ for (const dialect of DIALECTS) {
       assert.deepEqual((await t.db.db.selectFrom('subscriptions').select('status').execute()).map((s) => s.status), ['active', 'active']);
     });
 
+    it('shows progress in a self-polling fragment while running, and marks an orphaned import failed', async () => {
+      // Hold the import after its first batch: confirmation mail goes out between batches.
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const send = t.mailer.send.bind(t.mailer);
+      let waiting!: () => void;
+      const blocked = new Promise<void>((resolve) => (waiting = resolve));
+      t.mailer.send = async (mail) => {
+        waiting();
+        await gate;
+        return send(mail);
+      };
+      const rows = Array.from({ length: 600 }, (_, i) => `slow${i}@example.com`).join('\n');
+      const res = await uploadCsv(agent, { newsletter_id: String(weekly), mode: 'send_confirmation' }, { filename: 'slow.csv', content: `email\n${rows}\n` });
+      assert.equal(res.statusCode, 303);
+      const url = String(res.headers.location);
+      await blocked;
+      const page = await agent.get(url);
+      assert.equal(page.statusCode, 200);
+      assert.match(page.body, /<html/);
+      assert.match(page.body, /Importing…/);
+      assert.match(page.body, new RegExp(`hx-get="${url}" hx-trigger="every 1s" hx-swap="outerHTML"`));
+      assert.match(page.body, /500 rows so far/);
+      const fragment = await agent.get(url, { 'hx-request': 'true' });
+      assert.match(fragment.body, /^<section class="card" id="import-progress"/m);
+      assert.doesNotMatch(fragment.body, /<html/);
+      release();
+      await t.app.imports.idle();
+      const done = await agent.get(url, { 'hx-request': 'true' });
+      assert.match(done.body, /Import finished/);
+      assert.doesNotMatch(done.body, /hx-trigger/);
+      assert.equal(t.mailer.sent.length, 600);
+
+      // A row left "running" by a process that is gone (a restart) is reported as interrupted.
+      await t.db.db
+        .insertInto('imports')
+        .values({ public_id: 'orphan', newsletter_id: weekly, filename: 'old.csv', mode: 'confirmed', status: 'running', error: null, created_at: 1, finished_at: null, heartbeat_at: 1 })
+        .execute();
+      const orphan = await agent.get('/admin/subscribers/import/orphan');
+      assert.match(orphan.body, /interrupted/);
+      assert.equal((await importRow('orphan')).status, 'failed');
+    });
+
     it('reads Substack, Buttondown and header-less files, semicolons and tabs', async () => {
       const files = [
         ['substack.csv', 'email,active_subscription,expiry,plan,email_disabled,created_at\nsub@example.com,false,,free,false,2024-01-01\n'],
