@@ -71,7 +71,7 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts?: P
             r.status === 'scheduled' && r.scheduled_at
               ? `for ${formatZoned(Number(r.scheduled_at), r.time_zone)}`
               : r.sent_at
-                ? formatZoned(Number(r.sent_at), r.time_zone)
+                ? `sent ${formatZoned(Number(r.sent_at), r.time_zone)}`
                 : `edited ${formatZoned(Number(r.updated_at), r.time_zone)}`,
           href: EDITABLE_STATUSES.includes(r.status) ? `/admin/posts/${r.id}/edit` : `/admin/posts/${r.id}`,
         })),
