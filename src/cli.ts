@@ -1,0 +1,89 @@
+import { openDatabase, readEnvironment } from './boot.js';
+import { ConfigError, loadConfig } from './config.js';
+import { connectDatabase } from './db/connect.js';
+import { migrateDownAll, MigrationError } from './db/migrate.js';
+import { invalidateAllSessions } from './features/auth/sessions.js';
+import { normalizeEmail } from './lib/email.js';
+import { hashPassword, passwordProblem } from './lib/passwords.js';
+
+/**
+ * Operator commands, reading the same environment and config as the server:
+ *   gazette migrate                      run pending migrations (the server also does this at start-up)
+ *   gazette migrate:down-all             roll every migration back (destroys all data; asks for --yes)
+ *   gazette reset-password EMAIL         set a new password read from stdin; signs out every session
+ */
+const HELP = `Usage: npm run cli -- <command>
+  migrate                         run pending migrations
+  migrate:down-all --yes          roll back every migration (deletes all data)
+  reset-password <email>          read a new password from stdin and sign out every session`;
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, arg] = argv;
+  const config = loadConfig(readEnvironment());
+  const say = (msg: string) => process.stdout.write(`${msg}\n`);
+  switch (command) {
+    case 'migrate': {
+      const db = await openDatabase(config, say);
+      await db.close();
+      say('database is up to date');
+      return 0;
+    }
+    case 'migrate:down-all': {
+      if (arg !== '--yes') {
+        say('This deletes every table and all data. Run again with --yes to confirm.');
+        return 1;
+      }
+      const db = await connectDatabase(config.database, { connectTimeoutMs: config.databaseConnectTimeoutMs });
+      await migrateDownAll(db.db, say);
+      await db.close();
+      return 0;
+    }
+    case 'reset-password': {
+      if (!arg) {
+        say(HELP);
+        return 1;
+      }
+      const password = await readStdin();
+      const email = normalizeEmail(arg);
+      const problem = passwordProblem(password);
+      if (problem) {
+        say(`Password refused: ${problem}`);
+        return 1;
+      }
+      const db = await openDatabase(config, () => {});
+      try {
+        const user = await db.db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
+        if (!user) {
+          say(`No account with the email ${email}.`);
+          return 1;
+        }
+        const hash = await hashPassword(password);
+        await db.db.transaction().execute(async (trx) => {
+          await trx.updateTable('users').set({ password_hash: hash, updated_at: Date.now() }).where('id', '=', user.id).execute();
+          await invalidateAllSessions(trx, user.id);
+        });
+        say(`Password changed for ${email}; every session was signed out.`);
+        return 0;
+      } finally {
+        await db.close();
+      }
+    }
+    default:
+      say(HELP);
+      return command ? 1 : 0;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(err instanceof ConfigError || err instanceof MigrationError ? `${err.message}\n` : `${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
