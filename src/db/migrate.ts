@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Migrator, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
+import { Migrator, PostgresAdapter, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
 
 /** The migrations folder, both from source (tsx) and from the build (dist/migrations). */
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
@@ -23,8 +23,19 @@ class FolderMigrationProvider implements MigrationProvider {
   }
 }
 
-export function createMigrator(db: Kysely<any>, dir = MIGRATIONS_DIR): Migrator {
-  return new Migrator({ db, provider: new FolderMigrationProvider(dir) });
+export function createMigrator(db: Kysely<any>, dir = MIGRATIONS_DIR, migrationTableSchema?: string): Migrator {
+  return new Migrator({ db, provider: new FolderMigrationProvider(dir), ...(migrationTableSchema ? { migrationTableSchema } : {}) });
+}
+
+/**
+ * On Postgres, the schema our tables go to. Without it Kysely takes a kysely_migration table in *any*
+ * schema of the database for its own, then fails on the missing lock table in ours (another app, or
+ * another Gazette, sharing the database in a different schema).
+ */
+async function currentSchema(db: Kysely<any>): Promise<string | undefined> {
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return undefined;
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+  return rows[0]?.schema ?? undefined;
 }
 
 export class MigrationError extends Error {
@@ -50,17 +61,31 @@ function check(set: MigrationResultSet, log: (line: string) => void): string[] {
   return applied;
 }
 
+// Before running anything, Kysely looks for its own tables by introspecting every schema of a Postgres
+// database; that query fails when another session drops a schema, table or column at that moment (another
+// app in the database, parallel test files). Nothing has run yet then (no results), so it is tried again.
+const RACED_INTROSPECTION = new Set(['3F000', '42P01', '42703', 'XX000']);
+
+async function retryingRacedIntrospection(step: () => Promise<MigrationResultSet>): Promise<MigrationResultSet> {
+  for (let attempt = 1; ; attempt++) {
+    const set = await step();
+    const code = (set.error as { code?: unknown } | undefined)?.code;
+    if (set.results !== undefined || typeof code !== 'string' || !RACED_INTROSPECTION.has(code) || attempt >= 5) return set;
+  }
+}
+
 /** Runs every pending migration; throws (never returns quietly) when one fails. */
 export async function migrateToLatest(db: Kysely<any>, log: (line: string) => void = () => {}): Promise<string[]> {
-  return check(await createMigrator(db).migrateToLatest(), log);
+  const migrator = createMigrator(db, MIGRATIONS_DIR, await currentSchema(db));
+  return check(await retryingRacedIntrospection(() => migrator.migrateToLatest()), log);
 }
 
 /** Rolls every migration back, newest first (tests and the CLI's `migrate down`). */
 export async function migrateDownAll(db: Kysely<any>, log: (line: string) => void = () => {}): Promise<string[]> {
-  const migrator = createMigrator(db);
+  const migrator = createMigrator(db, MIGRATIONS_DIR, await currentSchema(db));
   const rolled: string[] = [];
   for (;;) {
-    const set = await migrator.migrateDown();
+    const set = await retryingRacedIntrospection(() => migrator.migrateDown());
     rolled.push(...check(set, log));
     if (!set.results || set.results.length === 0) return rolled;
   }

@@ -12,7 +12,8 @@ declare module 'fastify' {
   }
   interface FastifyReply {
     startSession(token: string, expiresAt: number): FastifyReply;
-    endSession(): Promise<FastifyReply>;
+    /** Resolves to nothing: a Fastify reply is thenable, so awaiting one would wait for the response itself. */
+    endSession(): Promise<void>;
   }
   interface FastifyContextConfig {
     /** Opt out of sign-in. Every route requires a signed-in user unless it says `public: true`. */
@@ -40,7 +41,7 @@ export default fp(
       if (this.request.sessionId) await invalidateSession(db, this.request.sessionId);
       this.request.user = null;
       this.request.sessionId = null;
-      return this.clearCookie(cookieName, cookieOptions);
+      this.clearCookie(cookieName, cookieOptions);
     });
 
     app.addHook('onRequest', async (request, reply) => {

@@ -5,9 +5,12 @@ import { PASSWORD_MIN_LENGTH } from '../../lib/passwords.js';
 import { loginSchema, setupSchema } from './schemas.js';
 import type { AuthService } from './service.js';
 
-/** Only same-site paths are followed after sign-in, so `next` can never become an open redirect. */
+/**
+ * Only same-site paths are followed after sign-in, so `next` can never become an open redirect. Control
+ * characters are refused too: browsers drop tabs and newlines from URLs, so "/\t/evil.com" means "//evil.com".
+ */
 export function safeNext(next: unknown): string {
-  return typeof next === 'string' && /^\/(?![/\\])/.test(next) && !/[\r\n]/.test(next) ? next : '/admin';
+  return typeof next === 'string' && /^\/(?![/\\])/.test(next) && !/[\x00-\x1f\x7f]/.test(next) ? next : '/admin';
 }
 
 export default async function authRoutes(app: FastifyInstance, opts: { auth: AuthService }) {
