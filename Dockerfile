@@ -3,24 +3,19 @@
 #   docker build -t gazette .
 #   docker run -p 3000:3000 -v gazette-data:/data gazette
 #
-# Two stages: "build" compiles TypeScript and the native SQLite driver with the tool chain, "runtime" holds
-# only the compiled app and its production dependencies and runs as the unprivileged `node` user.
+# Two stages: "build" compiles TypeScript and prunes to production dependencies, "runtime" holds only the
+# compiled app and those dependencies and runs as the unprivileged `node` user. No compiler is needed.
 
 # ---------------------------------------------------------------------------------------------------------
 FROM node:24-bookworm-slim AS build
 
-# better-sqlite3 downloads a prebuilt binary when it can and compiles from source when it cannot;
-# the compiler is only ever needed in this stage.
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 make g++ \
- && rm -rf /var/lib/apt/lists/*
-
 WORKDIR /app
 
-# Dependencies first, so editing the source does not reinstall them.
+# Dependencies first, so editing the source does not reinstall them. Install scripts are skipped: the only
+# native module the server needs is better-sqlite3, and the image uses a prebuilt one (below).
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --no-audit --no-fund
+    npm ci --no-audit --no-fund --ignore-scripts
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -29,16 +24,18 @@ RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
  && find dist -name '*.map' -delete
 
-# Keep only the compiled driver from better-sqlite3 (its SQLite sources and object files are ~25 MB), drop
-# source maps shipped by dependencies, then prove the driver still loads.
-RUN cd node_modules/better-sqlite3 \
- && mv build/Release/better_sqlite3.node /tmp/better_sqlite3.node \
- && rm -rf build deps src \
- && mkdir -p build/Release \
- && mv /tmp/better_sqlite3.node build/Release/ \
+# Node 24.19 and later abort the process (SIGABRT in RemoveEnvironmentCleanupHook) when a better-sqlite3 12
+# statement is garbage-collected (nodejs/node#65446). better-sqlite3 13 is built on Node-API and is not
+# affected, and ships prebuilt binaries; it needs Node >= 22, so the lockfile keeps 12.x (development
+# machines run Node 20) and the image, which runs Node 24, swaps in 13 with the same API. Then prove it loads.
+RUN --mount=type=cache,target=/root/.npm \
+    npm install --no-save --omit=dev --ignore-scripts --no-audit --no-fund better-sqlite3@13.2.0 \
+ && cd node_modules/better-sqlite3 \
+ && rm -rf deps src build \
+ && find prebuilds -type f ! -name 'linux-x64.node' ! -name 'linux-arm64.node' -delete \
  && cd /app \
  && find node_modules -name '*.map' -type f -delete \
- && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"
+ && node -e "const D=require('better-sqlite3'); if (!/^13\./.test(require('better-sqlite3/package.json').version)) process.exit(1); new D(':memory:').prepare('select 1').get()"
 
 # ---------------------------------------------------------------------------------------------------------
 FROM node:24-bookworm-slim AS runtime
