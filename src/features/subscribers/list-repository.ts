@@ -80,40 +80,41 @@ export interface StatusCounts {
 
 /**
  * Counts for the status tabs under the rest of the filter. A subscriber counts once per status even
- * when several of their newsletters share it. With no search and no tag, the subscriptions indexes
- * answer alone; otherwise the filtered subscribers are joined to their subscriptions.
+ * when several of their newsletters share it; with one newsletter (the usual case), or one chosen, a
+ * subscriber has at most one subscription, so plain counts are exact and one scan gives every figure.
+ * Without search or tag, the subscriptions indexes answer alone.
  */
 export async function countByStatus(db: DbOrTx, f: SubscriberFilter): Promise<StatusCounts> {
   const counts: StatusCounts = { all: 0, active: 0, pending: 0, unsubscribed: 0 };
   const n = f.newsletterId;
-  let grouped: { status: string; n: number | string }[];
+  const several = n === null && Number((await db.selectFrom('newsletters').select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow()).n) > 1;
+  const tally = several ? sql<number>`count(distinct ${sql.ref('s.id')})` : sql<number>`count(*)`;
+  let grouped: { status: string | null; n: number | string }[];
   if (!f.q && f.tagId === null) {
-    if (n !== null) {
-      grouped = await db.selectFrom('subscriptions').where('newsletter_id', '=', n).select(['status', sql<number>`count(*)`.as('n')]).groupBy('status').execute();
-    } else {
-      // Distinct (status, subscriber) pairs, grouped in the order of the subscriptions_status index:
-      // a streaming index-only scan, where count(distinct …) makes Postgres sort every row.
-      grouped = await db
-        .selectFrom((eb) => eb.selectFrom('subscriptions').select(['status', 'subscriber_id']).groupBy(['status', 'subscriber_id']).as('pairs'))
-        .select(['pairs.status', sql<number>`count(*)`.as('n')])
-        .groupBy('pairs.status')
-        .execute();
-    }
+    let q = db.selectFrom('subscriptions');
+    if (n !== null) q = q.where('newsletter_id', '=', n);
+    grouped = await q
+      .select(['status', several ? sql<number>`count(distinct ${sql.ref('subscriber_id')})`.as('n') : sql<number>`count(*)`.as('n')])
+      .groupBy('status')
+      .execute();
     if (n === null) counts.all = Number((await db.selectFrom('subscribers').select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow()).n);
   } else {
-    const base = { ...f, status: null };
-    if (n === null) counts.all = Number((await filteredSubscribers(db, base).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-    let q = filteredSubscribers(db, { ...base, newsletterId: null }).innerJoin('subscriptions as c', 'c.subscriber_id', 's.id');
-    if (n !== null) q = q.where('c.newsletter_id', '=', n);
-    grouped = await q
-      .select(['c.status as status', n !== null ? sql<number>`count(*)`.as('n') : sql<number>`count(distinct ${sql.ref('s.id')})`.as('n')])
+    const base = { ...f, status: null, newsletterId: null };
+    if (several) counts.all = Number((await filteredSubscribers(db, base).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow()).n);
+    // A left join keeps subscribers without a subscription (status NULL): they count in "all" only.
+    grouped = await filteredSubscribers(db, base)
+      .leftJoin('subscriptions as c', (join) => {
+        const on = join.onRef('c.subscriber_id', '=', 's.id');
+        return n !== null ? on.on('c.newsletter_id', '=', n) : on;
+      })
+      .select(['c.status as status', tally.as('n')])
       .groupBy('c.status')
       .execute();
+    if (!several) counts.all = grouped.reduce((sum, row) => sum + (n !== null && row.status === null ? 0 : Number(row.n)), 0);
   }
   for (const row of grouped) {
-    if (row.status in counts) counts[row.status as SubscriptionStatus] = Number(row.n);
+    if (row.status !== null && row.status in counts) counts[row.status as SubscriptionStatus] = Number(row.n);
   }
-  // Within one newsletter a subscriber has exactly one status, so "all" is the sum: one scan fewer.
   if (n !== null) counts.all = counts.active + counts.pending + counts.unsubscribed;
   return counts;
 }

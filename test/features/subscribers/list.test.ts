@@ -47,6 +47,10 @@ for (const dialect of DIALECTS) {
       assert.match(all.body, /Unsubscribed <span class="count">1<\/span>/);
 
       assert.deepEqual(emails((await agent.get('/admin/subscribers?q=hopper')).body), ['grace@hopper.org']);
+      const searched = await agent.get('/admin/subscribers?q=.org');
+      assert.match(searched.body, /All <span class="count">3<\/span>/);
+      assert.match(searched.body, /Active <span class="count">2<\/span>/);
+      assert.match(searched.body, /Unsubscribed <span class="count">1<\/span>/);
       assert.deepEqual(emails((await agent.get('/admin/subscribers?q=TURING')).body), ['alan@turing.org']);
       // LIKE wildcards in the search match literally.
       assert.deepEqual(emails((await agent.get('/admin/subscribers?q=%25_')).body), ['percent%_sign@example.com']);
@@ -68,6 +72,24 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(emails((await agent.get(`/admin/subscribers?sort=oldest`)).body), [
         'ada@lovelace.org', 'alan@turing.org', 'grace@hopper.org', 'percent%_sign@example.com',
       ]);
+    });
+
+    it('counts exactly on the one-newsletter fast path too, with and without search or tag', async () => {
+      const db = t.db.db;
+      await db.deleteFrom('newsletters').where('id', '=', daily).execute();
+      await makeSubscriber(db, { email: 'one@a.org', subscriptions: [{ newsletterId: weekly, status: 'active' }], tags: ['t'] });
+      await makeSubscriber(db, { email: 'two@a.org', subscriptions: [{ newsletterId: weekly, status: 'pending' }] });
+      await makeSubscriber(db, { email: 'three@b.org', subscriptions: [{ newsletterId: weekly, status: 'unsubscribed' }], tags: ['t'] });
+      await makeSubscriber(db, { email: 'none@a.org', subscriptions: [], tags: ['t'] });
+      const tabs = (body: string) =>
+        Object.fromEntries([...body.matchAll(/(All|Active|Pending|Unsubscribed) <span class="count">(\d+)<\/span>/g)].map((m) => [m[1], Number(m[2])]));
+      const t1 = await tagId(db, 't');
+      assert.deepEqual(tabs((await agent.get('/admin/subscribers')).body), { All: 4, Active: 1, Pending: 1, Unsubscribed: 1 });
+      assert.deepEqual(tabs((await agent.get('/admin/subscribers?q=a.org')).body), { All: 3, Active: 1, Pending: 1, Unsubscribed: 0 });
+      assert.deepEqual(tabs((await agent.get(`/admin/subscribers?tag=${t1}`)).body), { All: 3, Active: 1, Pending: 0, Unsubscribed: 1 });
+      assert.deepEqual(tabs((await agent.get(`/admin/subscribers?tag=${t1}&newsletter=${weekly}`)).body), { All: 2, Active: 1, Pending: 0, Unsubscribed: 1 });
+      assert.deepEqual(tabs((await agent.get(`/admin/subscribers?q=a.org&newsletter=${weekly}&status=active`)).body), { All: 2, Active: 1, Pending: 1, Unsubscribed: 0 });
+      assert.deepEqual(emails((await agent.get(`/admin/subscribers?q=a.org&newsletter=${weekly}&status=active`)).body), ['one@a.org']);
     });
 
     it('pages with keyset links forwards and backwards under every sort, also when timestamps tie', async () => {
