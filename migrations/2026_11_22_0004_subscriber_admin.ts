@@ -9,10 +9,10 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('imports').addColumn('bytes_read', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
   await db.schema.alterTable('imports').addColumn('heartbeat_at', 'bigint').execute();
   await db.schema.createIndex('imports_created').on('imports').columns(['created_at', 'id']).execute();
-  // The list's "oldest"/"newest" pages are walked through subscribers_created; "email A–Z" uses the
-  // unique index on email. Counts per status without a newsletter filter group subscriptions by status.
   // A GDPR erasure removes the address from import reports too.
   await db.schema.createIndex('import_problems_email').on('import_problems').column('email').execute();
+  // The list's pages walk subscribers_created (newest/oldest) or the unique email index (A–Z), both from
+  // 0002; the status tabs without a newsletter filter count subscriptions per status from this one.
   await db.schema.createIndex('subscriptions_status').on('subscriptions').columns(['status', 'subscriber_id']).execute();
 }
 
