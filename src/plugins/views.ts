@@ -21,7 +21,8 @@ declare module 'fastify' {
 
 /** The only place that reads htmx's request headers (htmx 2.x names). */
 export function htmxRequest(request: FastifyRequest): { isHtmx: boolean; boosted: boolean } {
-  const isHtmx = request.headers['hx-request'] === 'true';
+  // A history-restore request (Back after htmx navigation, with no cached page) needs the full page.
+  const isHtmx = request.headers['hx-request'] === 'true' && request.headers['hx-history-restore-request'] !== 'true';
   return { isHtmx, boosted: isHtmx && request.headers['hx-boosted'] === 'true' };
 }
 
