@@ -21,7 +21,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('started_at', 'bigint')
     .addColumn('sent_at', 'bigint')
     .addColumn('paused_reason', 'text')
+    // When a relay-level pause (refused connection, failed login, repeated 421) is probed again.
     .addColumn('resume_at', 'bigint')
+    // Consecutive relay-level pauses: the probe interval doubles with each, reset by a successful send.
+    .addColumn('relay_failures', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .addUniqueConstraint('posts_newsletter_slug', ['newsletter_id', 'slug'])
@@ -55,6 +58,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .on('deliveries')
     .columns(['post_id', 'status', 'next_attempt_at', 'id'])
     .execute();
+  // The send rate on the progress page counts recent sent_at values.
+  await db.schema.createIndex('deliveries_sent_at').on('deliveries').columns(['post_id', 'sent_at']).execute();
 
   // One row per singleton job (e.g. the scheduler): whoever holds an unexpired lease leads.
   await db.schema

@@ -11,6 +11,7 @@ import { createReaderService } from './features/readers/service.js';
 import outboxRoutes from './features/outbox/routes.js';
 import archiveRoutes from './features/posts/archive-routes.js';
 import postRoutes from './features/posts/routes.js';
+import sendingRoutes from './features/sending/routes.js';
 import settingsRoutes from './features/settings/routes.js';
 import importRoutes from './features/imports/routes.js';
 import subscriberRoutes from './features/subscribers/routes.js';
@@ -96,6 +97,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(subscriberRoutes, { sendConfirmation: readers.sendConfirmation });
   await app.register(importRoutes, { sendConfirmation: readers.sendConfirmation });
   await app.register(postRoutes);
+  await app.register(sendingRoutes);
   await app.register(archiveRoutes);
 
   return app;

@@ -3,7 +3,10 @@ import { buildApp } from './app.js';
 import { createMailer, openDatabase, readEnvironment, resolveSecret } from './boot.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { MigrationError } from './db/migrate.js';
+import { renderPostEmail } from './features/posts/email.js';
 import { systemClock } from './lib/clock.js';
+import { createSendingEngine } from './sending/engine.js';
+import type { EngineLog } from './sending/options.js';
 
 /** The only entry point: config → database → migrations → app → listen; graceful shutdown on signals. */
 async function main(): Promise<void> {
@@ -16,17 +19,34 @@ async function main(): Promise<void> {
   const mailer = createMailer(config, database.db, systemClock);
   if (mailer.kind === 'dev-outbox') warn('No SMTP relay configured (SMTP_URL): mail is kept in the dev outbox, not delivered.');
 
+  // The engine logs through the app's logger, which exists once the app is built.
+  const engineLog: EngineLog = {
+    info: (obj, msg) => app.log.info(obj, msg),
+    warn: (obj, msg) => app.log.warn(obj, msg),
+    error: (obj, msg) => app.log.error(obj, msg),
+  };
+  const sending = createSendingEngine({
+    db: database.db,
+    dialect: database.dialect,
+    config,
+    clock: systemClock,
+    renderer: renderPostEmail,
+    log: engineLog,
+  });
+
   const app = await buildApp({
     config,
     db: database.db,
     dialect: database.dialect,
     pingDb: database.ping,
     mailer,
+    sending,
     clock: systemClock,
     secretKey,
     logger: { level: config.logLevel },
   });
   app.addHook('onClose', async () => {
+    await sending.stop();
     await mailer.close();
     await database.close();
   });
@@ -34,6 +54,8 @@ async function main(): Promise<void> {
   closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an uncaught error');
     else app.log.info({ signal }, 'shutting down');
+    // Stop claiming and let in-flight messages finish (their outcomes are recorded) before closing.
+    await sending.stop();
     await app.close();
   });
 
@@ -46,6 +68,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Only after listen: scheduled starts and interrupted sends resume once the server is really up.
+  sending.start();
 }
 
 main().catch((err: unknown) => {

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import type { Db, Dialect } from '../db/database.js';
 import type { Clock } from '../lib/clock.js';
+import type { SendingEngine } from '../sending/engine.js';
 import type { Mailer } from '../sending/mailer.js';
 
 /** What the composition root hands to the app; tests build the same thing with fakes where they want. */
@@ -12,6 +13,8 @@ export interface AppContext {
   /** Whether the database answers; /healthz reports it. */
   pingDb: () => Promise<boolean>;
   mailer: Mailer;
+  /** Bulk sending: posts → deliveries → relay (src/sending/engine.ts). */
+  sending: SendingEngine;
   clock: Clock;
   /** Key for HMAC-derived values (CSRF tokens, subscriber links); never leaves the server. */
   secretKey: string;

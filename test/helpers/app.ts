@@ -2,8 +2,14 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Dialect } from '../../src/db/database.js';
+import { renderPostEmail } from '../../src/features/posts/email.js';
+import type { PostContentRenderer } from '../../src/sending/content.js';
 import { createDevOutboxMailer } from '../../src/sending/dev-outbox.js';
+import type { DkimSigner } from '../../src/sending/dkim-pool.js';
+import { createSendingEngine, type SendingEngine } from '../../src/sending/engine.js';
 import type { Mailer } from '../../src/sending/mailer.js';
+import type { EngineOptions } from '../../src/sending/options.js';
+import type { BulkTransport } from '../../src/sending/transport.js';
 import { CapturingMailer } from './capturing-mailer.js';
 import { FakeClock } from './clock.js';
 import { createTestDb, type TestDb } from './db.js';
@@ -21,6 +27,8 @@ export interface TestApp {
   clock: FakeClock;
   mailer: CapturingMailer;
   config: Config;
+  /** The app's sending engine; tests drive it with `runOnce()` and the FakeClock, never its timers. */
+  sending: SendingEngine;
   /** A fresh cookie-keeping client for this app. */
   agent(): Agent;
   close(): Promise<void>;
@@ -28,7 +36,15 @@ export interface TestApp {
 
 export async function buildTestApp(
   dialect: Dialect,
-  options: { env?: Record<string, string>; mailer?: 'capture' | 'dev-outbox' | Mailer; pingDb?: () => Promise<boolean> } = {},
+  options: {
+    env?: Record<string, string>;
+    mailer?: 'capture' | 'dev-outbox' | Mailer;
+    pingDb?: () => Promise<boolean>;
+    /** The sending engine's renderer (default: the real post email). */
+    renderer?: PostContentRenderer;
+    /** Sending engine overrides: its transport (default from env: SMTP_URL or the dev outbox), DKIM signer, tunables. */
+    sending?: { transport?: BulkTransport; signer?: DkimSigner | null; options?: Partial<EngineOptions> };
+  } = {},
 ): Promise<TestApp> {
   const db = await createTestDb(dialect);
   const clock = new FakeClock();
@@ -36,12 +52,21 @@ export async function buildTestApp(
   const capture = new CapturingMailer();
   const mailer =
     options.mailer === 'dev-outbox' ? createDevOutboxMailer(db.db, clock) : typeof options.mailer === 'object' ? options.mailer : capture;
+  const sending = createSendingEngine({
+    db: db.db,
+    dialect: db.dialect,
+    config,
+    clock,
+    renderer: options.renderer ?? renderPostEmail,
+    ...options.sending,
+  });
   const app = await buildApp({
     config,
     db: db.db,
     dialect: db.dialect,
     pingDb: options.pingDb ?? db.ping,
     mailer,
+    sending,
     clock,
     secretKey: TEST_SECRET,
   });
@@ -52,8 +77,10 @@ export async function buildTestApp(
     clock,
     mailer: capture,
     config,
+    sending,
     agent: () => new Agent(app),
     async close() {
+      await sending.stop();
       await app.close();
       await db.drop();
     },

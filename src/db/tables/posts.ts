@@ -20,6 +20,7 @@ export interface PostsTable {
   sent_at: number | null;
   paused_reason: string | null;
   resume_at: number | null;
+  relay_failures: Generated<number>;
   created_at: number;
   updated_at: number;
 }

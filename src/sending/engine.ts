@@ -1,0 +1,570 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { Config } from '../config.js';
+import type { Db, Dialect } from '../db/database.js';
+import type { DeliveryStatus, PostStatus } from '../db/tables/posts.js';
+import type { Clock } from '../lib/clock.js';
+import { ConflictError, NotFoundError } from '../lib/errors.js';
+import { parseAudience } from './audience.js';
+import type { PostContentRenderer } from './content.js';
+import { createDkimSigner, type DkimSigner } from './dkim-pool.js';
+import { compileMessage, compileSettings, messageIdDomain, type CompiledMessage } from './message.js';
+import { DEFAULT_ENGINE_OPTIONS, backoff, silentLog, type EngineLog, type EngineOptions } from './options.js';
+import { createPipeline } from './pipeline.js';
+import {
+  OPEN_STATES,
+  countByStatus,
+  countSentSince,
+  dropLease,
+  findPost,
+  holdLease,
+  listProblemRecipients,
+  liveLeaseOwners,
+  recoverOrphans,
+  releasePostClaims,
+  snapshotAudience,
+  type ProblemRecipient,
+} from './repository.js';
+import { createSmtpPool } from './smtp-pool.js';
+import { createDevOutboxTransport, type BulkTransport } from './transport.js';
+
+/**
+ * The sending engine: turns a post into per-recipient `deliveries` rows and works through them
+ * (DESIGN.md "Sending"). Routes and the scheduler talk to it only through this interface.
+ */
+export interface SendingEngine {
+  /** draft|scheduled → snapshot of the audience → sending. ConflictError when the post cannot start. */
+  startPost(postId: number): Promise<void>;
+  pausePost(postId: number, reason?: string): Promise<void>;
+  /** A paused post goes on; a scheduled post held for lateness starts now. */
+  resumePost(postId: number): Promise<void>;
+  cancelPost(postId: number): Promise<void>;
+  /** Re-queues unknown and/or failed recipients with the same Message-ID; returns how many. */
+  retryRecipients(postId: number, statuses: Array<'unknown' | 'failed'>): Promise<number>;
+  progress(postId: number): Promise<SendProgress>;
+  /** One pass: leases, recovery of dead senders, scheduled starts, auto-resume, then sends what is due. */
+  runOnce(): Promise<void>;
+  /** Start-up recovery: claimed rows of dead senders → queued, attempting → unknown. */
+  recover(): Promise<void>;
+  /** Recovery, then the background loop (the server calls this after listen). */
+  start(): void;
+  /** Stops claiming, finishes and records in-flight messages, closes connections. */
+  stop(): Promise<void>;
+}
+
+export interface SendProgress {
+  postId: number;
+  postStatus: PostStatus;
+  pausedReason: string | null;
+  heldReason: string | null;
+  /** When a relay-level pause is probed again (null for a writer's pause). */
+  resumeAt: number | null;
+  /** The audience snapshot is still being written. */
+  preparing: boolean;
+  startedAt: number | null;
+  sentAt: number | null;
+  /** Rows per delivery status, counted from the table. */
+  counts: Record<DeliveryStatus, number>;
+  total: number;
+  /** queued + claimed: not yet handed to the relay. */
+  queued: number;
+  /** attempting: being handed to the relay right now. */
+  inFlight: number;
+  sent: number;
+  /** waiting for a retry after a temporary failure. */
+  retrying: number;
+  failed: number;
+  unknown: number;
+  skipped: number;
+  cancelled: number;
+  /** queued + inFlight + retrying. */
+  remaining: number;
+  /** Sent per second over the last minute. */
+  ratePerSecond: number;
+  /** Seconds until the queue is empty at the current rate; null when unknown. */
+  etaSeconds: number | null;
+  /** Whether the page should keep polling (something may still change by itself). */
+  live: boolean;
+  /** The first unknown and failed recipients, for "retry these". */
+  problems: ProblemRecipient[];
+}
+
+export interface SendingEngineDeps {
+  db: Db;
+  dialect: Dialect;
+  config: Config;
+  clock: Clock;
+  renderer: PostContentRenderer;
+  /** Defaults: the SMTP pool when SMTP is configured, else the dev outbox. */
+  transport?: BulkTransport;
+  /** Defaults to worker-thread signing when DKIM is configured; null turns signing off. */
+  signer?: DkimSigner | null;
+  log?: EngineLog;
+  options?: Partial<EngineOptions>;
+}
+
+const ALL_STATUSES: DeliveryStatus[] = ['queued', 'claimed', 'attempting', 'sent', 'retry', 'failed', 'unknown', 'skipped', 'cancelled'];
+
+export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
+  const { db, dialect, config, clock, renderer } = deps;
+  const log = deps.log ?? silentLog;
+  const options: EngineOptions = { ...DEFAULT_ENGINE_OPTIONS, ...deps.options };
+  const owner = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const settings = compileSettings(config);
+  const transport =
+    deps.transport ??
+    (config.smtp
+      ? createSmtpPool(config.smtp, { size: config.smtpPoolSize, clientName: new URL(config.baseUrl).hostname })
+      : createDevOutboxTransport(db, clock));
+  let signer: DkimSigner | null | undefined = deps.signer;
+  const getSigner = () => (signer === undefined ? (signer = config.dkim ? createDkimSigner(config.dkim) : null) : signer);
+
+  const compiled = new Map<number, Promise<CompiledMessage>>();
+  const preparing = new Set<number>();
+
+  async function compile(postId: number): Promise<CompiledMessage> {
+    const post = await findPost(db, postId);
+    if (!post) throw new NotFoundError('That post does not exist.');
+    const newsletter = await db.selectFrom('newsletters').selectAll().where('id', '=', post.newsletter_id).executeTakeFirstOrThrow();
+    return compileMessage(post, newsletter, await renderer(post, newsletter), settings);
+  }
+  const compiledFor = (postId: number): Promise<CompiledMessage> => {
+    let c = compiled.get(postId);
+    if (!c) {
+      c = compile(postId);
+      c.catch(() => compiled.delete(postId));
+      compiled.set(postId, c);
+    }
+    return c;
+  };
+
+  async function pauseWith(postId: number, reason: string, resumeAt: number | null): Promise<boolean> {
+    const now = clock.now();
+    const changed = await db.transaction().execute(async (trx) => {
+      const r = await trx
+        .updateTable('posts')
+        .set({ status: 'paused', paused_reason: reason.slice(0, 1000), resume_at: resumeAt, updated_at: now })
+        .where('id', '=', postId)
+        .where('status', 'in', ['sending', 'paused'])
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 0) return false;
+      await releasePostClaims(trx, postId, now);
+      return true;
+    });
+    pipeline.forget(postId);
+    compiled.delete(postId);
+    return changed;
+  }
+
+  const pipeline = createPipeline({
+    db,
+    dialect,
+    clock,
+    owner,
+    transport,
+    signer: getSigner,
+    compiled: compiledFor,
+    pauseUnsendable: async (postId, reason) => {
+      await pauseWith(postId, reason, null);
+    },
+    options,
+    sendRate: config.sendRate,
+    log,
+  });
+
+  /** Writes the audience into deliveries (idempotent, resumable), then freezes it. */
+  async function snapshot(postId: number): Promise<void> {
+    if (preparing.has(postId)) return;
+    preparing.add(postId);
+    try {
+      const post = await findPost(db, postId);
+      if (!post || post.audience_frozen_at !== null) return;
+      const newsletter = await db.selectFrom('newsletters').selectAll().where('id', '=', post.newsletter_id).executeTakeFirstOrThrow();
+      const inserted = await snapshotAudience(db, {
+        postId,
+        newsletterId: post.newsletter_id,
+        audience: parseAudience(post.audience),
+        domain: messageIdDomain(newsletter, settings),
+        now: clock.now(),
+        pageSize: options.snapshotPageSize,
+      });
+      await db.updateTable('posts').set({ audience_frozen_at: clock.now() }).where('id', '=', postId).where('audience_frozen_at', 'is', null).execute();
+      log.info({ postId, recipients: inserted }, 'audience snapshot written');
+    } finally {
+      preparing.delete(postId);
+      pipeline.wake();
+    }
+  }
+
+  /** sending → sent once the audience is frozen and no row has work left; one statement, so no race. */
+  async function finishPosts(): Promise<void> {
+    const now = clock.now();
+    const done = await db
+      .updateTable('posts')
+      .set((eb) => ({ status: 'sent', sent_at: eb.fn.coalesce('sent_at', eb.val(now)), updated_at: now }))
+      .where('status', '=', 'sending')
+      .where('audience_frozen_at', 'is not', null)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('deliveries as d')
+              .select('d.id')
+              .whereRef('d.post_id', '=', 'posts.id')
+              .where('d.status', 'in', OPEN_STATES),
+          ),
+        ),
+      )
+      .returning('id')
+      .execute();
+    for (const { id } of done) {
+      compiled.delete(id);
+      log.info({ postId: id }, 'post sent to every recipient');
+    }
+  }
+
+  const recentPosts = async (statuses: PostStatus[]) =>
+    (
+      await db
+        .selectFrom('posts')
+        .select('id')
+        .where('status', 'in', statuses)
+        .where('updated_at', '>=', clock.now() - 7 * 24 * 3600_000)
+        .execute()
+    ).map((r) => r.id);
+
+  async function recover(liveOwners: string[]): Promise<void> {
+    const ids = await recentPosts(['sending', 'paused', 'cancelled']);
+    const { requeued, unknown } = await recoverOrphans(db, ids, liveOwners, clock.now());
+    if (requeued + unknown > 0) log.warn({ requeued, unknown }, 'recovered deliveries of a sender that stopped');
+  }
+
+  async function startDueSchedules(): Promise<void> {
+    const now = clock.now();
+    const due = await db
+      .selectFrom('posts')
+      .select(['id', 'scheduled_at'])
+      .where('status', '=', 'scheduled')
+      .where('scheduled_at', '<=', now)
+      .where('held_reason', 'is', null)
+      .execute();
+    for (const post of due) {
+      const late = now - (post.scheduled_at ?? now);
+      if (late > config.scheduleMaxLatenessMs) {
+        const minutes = Math.round(late / 60_000);
+        await db
+          .updateTable('posts')
+          .set({
+            held_reason: `This post was scheduled ${minutes} minutes ago, but Gazette was not running then. Send it now or reschedule it.`,
+            updated_at: now,
+          })
+          .where('id', '=', post.id)
+          .where('status', '=', 'scheduled')
+          .execute();
+        log.warn({ postId: post.id, lateMinutes: minutes }, 'scheduled post missed: held for the writer');
+        continue;
+      }
+      try {
+        await engine.startPost(post.id);
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        log.warn({ postId: post.id, err }, 'scheduled post could not start');
+      }
+    }
+  }
+
+  /** Relay-level pauses whose backoff is over: probe the relay, resume or wait longer. */
+  async function resumeRelayPauses(): Promise<void> {
+    const now = clock.now();
+    const due = await db
+      .selectFrom('posts')
+      .select(['id', 'relay_failures'])
+      .where('status', '=', 'paused')
+      .where('resume_at', 'is not', null)
+      .where('resume_at', '<=', now)
+      .execute();
+    if (due.length === 0) return;
+    const probe = await transport.probe();
+    for (const post of due) {
+      if (probe.ok) {
+        await db
+          .updateTable('posts')
+          .set({ status: 'sending', paused_reason: null, resume_at: null, updated_at: now })
+          .where('id', '=', post.id)
+          .where('status', '=', 'paused')
+          .where('resume_at', 'is not', null)
+          .execute();
+        log.info({ postId: post.id }, 'relay answers again: send resumed');
+      } else {
+        const failures = post.relay_failures + 1;
+        await db
+          .updateTable('posts')
+          .set({
+            resume_at: now + backoff(failures, options.relayBackoffBaseMs, options.relayBackoffMaxMs),
+            relay_failures: failures,
+            paused_reason: `The mail relay is not accepting mail (${probe.error}). Gazette will try again by itself; no recipient was marked failed.`.slice(0, 1000),
+            updated_at: now,
+          })
+          .where('id', '=', post.id)
+          .where('status', '=', 'paused')
+          .where('resume_at', 'is not', null)
+          .execute();
+      }
+    }
+    if (probe.ok) pipeline.wake();
+  }
+
+  async function unfinishedSnapshots(): Promise<void> {
+    const rows = await db.selectFrom('posts').select('id').where('status', 'in', ['sending', 'paused']).where('audience_frozen_at', 'is', null).execute();
+    for (const { id } of rows) await snapshot(id);
+  }
+
+  async function housekeeping(): Promise<void> {
+    const now = clock.now();
+    await holdLease(db, `sender:${owner}`, owner, now, options.leaseTtlMs);
+    const leader = await holdLease(db, 'scheduler', owner, now, options.leaseTtlMs);
+    if (leader) {
+      if (dialect === 'postgres') await recover(await liveLeaseOwners(db, 'sender:', now));
+      await resumeRelayPauses();
+      await startDueSchedules();
+      await unfinishedSnapshots();
+    }
+    await finishPosts();
+  }
+
+  // Background loop state (start/stop).
+  let loop: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+  let stopped = false;
+  let wakeLoop: (() => void) | undefined;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wakeLoop = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  const wake = () => {
+    pipeline.wake();
+    wakeLoop?.();
+  };
+  const safely = async (what: string, f: () => Promise<void>) => {
+    try {
+      await f();
+    } catch (err) {
+      log.error({ err }, `sending engine: ${what} failed`);
+    }
+  };
+
+  async function background(): Promise<void> {
+    await safely('recovery', () => engine.recover());
+    while (!stopped) {
+      await safely('housekeeping', housekeeping);
+      let drained = false;
+      const draining = pipeline.drain().then(
+        () => (drained = true),
+        () => (drained = true),
+      );
+      while (!drained && !stopped) {
+        await Promise.race([draining, sleep(options.housekeepingIntervalMs)]);
+        if (!drained && !stopped) await safely('housekeeping', housekeeping);
+      }
+      if (stopped) break;
+      await safely('finishing posts', finishPosts);
+      await sleep(options.pollIntervalMs);
+    }
+  }
+
+  const engine: SendingEngine = {
+    async startPost(postId) {
+      const post = await findPost(db, postId);
+      if (!post) throw new NotFoundError('That post does not exist.');
+      if (post.status !== 'draft' && post.status !== 'scheduled') {
+        throw new ConflictError(`This post is ${post.status}; only a draft or a scheduled post can be sent.`);
+      }
+      // Render before changing anything: a post that cannot be built never starts.
+      let message: CompiledMessage;
+      try {
+        message = await compile(postId);
+      } catch (err) {
+        throw new ConflictError(`This post cannot be sent: ${(err as Error).message}`);
+      }
+      const now = clock.now();
+      const r = await db
+        .updateTable('posts')
+        .set({
+          status: 'sending',
+          started_at: now,
+          held_reason: null,
+          paused_reason: null,
+          resume_at: null,
+          relay_failures: 0,
+          audience_frozen_at: null,
+          updated_at: now,
+        })
+        .where('id', '=', postId)
+        .where('status', 'in', ['draft', 'scheduled'])
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 0) throw new ConflictError('This post was started or changed meanwhile.');
+      compiled.set(postId, Promise.resolve(message));
+      log.info({ postId }, 'send started');
+      wake();
+      await snapshot(postId);
+    },
+
+    async pausePost(postId, reason) {
+      const post = await findPost(db, postId);
+      if (!post) throw new NotFoundError('That post does not exist.');
+      if (post.status !== 'sending' && post.status !== 'paused') throw new ConflictError(`This post is ${post.status}; only a send in progress can be paused.`);
+      await pauseWith(postId, reason?.trim() || 'Paused by the writer.', null);
+    },
+
+    async resumePost(postId) {
+      const post = await findPost(db, postId);
+      if (!post) throw new NotFoundError('That post does not exist.');
+      const now = clock.now();
+      if (post.status === 'scheduled' && post.held_reason) {
+        await db.updateTable('posts').set({ held_reason: null, updated_at: now }).where('id', '=', postId).execute();
+        return engine.startPost(postId);
+      }
+      const r = await db
+        .updateTable('posts')
+        .set({ status: 'sending', paused_reason: null, resume_at: null, updated_at: now })
+        .where('id', '=', postId)
+        .where('status', '=', 'paused')
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 0) throw new ConflictError(`This post is ${post.status}; only a paused send can be resumed.`);
+      compiled.delete(postId);
+      wake();
+      if (post.audience_frozen_at === null) await snapshot(postId);
+    },
+
+    async cancelPost(postId) {
+      const post = await findPost(db, postId);
+      if (!post) throw new NotFoundError('That post does not exist.');
+      const now = clock.now();
+      const changed = await db.transaction().execute(async (trx) => {
+        const r = await trx
+          .updateTable('posts')
+          .set({ status: 'cancelled', paused_reason: null, resume_at: null, held_reason: null, updated_at: now })
+          .where('id', '=', postId)
+          .where('status', 'in', ['sending', 'paused', 'scheduled'])
+          .executeTakeFirst();
+        if (Number(r.numUpdatedRows) === 0) return false;
+        // Messages being handed to the relay right now finish and are recorded; nothing else goes out.
+        await trx
+          .updateTable('deliveries')
+          .set({ status: 'cancelled', claimed_by: null, claimed_at: null, updated_at: now })
+          .where('post_id', '=', postId)
+          .where('status', 'in', ['queued', 'claimed', 'retry'])
+          .execute();
+        return true;
+      });
+      if (!changed) throw new ConflictError(`This post is ${post.status}; it cannot be cancelled.`);
+      pipeline.forget(postId);
+      compiled.delete(postId);
+    },
+
+    async retryRecipients(postId, statuses) {
+      const post = await findPost(db, postId);
+      if (!post) throw new NotFoundError('That post does not exist.');
+      if (post.status === 'cancelled' || post.status === 'draft' || post.status === 'scheduled') {
+        throw new ConflictError(`This post is ${post.status}; its recipients cannot be retried.`);
+      }
+      const wanted = statuses.filter((s) => s === 'unknown' || s === 'failed');
+      if (wanted.length === 0) return 0;
+      const now = clock.now();
+      const count = await db.transaction().execute(async (trx) => {
+        // Same row, same Message-ID: a receiver that got the first copy can recognise the second.
+        const r = await trx
+          .updateTable('deliveries')
+          .set({ status: 'queued', attempts: 0, next_attempt_at: 0, claimed_by: null, claimed_at: null, updated_at: now })
+          .where('post_id', '=', postId)
+          .where('status', 'in', wanted)
+          .executeTakeFirst();
+        const n = Number(r.numUpdatedRows);
+        if (n > 0) {
+          await trx.updateTable('posts').set({ status: 'sending', updated_at: now }).where('id', '=', postId).where('status', '=', 'sent').execute();
+        }
+        return n;
+      });
+      if (count > 0) wake();
+      return count;
+    },
+
+    async progress(postId) {
+      const post = await findPost(db, postId);
+      if (!post) throw new NotFoundError('That post does not exist.');
+      const now = clock.now();
+      const raw = await countByStatus(db, postId);
+      const counts = Object.fromEntries(ALL_STATUSES.map((s) => [s, raw[s] ?? 0])) as Record<DeliveryStatus, number>;
+      const total = ALL_STATUSES.reduce((n, s) => n + counts[s], 0);
+      const remaining = counts.queued + counts.claimed + counts.attempting + counts.retry;
+      const windowMs = Math.min(60_000, Math.max(1000, now - (post.started_at ?? now)));
+      const recent = post.status === 'sending' ? await countSentSince(db, postId, now - windowMs) : 0;
+      const ratePerSecond = recent / (windowMs / 1000);
+      const preparing = (post.status === 'sending' || post.status === 'paused') && post.audience_frozen_at === null;
+      return {
+        postId,
+        postStatus: post.status,
+        pausedReason: post.paused_reason,
+        heldReason: post.held_reason,
+        resumeAt: post.resume_at,
+        preparing,
+        startedAt: post.started_at,
+        sentAt: post.sent_at,
+        counts,
+        total,
+        queued: counts.queued + counts.claimed,
+        inFlight: counts.attempting,
+        sent: counts.sent,
+        retrying: counts.retry,
+        failed: counts.failed,
+        unknown: counts.unknown,
+        skipped: counts.skipped,
+        cancelled: counts.cancelled,
+        remaining,
+        ratePerSecond,
+        etaSeconds: ratePerSecond > 0 && !preparing ? Math.ceil(remaining / ratePerSecond) : null,
+        live: post.status === 'sending' || (post.status === 'paused' && post.resume_at !== null) || (post.status === 'cancelled' && counts.attempting > 0),
+        problems: counts.unknown + counts.failed > 0 ? await listProblemRecipients(db, postId, 100) : [],
+      };
+    },
+
+    async runOnce() {
+      await housekeeping();
+      await pipeline.drain();
+      await finishPosts();
+    },
+
+    async recover() {
+      // SQLite has one sending process, so at start-up every other owner is gone; on Postgres only
+      // senders whose lease ran out are (the others are alive and sending).
+      const now = clock.now();
+      await holdLease(db, `sender:${owner}`, owner, now, options.leaseTtlMs);
+      await recover(dialect === 'postgres' ? await liveLeaseOwners(db, 'sender:', now) : [owner]);
+    },
+
+    start() {
+      if (loop) return;
+      stopped = false;
+      loop = background().catch((err: unknown) => log.error({ err }, 'sending engine stopped unexpectedly'));
+    },
+
+    stop() {
+      stopping ??= (async () => {
+        stopped = true;
+        wakeLoop?.();
+        await pipeline.stop();
+        if (loop) await loop;
+        loop = undefined;
+        await transport.close();
+        await signer?.close();
+        await dropLease(db, `sender:${owner}`, owner).catch(() => undefined);
+        await dropLease(db, 'scheduler', owner).catch(() => undefined);
+      })();
+      return stopping;
+    },
+  };
+  return engine;
+}

@@ -1,0 +1,194 @@
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config.js';
+import type { NewsletterRow } from '../db/tables/newsletters.js';
+import type { PostRow } from '../db/tables/posts.js';
+import { parseJsonObject } from '../db/codec.js';
+import { isValidEmail, parseMailbox } from '../lib/email.js';
+import { escapeHtml, parseMerge, resolveField, type MergeField, type MergeValues } from '../lib/merge.js';
+import { publicUrls } from '../lib/urls.js';
+import type { PostContent } from './content.js';
+import { domainOf } from './mailer.js';
+import { encodeUnstructured, formatDate, formatMailbox, headerLine, headerText, qpPiece, qpValue } from './mime.js';
+
+/**
+ * A post compiled once into the pieces of its MIME message: static headers and quoted-printable body
+ * pieces are encoded here, once; per recipient only the merge values, the personal URLs, To, Date and
+ * Message-ID are encoded and concatenated. No MIME library runs per message (see
+ * research/performance.md); the result is checked by parsing it with a real MIME parser in the tests.
+ */
+
+export interface Recipient {
+  email: string;
+  name: string;
+  /** JSON object text from subscribers.attributes. */
+  attributes: string;
+  /** subscribers.token: the key of the personal unsubscribe and preferences URLs. */
+  token: string;
+  /** `<…@domain>`, fixed when the audience was snapshotted and reused by every retry. */
+  messageId: string;
+}
+
+export interface RenderedMessage {
+  /** The subject as the recipient sees it (for listings such as the dev outbox). */
+  subject: string;
+  /** Header block, each line ending in CRLF, without the blank line. */
+  headers: string;
+  /** Everything after the blank line. */
+  body: string;
+}
+
+export interface CompiledMessage {
+  postId: number;
+  /** MAIL FROM. */
+  envelopeFrom: string;
+  render(recipient: Recipient, date: number): RenderedMessage;
+}
+
+export interface CompileSettings {
+  baseUrl: string;
+  mailFrom: string;
+  dkimDomain?: string | undefined;
+  /** Address for the mailto: form of List-Unsubscribe; omitted when unset. */
+  listUnsubscribeMailto?: string | undefined;
+}
+
+export function compileSettings(config: Config): CompileSettings {
+  return {
+    baseUrl: config.baseUrl,
+    mailFrom: config.mailFrom,
+    dkimDomain: config.dkim?.domain,
+    listUnsubscribeMailto: config.listUnsubscribeMailto,
+  };
+}
+
+/** The sender of a newsletter's mail: its own From settings, else MAIL_FROM. */
+export function senderOf(newsletter: NewsletterRow, settings: CompileSettings): { name: string; address: string } {
+  const fallback = parseMailbox(settings.mailFrom);
+  const address = newsletter.from_email && isValidEmail(newsletter.from_email) ? newsletter.from_email : fallback?.address;
+  if (!address) throw new Error('No valid From address: set one on the newsletter or MAIL_FROM.');
+  const name = newsletter.from_name.trim() || (address === fallback?.address ? fallback?.name : undefined) || newsletter.name;
+  return { name, address };
+}
+
+/** The domain Message-IDs are minted on: the DKIM signing domain, else the From domain. */
+export function messageIdDomain(newsletter: NewsletterRow, settings: CompileSettings): string {
+  return settings.dkimDomain ?? domainOf(senderOf(newsletter, settings).address);
+}
+
+type Piece = string | MergeField;
+
+/** Static text pieces already quoted-printable; fields left for per-recipient values. */
+function compileBody(template: string): Piece[] {
+  const { segments } = parseMerge(template);
+  const pieces: Piece[] = [];
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i]!;
+    if (typeof s === 'string') pieces.push(qpPiece(s, i < segments.length - 1));
+    else pieces.push(s.path.length > 0 ? s : '');
+  }
+  return pieces.filter((p) => p !== '');
+}
+
+function usesAttributes(pieces: Piece[]): boolean {
+  return pieces.some((p) => typeof p !== 'string' && p.path[0] === 'subscriber' && p.path[1] === 'attributes');
+}
+
+export function compileMessage(
+  post: Pick<PostRow, 'id' | 'slug'>,
+  newsletter: NewsletterRow,
+  content: PostContent,
+  settings: CompileSettings,
+): CompiledMessage {
+  const urls = publicUrls(settings.baseUrl);
+  const sender = senderOf(newsletter, settings);
+  const host = new URL(settings.baseUrl).hostname;
+  const boundary = `=_gz_${randomBytes(12).toString('hex')}`;
+  const mailto = settings.listUnsubscribeMailto;
+
+  const subject = parseMerge(headerText(content.subject, 998)).segments;
+  const subjectIsStatic = subject.every((s) => typeof s === 'string');
+  const staticSubject = subjectIsStatic ? subject.join('') : '';
+  const text = compileBody(content.text);
+  const html = compileBody(content.html);
+  const needsAttributes = usesAttributes(text) || usesAttributes(html) || usesAttributes(subject);
+
+  let fixed = headerLine('From', formatMailbox(sender.name, sender.address));
+  const replyTo = newsletter.reply_to?.trim();
+  if (replyTo && isValidEmail(replyTo)) fixed += headerLine('Reply-To', replyTo);
+  if (subjectIsStatic) fixed += headerLine('Subject', encodeUnstructured(staticSubject));
+  fixed +=
+    headerLine('MIME-Version', '1.0') +
+    headerLine('Content-Type', `multipart/alternative; boundary="${boundary}"`) +
+    headerLine('List-Id', `${encodeListName(newsletter.name)} <${listIdLabel(newsletter.slug)}.${host}>`) +
+    headerLine('List-Unsubscribe-Post', 'List-Unsubscribe=One-Click') +
+    headerLine('Precedence', 'bulk') +
+    headerLine('Feedback-ID', `p${post.id}:n${newsletter.id}:newsletter:gazette`);
+
+  const textHead = `--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`;
+  const htmlHead = `\r\n--${boundary}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`;
+  const tail = `\r\n--${boundary}--\r\n`;
+  const webUrl = urls.archivePost(newsletter.slug, post.slug);
+
+  let dateSecond = -1;
+  let dateText = '';
+
+  return {
+    postId: post.id,
+    envelopeFrom: sender.address,
+    render(r: Recipient, date: number): RenderedMessage {
+      const unsubscribeUrl = urls.unsubscribe(r.token);
+      const values: MergeValues = {
+        subscriber: { name: r.name, email: r.email, attributes: needsAttributes ? parseJsonObject(r.attributes) : {} },
+        newsletter: { name: newsletter.name },
+        post: { subject: content.subject },
+        unsubscribe_url: unsubscribeUrl,
+        preferences_url: urls.preferences(r.token),
+        web_url: webUrl,
+      };
+      const second = Math.floor(date / 1000);
+      if (second !== dateSecond) {
+        dateSecond = second;
+        dateText = formatDate(date);
+      }
+      let headers = fixed + headerLine('To', formatMailbox(r.name, r.email));
+      const subjectText = subjectIsStatic ? staticSubject : renderPlain(subject, values);
+      if (!subjectIsStatic) headers += headerLine('Subject', encodeUnstructured(subjectText));
+      const listUnsubscribe = mailto
+        ? `<${unsubscribeUrl}>, <mailto:${mailto}?subject=unsubscribe%20${encodeURIComponent(r.token)}>`
+        : `<${unsubscribeUrl}>`;
+      headers +=
+        headerLine('Date', dateText) +
+        headerLine('Message-ID', r.messageId) +
+        headerLine('List-Unsubscribe', listUnsubscribe);
+
+      let body = textHead;
+      for (const p of text) body += typeof p === 'string' ? p : qpValue(resolveField(p, values));
+      body += htmlHead;
+      for (const p of html) body += typeof p === 'string' ? p : qpValue(escapeHtml(resolveField(p, values)));
+      body += tail;
+      return { subject: subjectText, headers, body };
+    },
+  };
+}
+
+function renderPlain(segments: Array<string | MergeField>, values: MergeValues): string {
+  let out = '';
+  for (const s of segments) out += typeof s === 'string' ? s : resolveField(s, values);
+  return out;
+}
+
+/** The List-Id phrase: a quoted-string, or encoded-words for non-ASCII names. */
+function encodeListName(name: string): string {
+  const text = headerText(name, 100);
+  return /^[\x20-\x7e]*$/.test(text) ? `"${text.replace(/["\\]/g, '\\$&')}"` : encodeUnstructured(text);
+}
+
+/** A slug as a dot-atom label (slugs are already [a-z0-9-], this only guards the header syntax). */
+function listIdLabel(slug: string): string {
+  return slug.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 60) || 'newsletter';
+}
+
+/** Whole raw message: the optional DKIM-Signature line first. */
+export function assemble(message: { headers: string; body: string }, dkimLine = ''): Buffer {
+  return Buffer.from(`${dkimLine}${message.headers}\r\n${message.body}`, 'utf8');
+}

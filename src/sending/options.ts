@@ -1,0 +1,49 @@
+/** Tunables of the sending engine. Defaults suit a real relay; tests shorten them. */
+export interface EngineOptions {
+  /** Rows claimed per batch; default twice the pool size (research/reliability-security.md §4.3). */
+  claimSize?: number;
+  /** Audience rows inserted per snapshot page. */
+  snapshotPageSize: number;
+  /** Attempts (4xx or network errors) before a recipient is given up as failed. */
+  maxAttempts: number;
+  /** Retry n waits retryBaseMs × 2^(n-1), at most retryMaxMs. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** A relay-level pause probes again after relayBackoffBaseMs × 2^(pauses-1), at most relayBackoffMaxMs. */
+  relayBackoffBaseMs: number;
+  relayBackoffMaxMs: number;
+  /** This many 421 answers in a row pause the send as relay trouble. */
+  throttleLimit: number;
+  /** How often the background loop looks for due work when nothing woke it. */
+  pollIntervalMs: number;
+  /** Leases (scheduler leader, live senders) last this long unless renewed. */
+  leaseTtlMs: number;
+  /** How often a long-running send renews leases and looks at schedules. */
+  housekeepingIntervalMs: number;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  snapshotPageSize: 1000,
+  maxAttempts: 8,
+  retryBaseMs: 60_000,
+  retryMaxMs: 60 * 60_000,
+  relayBackoffBaseMs: 60_000,
+  relayBackoffMaxMs: 30 * 60_000,
+  throttleLimit: 3,
+  pollIntervalMs: 1000,
+  leaseTtlMs: 30_000,
+  housekeepingIntervalMs: 5000,
+};
+
+export function backoff(n: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.max(0, n - 1));
+}
+
+/** The slice of a pino logger the engine uses. */
+export interface EngineLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export const silentLog: EngineLog = { info() {}, warn() {}, error() {} };

@@ -1,0 +1,134 @@
+import type { Transaction } from 'kysely';
+import type { Database } from '../db/database.js';
+import { recordEvent } from '../features/events/repository.js';
+import { suppress } from '../features/suppressions/repository.js';
+import { backoff, type EngineOptions } from './options.js';
+import { recordOutcome, recordSent, releasePostClaims, type ClaimedRow } from './repository.js';
+import type { SendOutcome } from './transport.js';
+
+/** One message whose attempt ended (or that could not be attempted), waiting for the next group commit. */
+export interface Finished {
+  row: ClaimedRow;
+  newsletterId: number;
+  outcome: SendOutcome;
+  /** Whether it held a connection slot (was marked attempting). */
+  occupied: boolean;
+}
+
+/** Counts 421 answers in a row, across ticks: one is a retry, several are the relay saying "stop". */
+export interface ThrottleState {
+  consecutive421: number;
+}
+
+/**
+ * Writes a batch of outcomes inside the tick's transaction and pauses posts that hit relay-level or
+ * post-level trouble. Returns the ids of posts paused here (their claims are released).
+ */
+export async function applyOutcomes(
+  trx: Transaction<Database>,
+  batch: Finished[],
+  now: number,
+  options: EngineOptions,
+  throttle: ThrottleState,
+): Promise<number[]> {
+  if (batch.length === 0) return [];
+  const sent: Array<{ id: number; response: string }> = [];
+  const sentPosts = new Set<number>();
+  const relayTrouble = new Map<number, string>();
+  const postTrouble = new Map<number, string>();
+
+  for (const { row, newsletterId, outcome } of batch) {
+    switch (outcome.kind) {
+      case 'sent':
+        sent.push({ id: row.id, response: outcome.response });
+        sentPosts.add(row.postId);
+        throttle.consecutive421 = 0;
+        break;
+      case 'retry': {
+        if (outcome.throttled && ++throttle.consecutive421 >= options.throttleLimit) {
+          relayTrouble.set(row.postId, `the relay keeps answering "${outcome.error}"`);
+          await recordOutcome(trx, row.id, { status: 'queued', error: outcome.error, countAttempt: false }, now);
+          break;
+        }
+        const attempts = row.attempts + 1;
+        if (attempts >= options.maxAttempts) {
+          const error = `Gave up after ${attempts} attempts. Last answer: ${outcome.error}`;
+          await recordOutcome(trx, row.id, { status: 'failed', error, countAttempt: true }, now);
+        } else {
+          const nextAttemptAt = now + backoff(attempts, options.retryBaseMs, options.retryMaxMs);
+          await recordOutcome(trx, row.id, { status: 'retry', error: outcome.error, nextAttemptAt, countAttempt: true }, now);
+        }
+        break;
+      }
+      case 'failed':
+        await recordOutcome(trx, row.id, { status: 'failed', error: outcome.error, countAttempt: true }, now);
+        if (outcome.suppress) {
+          await suppress(trx, row.email, 'bounced', now, outcome.error);
+          await recordEvent(trx, {
+            type: 'bounced',
+            at: now,
+            subscriberId: row.subscriberId,
+            newsletterId,
+            postId: row.postId,
+            data: { response: outcome.error, messageId: row.messageId },
+          });
+        }
+        break;
+      case 'unknown':
+        await recordOutcome(trx, row.id, { status: 'unknown', error: outcome.error, countAttempt: true }, now);
+        break;
+      case 'relay':
+        await recordOutcome(trx, row.id, { status: 'queued', error: outcome.error, countAttempt: false }, now);
+        relayTrouble.set(row.postId, outcome.error);
+        break;
+      case 'post':
+        await recordOutcome(trx, row.id, { status: 'queued', error: outcome.error, countAttempt: false }, now);
+        postTrouble.set(row.postId, outcome.error);
+        break;
+    }
+  }
+
+  await recordSent(trx, sent, now);
+  if (sentPosts.size > 0) {
+    await trx.updateTable('posts').set({ relay_failures: 0 }).where('id', 'in', [...sentPosts]).where('relay_failures', '>', 0).execute();
+  }
+
+  const paused: number[] = [];
+  for (const [postId, error] of relayTrouble) {
+    const post = await trx.selectFrom('posts').select('relay_failures').where('id', '=', postId).executeTakeFirst();
+    const failures = (post?.relay_failures ?? 0) + 1;
+    const resumeAt = now + backoff(failures, options.relayBackoffBaseMs, options.relayBackoffMaxMs);
+    const r = await trx
+      .updateTable('posts')
+      .set({
+        status: 'paused',
+        paused_reason: `The mail relay is not accepting mail (${error}). Gazette will try again by itself; no recipient was marked failed.`.slice(0, 1000),
+        resume_at: resumeAt,
+        relay_failures: failures,
+        updated_at: now,
+      })
+      .where('id', '=', postId)
+      .where('status', '=', 'sending')
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) > 0) throttle.consecutive421 = 0;
+    await releasePostClaims(trx, postId, now);
+    paused.push(postId);
+  }
+  for (const [postId, error] of postTrouble) {
+    if (relayTrouble.has(postId)) continue;
+    await trx
+      .updateTable('posts')
+      .set({
+        status: 'paused',
+        paused_reason: `The relay refuses this post for every recipient (${error}). Fix the post or the relay, then resume.`.slice(0, 1000),
+        resume_at: null,
+        updated_at: now,
+      })
+      .where('id', '=', postId)
+      .where('status', '=', 'sending')
+      .execute();
+    await releasePostClaims(trx, postId, now);
+    paused.push(postId);
+  }
+  return paused;
+}

@@ -1,0 +1,354 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { toBool } from '../db/codec.js';
+import type { DbOrTx, Dialect } from '../db/database.js';
+import type { DeliveryStatus, PostRow } from '../db/tables/posts.js';
+import { audiencePage, type Audience } from './audience.js';
+
+/**
+ * All SQL of the sending engine. Every state change is a conditional UPDATE whose WHERE names the
+ * states it may leave, so the row count is the lock (CONVENTIONS.md habit 8). Ids are batched into
+ * one statement per kind of change: the engine commits once per tick, not once per message.
+ */
+
+/** Delivery states that still have work ahead of them: a post is finished when none remain. */
+export const OPEN_STATES: DeliveryStatus[] = ['queued', 'claimed', 'attempting', 'retry'];
+
+export async function findPost(db: DbOrTx, id: number): Promise<PostRow | undefined> {
+  return db.selectFrom('posts').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot
+
+/** Inserts the audience in keyset pages, resuming after the highest subscriber already there. */
+export async function snapshotAudience(
+  db: DbOrTx,
+  p: { postId: number; newsletterId: number; audience: Audience; domain: string; now: number; pageSize: number },
+): Promise<number> {
+  const last = await db
+    .selectFrom('deliveries')
+    .select((eb) => eb.fn.max('subscriber_id').as('max'))
+    .where('post_id', '=', p.postId)
+    .executeTakeFirst();
+  let afterId = Number(last?.max ?? 0);
+  let inserted = 0;
+  for (;;) {
+    const page = await audiencePage(db, p.newsletterId, p.audience, afterId, p.pageSize);
+    if (page.length === 0) break;
+    const ids = randomBytes(page.length * 15);
+    const rows = page.map((r, i) => ({
+      post_id: p.postId,
+      subscriber_id: r.subscriber_id,
+      email: r.email,
+      message_id: `<${ids.subarray(i * 15, i * 15 + 15).toString('base64url')}@${p.domain}>`,
+      status: 'queued' as const,
+      next_attempt_at: 0,
+      updated_at: p.now,
+    }));
+    // Unique per post × subscriber and per post × address: a re-run or a duplicate address is a no-op.
+    const result = await db.insertInto('deliveries').values(rows).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+    inserted += Number(result.numInsertedOrUpdatedRows ?? 0);
+    afterId = page[page.length - 1]!.subscriber_id;
+    if (page.length < p.pageSize) break;
+  }
+  return inserted;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Claims
+
+export interface ClaimedRow {
+  id: number;
+  postId: number;
+  email: string;
+  messageId: string;
+  attempts: number;
+  subscriberId: number;
+  name: string;
+  attributes: string;
+  token: string;
+}
+
+/**
+ * Claims up to `limit` due rows of one post for `owner`. Each recipient is re-checked here: someone
+ * who unsubscribed, was suppressed or deleted since the snapshot is marked `skipped` instead.
+ * On Postgres the rows are locked with SKIP LOCKED, so several processes share a send.
+ */
+export async function claimRows(
+  trx: DbOrTx,
+  dialect: Dialect,
+  p: { postId: number; newsletterId: number; owner: string; now: number; limit: number },
+): Promise<{ claimed: ClaimedRow[]; skipped: number }> {
+  const claimed: ClaimedRow[] = [];
+  let skippedCount = 0;
+  // Two index range scans (retries that are due first, then the queue), each already in order.
+  for (const status of ['retry', 'queued'] as const) {
+    const want = p.limit - claimed.length - skippedCount;
+    if (want <= 0) break;
+    let q = trx
+      .selectFrom('deliveries as d')
+      .leftJoin('subscribers as s', 's.id', 'd.subscriber_id')
+      .leftJoin('subscriptions as sn', (join) => join.onRef('sn.subscriber_id', '=', 'd.subscriber_id').on('sn.newsletter_id', '=', p.newsletterId))
+      .select(['d.id', 'd.email', 'd.message_id', 'd.attempts', 'd.subscriber_id', 's.id as sid', 's.name', 's.attributes', 's.token', 'sn.status as sub_status'])
+      .select((eb) =>
+        eb
+          .exists(eb.selectFrom('suppressions as x').select(sql.lit(1).as('one')).whereRef('x.email_hash', '=', 's.email_hash'))
+          .as('suppressed'),
+      )
+      .where('d.post_id', '=', p.postId)
+      .where('d.status', '=', status)
+      .where('d.next_attempt_at', '<=', p.now)
+      .orderBy('d.next_attempt_at')
+      .orderBy('d.id')
+      .limit(want);
+    if (dialect === 'postgres') q = q.forUpdate(['d']).skipLocked();
+    const rows = await q.execute();
+    if (rows.length === 0) continue;
+    const skipped = new Map<string, number[]>();
+    const ok: number[] = [];
+    for (const r of rows) {
+      const reason =
+        r.sid === null
+          ? 'The subscriber was deleted before this message went out.'
+          : r.sub_status !== 'active'
+            ? 'The subscriber unsubscribed before this message went out.'
+            : toBool(r.suppressed)
+              ? 'The address is suppressed (bounce, complaint or block).'
+              : undefined;
+      if (reason) {
+        skipped.set(reason, [...(skipped.get(reason) ?? []), r.id]);
+        skippedCount += 1;
+        continue;
+      }
+      ok.push(r.id);
+      claimed.push({
+        id: r.id,
+        postId: p.postId,
+        email: r.email,
+        messageId: r.message_id,
+        attempts: r.attempts,
+        subscriberId: r.sid!,
+        name: r.name ?? '',
+        attributes: r.attributes ?? '{}',
+        token: r.token ?? '',
+      });
+    }
+    if (ok.length > 0) {
+      await trx
+        .updateTable('deliveries')
+        .set({ status: 'claimed', claimed_by: p.owner, claimed_at: p.now, updated_at: p.now })
+        .where('id', 'in', ok)
+        .execute();
+    }
+    for (const [reason, ids] of skipped) {
+      await trx
+        .updateTable('deliveries')
+        .set({ status: 'skipped', error: reason, claimed_by: null, updated_at: p.now })
+        .where('id', 'in', ids)
+        .execute();
+    }
+  }
+  return { claimed, skipped: skippedCount };
+}
+
+/** The write-ahead marker: durable before any SMTP byte. Returns the ids that were still ours. */
+export async function markAttempting(trx: DbOrTx, ids: number[], owner: string, now: number): Promise<Set<number>> {
+  if (ids.length === 0) return new Set();
+  const rows = await trx
+    .updateTable('deliveries')
+    .set({ status: 'attempting', attempted_at: now, updated_at: now })
+    .where('id', 'in', ids)
+    .where('status', '=', 'claimed')
+    .where('claimed_by', '=', owner)
+    .returning('id')
+    .execute();
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Claimed but not attempted rows go back to the queue (pause, cancel, shutdown). */
+export async function releaseClaims(trx: DbOrTx, ids: number[], now: number): Promise<void> {
+  if (ids.length === 0) return;
+  await trx
+    .updateTable('deliveries')
+    .set({ status: 'queued', claimed_by: null, claimed_at: null, updated_at: now })
+    .where('id', 'in', ids)
+    .where('status', '=', 'claimed')
+    .execute();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outcomes
+
+/** Sent rows, one statement for the whole batch; each keeps the relay's own answer. */
+export async function recordSent(trx: DbOrTx, rows: Array<{ id: number; response: string }>, now: number): Promise<void> {
+  if (rows.length === 0) return;
+  const first = rows[0]!.response;
+  const same = rows.every((r) => r.response === first);
+  await trx
+    .updateTable('deliveries')
+    .set((eb) => ({
+      status: 'sent',
+      sent_at: now,
+      attempts: eb('attempts', '+', 1),
+      error: null,
+      updated_at: now,
+      response: same
+        ? first
+        : rows.reduce((c, r) => c.when('id', '=', r.id).then(r.response), eb.case() as any).else(null).end(),
+    }))
+    .where('id', 'in', rows.map((r) => r.id))
+    // A row marked unknown by an over-eager recovery was sent after all: the answer is the truth.
+    .where('status', 'in', ['attempting', 'unknown'])
+    .execute();
+}
+
+export async function recordOutcome(
+  trx: DbOrTx,
+  id: number,
+  change: { status: 'retry' | 'failed' | 'unknown' | 'queued'; error: string; nextAttemptAt?: number; countAttempt: boolean },
+  now: number,
+): Promise<void> {
+  await trx
+    .updateTable('deliveries')
+    .set((eb) => ({
+      status: change.status,
+      error: change.error.slice(0, 500),
+      updated_at: now,
+      ...(change.nextAttemptAt !== undefined ? { next_attempt_at: change.nextAttemptAt } : {}),
+      ...(change.countAttempt ? { attempts: eb('attempts', '+', 1) } : {}),
+      ...(change.status === 'queued' ? { claimed_by: null, claimed_at: null } : {}),
+    }))
+    .where('id', '=', id)
+    // 'claimed': a message that could not even be built is recorded without an attempt.
+    .where('status', 'in', ['attempting', 'claimed'])
+    .execute();
+}
+
+/** Every claimed row of a post, whoever claimed it, back to the queue (its send was paused or cancelled). */
+export async function releasePostClaims(trx: DbOrTx, postId: number, now: number, status: 'queued' | 'cancelled' = 'queued'): Promise<void> {
+  await trx
+    .updateTable('deliveries')
+    .set({ status, claimed_by: null, claimed_at: null, updated_at: now })
+    .where('post_id', '=', postId)
+    .where('status', '=', 'claimed')
+    .execute();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recovery and leases
+
+/**
+ * After a crash: rows claimed by a sender that is gone go back to the queue (never attempted);
+ * rows it was attempting become `unknown` (the relay may have them) — never re-sent silently.
+ * `liveOwners` are senders known to be running; their rows are left alone.
+ */
+export async function recoverOrphans(db: DbOrTx, postIds: number[], liveOwners: string[], now: number): Promise<{ requeued: number; unknown: number }> {
+  if (postIds.length === 0) return { requeued: 0, unknown: 0 };
+  const requeued = await db
+    .updateTable('deliveries')
+    .set({ status: 'queued', claimed_by: null, claimed_at: null, updated_at: now })
+    .where('post_id', 'in', postIds)
+    .where('status', '=', 'claimed')
+    .$if(liveOwners.length > 0, (q) => q.where((eb) => eb.or([eb('claimed_by', 'is', null), eb('claimed_by', 'not in', liveOwners)])))
+    .executeTakeFirst();
+  const unknown = await db
+    .updateTable('deliveries')
+    .set({
+      status: 'unknown',
+      error: 'Gazette stopped while handing this message to the relay: it may or may not have been delivered.',
+      updated_at: now,
+    })
+    .where('post_id', 'in', postIds)
+    .where('status', '=', 'attempting')
+    .$if(liveOwners.length > 0, (q) => q.where((eb) => eb.or([eb('claimed_by', 'is', null), eb('claimed_by', 'not in', liveOwners)])))
+    .executeTakeFirst();
+  return { requeued: Number(requeued.numUpdatedRows), unknown: Number(unknown.numUpdatedRows) };
+}
+
+/** Takes or renews the lease `name` for `owner`; true when `owner` holds it now. */
+export async function holdLease(db: DbOrTx, name: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
+  await db
+    .insertInto('leases')
+    .values({ name, owner, expires_at: now + ttlMs })
+    .onConflict((oc) =>
+      oc
+        .column('name')
+        .doUpdateSet({ owner, expires_at: now + ttlMs })
+        .where((eb) => eb.or([eb('leases.owner', '=', owner), eb('leases.expires_at', '<', now)])),
+    )
+    .execute();
+  const row = await db.selectFrom('leases').select('owner').where('name', '=', name).executeTakeFirst();
+  return row?.owner === owner;
+}
+
+export async function dropLease(db: DbOrTx, name: string, owner: string): Promise<void> {
+  await db.deleteFrom('leases').where('name', '=', name).where('owner', '=', owner).execute();
+}
+
+/** Owners of unexpired leases named `prefix…` (the running senders). */
+export async function liveLeaseOwners(db: DbOrTx, prefix: string, now: number): Promise<string[]> {
+  const rows = await db.selectFrom('leases').select('owner').where('name', 'like', `${prefix}%`).where('expires_at', '>=', now).execute();
+  return rows.map((r) => r.owner);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Progress
+
+export async function countByStatus(db: DbOrTx, postId: number): Promise<Partial<Record<DeliveryStatus, number>>> {
+  const rows = await db
+    .selectFrom('deliveries')
+    .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('post_id', '=', postId)
+    .groupBy('status')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+}
+
+export async function countSentSince(db: DbOrTx, postId: number, since: number): Promise<number> {
+  const row = await db
+    .selectFrom('deliveries')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('post_id', '=', postId)
+    .where('sent_at', '>=', since)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function hasOpenRows(db: DbOrTx, postId: number): Promise<boolean> {
+  for (const status of OPEN_STATES) {
+    const row = await db.selectFrom('deliveries').select('id').where('post_id', '=', postId).where('status', '=', status).limit(1).executeTakeFirst();
+    if (row) return true;
+  }
+  return false;
+}
+
+export interface ProblemRecipient {
+  id: number;
+  email: string;
+  status: 'unknown' | 'failed';
+  error: string | null;
+  attempts: number;
+  messageId: string;
+  updatedAt: number;
+}
+
+export async function listProblemRecipients(db: DbOrTx, postId: number, limit: number): Promise<ProblemRecipient[]> {
+  const rows = await db
+    .selectFrom('deliveries')
+    .select(['id', 'email', 'status', 'error', 'attempts', 'message_id', 'updated_at'])
+    .where('post_id', '=', postId)
+    .where('status', 'in', ['unknown', 'failed'])
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    email: r.email,
+    status: r.status as 'unknown' | 'failed',
+    error: r.error,
+    attempts: r.attempts,
+    messageId: r.message_id,
+    updatedAt: r.updated_at,
+  }));
+}

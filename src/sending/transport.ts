@@ -1,0 +1,114 @@
+import type { Clock } from '../lib/clock.js';
+import type { DbOrTx } from '../db/database.js';
+import { insertDevMessage } from './dev-outbox.js';
+
+/**
+ * Where the engine hands compiled messages: a pool of SMTP connections (smtp-pool.ts) or, without a
+ * relay, the dev outbox. Every attempt ends in exactly one outcome class; the engine maps classes to
+ * delivery states (research/reliability-security.md §3.1):
+ *   sent     the relay answered 2xx to the end of DATA
+ *   retry    a 4xx, or the connection failed before the end of DATA: the relay has not got it
+ *   failed   a 5xx for this recipient; `suppress` when it says the address does not exist
+ *   unknown  the connection was lost after the end of DATA, before the answer: maybe delivered
+ *   relay    the relay itself is unusable (refused, login or TLS failure, sender refused):
+ *            pause the whole send, the recipient is not at fault
+ *   post     every message of this post would be refused the same way (size, content): pause it
+ */
+export type SendOutcome =
+  | { kind: 'sent'; response: string }
+  | { kind: 'retry'; error: string; code?: number; throttled?: boolean }
+  | { kind: 'failed'; error: string; code?: number; suppress: boolean }
+  | { kind: 'unknown'; error: string }
+  | { kind: 'relay'; error: string; code?: number }
+  | { kind: 'post'; error: string; code?: number };
+
+export interface OutgoingRaw {
+  from: string;
+  to: string;
+  raw: Buffer;
+  messageId: string;
+  /** Plain subject, for listings (the dev outbox). */
+  subject: string;
+}
+
+export interface BulkTransport {
+  readonly kind: 'smtp' | 'dev-outbox';
+  /** Messages that may be in flight at once (SMTP_POOL_SIZE for the relay). */
+  readonly concurrency: number;
+  send(message: OutgoingRaw): Promise<SendOutcome>;
+  /** Opens (and closes) one session to learn whether the relay is usable again. */
+  probe(): Promise<{ ok: true } | { ok: false; error: string }>;
+  close(): Promise<void>;
+}
+
+/** No relay configured: bulk mail is kept in the dev outbox, byte for byte what would have been sent. */
+export function createDevOutboxTransport(db: DbOrTx, clock: Clock, concurrency = 4): BulkTransport {
+  return {
+    kind: 'dev-outbox',
+    concurrency,
+    async send(m) {
+      await insertDevMessage(db, { messageId: m.messageId, from: m.from, to: m.to, subject: m.subject, raw: m.raw.toString('utf8'), at: clock.now() });
+      return { kind: 'sent', response: 'Stored in the dev outbox (no SMTP relay is configured).' };
+    },
+    async probe() {
+      return { ok: true };
+    },
+    async close() {},
+  };
+}
+
+interface SmtpErrorLike {
+  message?: string;
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  command?: string;
+  originalCode?: string;
+}
+
+/** One line for the delivery row and the progress page: the relay's own words when it gave any. */
+export function describeSmtpError(err: unknown): string {
+  const e = (err ?? {}) as SmtpErrorLike;
+  const text = e.response ? e.response : `${e.originalCode ?? e.code ?? 'error'}: ${e.message ?? String(err)}`;
+  return text.replace(/\s+/g, ' ').trim().slice(0, 500);
+}
+
+const ENHANCED = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/;
+
+/**
+ * Classifies a failed SMTPConnection.send(). `dataSent` says whether the message body had started to
+ * go out: a lost connection after that point may have delivered the message (RFC 1047), before it
+ * certainly did not.
+ */
+export function classifySendError(err: unknown, dataSent: boolean): SendOutcome {
+  const e = (err ?? {}) as SmtpErrorLike;
+  const error = describeSmtpError(err);
+  const code = typeof e.responseCode === 'number' ? e.responseCode : undefined;
+  if (code === undefined) {
+    if (e.code === 'EMESSAGE' && /larger than allowed/i.test(e.message ?? '')) return { kind: 'post', error };
+    if (dataSent) return { kind: 'unknown', error };
+    return { kind: 'retry', error };
+  }
+  if (code === 421) return { kind: 'retry', error, code, throttled: true };
+  // 503 (bad sequence of commands) is about the session, not the message.
+  if (code < 500 || code === 503) return { kind: 'retry', error, code };
+  const enhanced = ENHANCED.exec(e.response ?? '');
+  const klass = enhanced ? `${enhanced[2]}.${enhanced[3]}` : '';
+  if (e.command === 'MAIL FROM') return { kind: 'relay', error, code };
+  if (e.command === 'DATA') {
+    if (code === 552 || klass === '3.4' || klass.startsWith('6.')) return { kind: 'post', error, code };
+    // Policy refusals (5.7.x, e.g. spam filters) are about this message, not a dead address.
+    return { kind: 'failed', error, code, suppress: !klass.startsWith('7.') };
+  }
+  if (klass === '7.1' && /relay/i.test(e.response ?? '')) return { kind: 'relay', error, code };
+  return { kind: 'failed', error, code, suppress: !klass.startsWith('7.') };
+}
+
+/** Classifies a failure to open a session (connect, greeting, STARTTLS, login): never the recipient's fault. */
+export function classifySessionError(err: unknown): { fatal: boolean; error: string; code?: number } {
+  const e = (err ?? {}) as SmtpErrorLike;
+  const error = describeSmtpError(err);
+  const code = typeof e.responseCode === 'number' ? e.responseCode : undefined;
+  const fatal = e.code === 'EAUTH' || e.code === 'ENOAUTH' || e.code === 'ETLS' || (code !== undefined && code >= 500);
+  return { fatal, error, ...(code !== undefined ? { code } : {}) };
+}
