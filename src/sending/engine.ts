@@ -164,9 +164,6 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
     transport,
     signer: getSigner,
     compiled: compiledFor,
-    pauseUnsendable: async (postId, reason) => {
-      await pauseWith(postId, reason, null);
-    },
     options,
     sendRate: config.sendRate,
     log,

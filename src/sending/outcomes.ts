@@ -30,6 +30,8 @@ export async function applyOutcomes(
   now: number,
   options: EngineOptions,
   throttle: ThrottleState,
+  /** Posts whose relay_failures counter is not zero; a sent message resets it (and leaves the set). */
+  troubled: Set<number>,
 ): Promise<number[]> {
   if (batch.length === 0) return [];
   const sent: Array<{ id: number; response: string }> = [];
@@ -89,9 +91,8 @@ export async function applyOutcomes(
   }
 
   await recordSent(trx, sent, now);
-  if (sentPosts.size > 0) {
-    await trx.updateTable('posts').set({ relay_failures: 0 }).where('id', 'in', [...sentPosts]).where('relay_failures', '>', 0).execute();
-  }
+  const recovered = [...sentPosts].filter((id) => troubled.delete(id));
+  if (recovered.length > 0) await trx.updateTable('posts').set({ relay_failures: 0 }).where('id', 'in', recovered).execute();
 
   const paused: number[] = [];
   for (const [postId, error] of relayTrouble) {
@@ -111,6 +112,7 @@ export async function applyOutcomes(
       .where('status', '=', 'sending')
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) > 0) throttle.consecutive421 = 0;
+    troubled.add(postId);
     await releasePostClaims(trx, postId, now);
     paused.push(postId);
   }

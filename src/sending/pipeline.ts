@@ -26,8 +26,6 @@ export interface PipelineDeps {
   signer: () => DkimSigner | null;
   /** The post compiled once; rejects when it cannot be rendered (the post is then paused). */
   compiled: (postId: number) => Promise<CompiledMessage>;
-  /** Pauses a post the loop cannot send (rendering failed); releases its claims. */
-  pauseUnsendable: (postId: number, reason: string) => Promise<void>;
   options: EngineOptions;
   /** Messages per second across the pool; undefined for as fast as the relay takes them. */
   sendRate: number | undefined;
@@ -73,11 +71,21 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   let tokens = 1;
   let lastRefill = performance.now();
   const throttle: ThrottleState = { consecutive421: 0 };
+  /** Posts with relay trouble on record: their counter is reset by the next successful send. */
+  const troubled = new Set<number>();
 
+  // Wake-ups are deferred to the check phase: every SMTP answer that arrived in this poll phase is
+  // collected first, so one tick (one commit) records them all instead of one commit per answer.
+  let wakeScheduled = false;
   const notify = () => {
-    const w = waiters;
-    waiters = [];
-    for (const f of w) f();
+    if (wakeScheduled) return;
+    wakeScheduled = true;
+    setImmediate(() => {
+      wakeScheduled = false;
+      const w = waiters;
+      waiters = [];
+      for (const f of w) f();
+    });
   };
   const nextEvent = (timeoutMs?: number) =>
     new Promise<void>((resolve) => {
@@ -93,23 +101,29 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     return Math.floor(tokens);
   };
 
-  /** Renders claimed rows; signs them off-thread when DKIM is on. */
-  async function prepare(rows: ClaimedRow[], posts: Map<number, number>): Promise<void> {
+  /**
+   * Renders claimed rows into items (synchronously, so they can be sent at once); with DKIM on, the
+   * signatures come later from the worker threads and the items become sendable then.
+   */
+  async function prepare(rows: ClaimedRow[], posts: Map<number, number>): Promise<Item[]> {
+    const items: Item[] = [];
     const byPost = new Map<number, ClaimedRow[]>();
     for (const r of rows) byPost.set(r.postId, [...(byPost.get(r.postId) ?? []), r]);
     for (const [postId, group] of byPost) {
+      const newsletterId = posts.get(postId)!;
       let compiled: CompiledMessage;
       try {
         compiled = await deps.compiled(postId);
       } catch (err) {
-        await db.transaction().execute((trx) => releaseClaims(trx, group.map((r) => r.id), clock.now()));
-        await deps.pauseUnsendable(postId, `This post could not be prepared for sending: ${(err as Error).message}`);
+        // Nobody's fault but the post's: the rows go back to the queue and the post is paused.
+        const problem: SendOutcome = { kind: 'post', error: `This post could not be prepared for sending: ${(err as Error).message}` };
+        for (const row of group) items.push({ row, newsletterId, from: '', subject: '', problem });
         continue;
       }
       const now = clock.now();
       const rendered: Array<{ item: Item; headers: string; body: string }> = [];
       for (const row of group) {
-        const item: Item = { row, newsletterId: posts.get(postId)!, from: compiled.envelopeFrom, subject: '' };
+        const item: Item = { row, newsletterId, from: compiled.envelopeFrom, subject: '' };
         try {
           const m = compiled.render(row, now);
           item.subject = m.subject;
@@ -117,7 +131,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         } catch (err) {
           item.problem = { kind: 'failed', error: `Could not build this message: ${(err as Error).message}`, suppress: false };
         }
-        ready.push(item);
+        items.push(item);
       }
       const signer = deps.signer();
       if (!signer) {
@@ -139,6 +153,18 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           notify();
         });
     }
+    return items;
+  }
+
+  function send(item: Item): void {
+    if (tokens !== Infinity) tokens -= 1;
+    transport
+      .send({ from: item.from, to: item.row.email, raw: item.raw!, messageId: item.row.messageId, subject: item.subject })
+      .catch((err: unknown): SendOutcome => ({ kind: 'retry', error: `internal error: ${(err as Error).message}` }))
+      .then((outcome) => {
+        finished.push({ row: item.row, newsletterId: item.newsletterId, outcome, occupied: true });
+        notify();
+      });
   }
 
   async function tick(): Promise<'idle' | 'worked' | 'wait'> {
@@ -156,40 +182,39 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       }
       ready = keep;
     }
-    const wantClaim = !stopping && !exhausted && ready.length + take.length <= concurrency;
+    const wantClaim = !stopping && !exhausted && ready.length <= concurrency;
     if (outcomes.length === 0 && problems.length === 0 && take.length === 0 && !wantClaim) {
       return occupied === 0 && signing === 0 && ready.length === 0 ? 'idle' : 'wait';
     }
+    // Without signing, rows claimed in this tick can be marked in it too when connections are free.
+    const direct = stopping || deps.signer() ? 0 : allowance - take.length;
 
     const now = clock.now();
     const result = await db.transaction().execute(async (trx) => {
-      const paused = await applyOutcomes(trx, [...outcomes, ...problems], now, options, throttle);
-      const marked = await markAttempting(trx, take.map((i) => i.row.id), deps.owner, now);
+      const paused = await applyOutcomes(trx, [...outcomes, ...problems], now, options, throttle, troubled);
       let claimed: ClaimedRow[] = [];
       let skipped = 0;
       const postNewsletter = new Map<number, number>();
       if (wantClaim) {
         const active = await trx
           .selectFrom('posts')
-          .select(['id', 'newsletter_id'])
+          .select(['id', 'newsletter_id', 'relay_failures'])
           .where('status', '=', 'sending')
           .orderBy('started_at')
           .orderBy('id')
           .execute();
         for (const post of active) {
-          if (claimed.length + skipped >= claimSize - ready.length) break;
+          const room = claimSize - ready.length - claimed.length - skipped;
+          if (room <= 0) break;
           postNewsletter.set(post.id, post.newsletter_id);
-          const got = await claimRows(trx, deps.dialect, {
-            postId: post.id,
-            newsletterId: post.newsletter_id,
-            owner: deps.owner,
-            now,
-            limit: claimSize - ready.length - claimed.length - skipped,
-          });
+          if (post.relay_failures > 0) troubled.add(post.id);
+          const got = await claimRows(trx, deps.dialect, { postId: post.id, newsletterId: post.newsletter_id, owner: deps.owner, now, limit: room });
           claimed = claimed.concat(got.claimed);
           skipped += got.skipped;
         }
       }
+      const ids = [...take.map((i) => i.row.id), ...claimed.slice(0, Math.max(0, direct)).map((r) => r.id)];
+      const marked = await markAttempting(trx, ids, deps.owner, now);
       return { paused, marked, claimed, skipped, postNewsletter };
     });
 
@@ -199,17 +224,24 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     if (wantClaim && result.claimed.length === 0 && result.skipped === 0) exhausted = true;
     for (const item of take) {
       if (!result.marked.has(item.row.id)) continue; // released meanwhile (pause/cancel): not ours now
-      if (tokens !== Infinity) tokens -= 1;
       occupied += 1;
-      transport
-        .send({ from: item.from, to: item.row.email, raw: item.raw!, messageId: item.row.messageId, subject: item.subject })
-        .catch((err: unknown): SendOutcome => ({ kind: 'retry', error: `internal error: ${(err as Error).message}` }))
-        .then((outcome) => {
-          finished.push({ row: item.row, newsletterId: item.newsletterId, outcome, occupied: true });
-          notify();
-        });
+      send(item);
     }
-    if (result.claimed.length > 0) await prepare(result.claimed, result.postNewsletter);
+    if (result.claimed.length > 0) {
+      const items = await prepare(result.claimed, result.postNewsletter);
+      for (const item of items) {
+        if (!result.marked.has(item.row.id)) {
+          ready.push(item);
+          continue;
+        }
+        // Already marked attempting in this tick: send now, or record why it could not be built.
+        occupied += 1;
+        if (item.problem || !item.raw) {
+          const outcome = item.problem ?? { kind: 'post', error: 'internal error: message not built' };
+          finished.push({ row: item.row, newsletterId: item.newsletterId, outcome, occupied: true });
+        } else send(item);
+      }
+    }
     return 'worked';
   }
 
@@ -221,6 +253,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     exhausted = false;
     for (;;) {
       const state = await tick();
+      if (state === 'worked') {
+        // Let the event loop collect SMTP answers before the next commit (better-sqlite3 is synchronous).
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
       if (state === 'idle') {
         if (finished.length > 0) continue;
         return;
