@@ -1,0 +1,79 @@
+import { statSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { connectDatabase } from '../../src/db/connect.js';
+import type { Db, Dialect } from '../../src/db/database.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { createTestDb } from '../../test/helpers/db.js';
+import { hashPassword } from '../../src/lib/passwords.js';
+import { createBenchNewsletter, seedSubscribers } from './seed.js';
+import { realisticMarkdown } from './post.js';
+
+export interface BenchDb {
+  dialect: Dialect;
+  /** What DATABASE_URL a Gazette process uses to reach it. */
+  url: string;
+  db: Db;
+  newsletterId: number;
+  sizeBytes(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export const OWNER = { email: 'owner@bench.example', password: 'bench owner passphrase' };
+
+/** A migrated database with a newsletter, an owner account and `subscribers` active readers. */
+export async function prepareDb(dialect: Dialect, subscribers: number): Promise<BenchDb> {
+  let db: Db;
+  let url: string;
+  let close: () => Promise<void>;
+  let sizeBytes: () => Promise<number>;
+  if (dialect === 'sqlite') {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'gazette-bench-')), 'bench.db');
+    const handle = await connectDatabase({ kind: 'sqlite', file });
+    await migrateToLatest(handle.db);
+    db = handle.db;
+    url = `sqlite:${file}`;
+    close = () => handle.close();
+    sizeBytes = async () => ['', '-wal'].reduce((sum, suffix) => {
+      try {
+        return sum + statSync(file + suffix).size;
+      } catch {
+        return sum;
+      }
+    }, 0);
+  } else {
+    const handle = await createTestDb('postgres');
+    db = handle.db;
+    url = handle.url!;
+    close = () => handle.drop();
+    sizeBytes = async () => {
+      const r = await sql<{ bytes: string | number }>`select coalesce(sum(pg_total_relation_size(c.oid)), 0) as bytes
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = current_schema() and c.relkind = 'r'`.execute(db);
+      return Number(r.rows[0]?.bytes ?? 0);
+    };
+  }
+  const now = Date.now();
+  const newsletterId = await createBenchNewsletter(db, now);
+  await db
+    .insertInto('users')
+    .values({ email: OWNER.email, name: 'Bench Owner', password_hash: await hashPassword(OWNER.password), owner_lock: 1, created_at: now, updated_at: now })
+    .execute();
+  await seedSubscribers(db, newsletterId, subscribers, { now });
+  return { dialect, url, db, newsletterId, sizeBytes, close };
+}
+
+let postCounter = 0;
+
+export async function createPost(db: Db, newsletterId: number): Promise<number> {
+  const now = Date.now();
+  postCounter += 1;
+  const row = await db
+    .insertInto('posts')
+    .values({ newsletter_id: newsletterId, slug: `issue-${postCounter}-${now}`, subject: `Issue ${postCounter}: small tools, slow web`, preheader: 'What happened this week', body: realisticMarkdown(), status: 'draft', created_at: now, updated_at: now })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}

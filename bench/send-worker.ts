@@ -1,0 +1,44 @@
+/**
+ * The Gazette sending process of the send benchmark: the real engine, configured from the environment
+ * exactly as the server configures it, sends one post and reports its own timings, peak RSS and CPU.
+ * Run by bench/run.ts with DATABASE_URL, SMTP_URL, SMTP_POOL_SIZE, BASE_URL (and DKIM_*) set, and the
+ * post id as argv[2]. Prints one JSON line.
+ */
+import { loadConfig } from '../src/config.js';
+import { connectDatabase } from '../src/db/connect.js';
+import { renderPostEmail } from '../src/features/posts/email.js';
+import { systemClock } from '../src/lib/clock.js';
+import { createSendingEngine } from '../src/sending/engine.js';
+
+const postId = Number(process.argv[2]);
+const config = loadConfig(process.env);
+const database = await connectDatabase(config.database);
+const engine = createSendingEngine({ db: database.db, dialect: database.dialect, config, clock: systemClock, renderer: renderPostEmail });
+
+const startedAt = Date.now();
+const cpu0 = process.cpuUsage();
+await engine.startPost(postId);
+const snapshotDoneAt = Date.now();
+engine.start();
+let progress = await engine.progress(postId);
+while (progress.preparing || progress.queued + progress.inFlight + progress.retrying > 0 || progress.postStatus === 'sending') {
+  await new Promise((r) => setTimeout(r, 50));
+  progress = await engine.progress(postId);
+  if (progress.postStatus === 'paused' || progress.postStatus === 'cancelled') break;
+}
+const finishedAt = Date.now();
+await engine.stop();
+const cpu = process.cpuUsage(cpu0);
+await database.close();
+process.stdout.write(
+  JSON.stringify({
+    startedAt,
+    snapshotMs: snapshotDoneAt - startedAt,
+    finishedAt,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    status: progress.postStatus,
+    counts: progress.counts,
+  }) + '\n',
+);
+process.exit(0);
