@@ -1,25 +1,15 @@
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { DkimConfig } from '../config.js';
 import { dkimSignatureLine, prepareKey } from './dkim.js';
 import type { SignReply, SignRequest } from './dkim-worker.js';
 import { DKIM_SIGNED_HEADERS } from './smtp-mailer.js';
+import { startWorker } from './worker-thread.js';
 
 /** Signs rendered messages; returns one `DKIM-Signature: …\r\n` line per message, in order. */
 export interface DkimSigner {
   sign(items: Array<{ headers: string; body: string }>, timeSeconds: number): Promise<string[]>;
   close(): Promise<void>;
-}
-
-/**
- * The worker's entry: the built .js file; or, when running from source under tsx (tests, `npm run
- * dev`), a bootstrap that imports it through tsx's API (Node 20 workers do not get tsx's loader hooks).
- */
-function newWorker(workerData: unknown): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./dkim-worker.js', import.meta.url), { workerData });
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const entry = JSON.stringify(new URL('./dkim-worker.ts', import.meta.url).href);
-  return new Worker(`import(${tsx}).then((tsx) => tsx.tsImport(${entry}, ${entry}))`, { eval: true, workerData });
 }
 
 interface Pending {
@@ -43,7 +33,7 @@ export function createDkimSigner(dkim: DkimConfig, options: { workers?: number }
   let broken: Error | undefined;
 
   const spawn = (): { worker: Worker; ids: Set<number> } => {
-    const slot = { worker: newWorker(workerData), ids: new Set<number>() };
+    const slot = { worker: startWorker(import.meta.url, 'dkim-worker', workerData), ids: new Set<number>() };
     slot.worker.on('message', (reply: SignReply) => {
       failuresInARow = 0;
       const p = pending.get(reply.id);

@@ -25,7 +25,7 @@ import {
   snapshotAudience,
   type ProblemRecipient,
 } from './repository.js';
-import { createSmtpPool } from './smtp-pool.js';
+import { createThreadedSmtpTransport } from './smtp-thread.js';
 import { createDevOutboxTransport, type BulkTransport } from './transport.js';
 
 /**
@@ -95,7 +95,7 @@ export interface SendingEngineDeps {
   config: Config;
   clock: Clock;
   renderer: PostContentRenderer;
-  /** Defaults: the SMTP pool when SMTP is configured, else the dev outbox. */
+  /** Defaults: the SMTP pool (in a worker thread) when SMTP is configured, else the dev outbox. */
   transport?: BulkTransport;
   /** Defaults to worker-thread signing when DKIM is configured; null turns signing off. */
   signer?: DkimSigner | null;
@@ -114,7 +114,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
   const transport =
     deps.transport ??
     (config.smtp
-      ? createSmtpPool(config.smtp, { size: config.smtpPoolSize, clientName: new URL(config.baseUrl).hostname })
+      ? createThreadedSmtpTransport(config.smtp, { size: config.smtpPoolSize, clientName: new URL(config.baseUrl).hostname })
       : createDevOutboxTransport(db, clock));
   let signer: DkimSigner | null | undefined = deps.signer;
   const getSigner = () => (signer === undefined ? (signer = config.dkim ? createDkimSigner(config.dkim) : null) : signer);

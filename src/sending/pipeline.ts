@@ -251,6 +251,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
   async function loop(): Promise<void> {
     exhausted = false;
+    if (!stopping) await transport.ready?.();
     for (;;) {
       const state = await tick();
       if (state === 'worked') {

@@ -36,6 +36,9 @@ export interface BulkTransport {
   /** Messages that may be in flight at once (SMTP_POOL_SIZE for the relay). */
   readonly concurrency: number;
   send(message: OutgoingRaw): Promise<SendOutcome>;
+  /** Resolves once the transport can send at once (e.g. its worker thread is up), so no message is
+   *  marked `attempting` long before it can really go out. */
+  ready?(): Promise<void>;
   /** Opens (and closes) one session to learn whether the relay is usable again. */
   probe(): Promise<{ ok: true } | { ok: false; error: string }>;
   close(): Promise<void>;

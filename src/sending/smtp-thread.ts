@@ -1,0 +1,117 @@
+import type { Worker } from 'node:worker_threads';
+import type { SmtpConfig } from '../config.js';
+import type { SmtpPoolOptions } from './smtp-pool.js';
+import type { FromWorker, ToWorker } from './smtp-thread-worker.js';
+import type { BulkTransport, OutgoingRaw, SendOutcome } from './transport.js';
+import { startWorker } from './worker-thread.js';
+
+/**
+ * The SMTP pool (smtp-pool.ts) run in a worker thread. The main thread keeps the database work
+ * (claims, write-ahead markers, group commits) and the rendering; the worker keeps the connections.
+ * Together they use two cores, and a synchronous SQLite commit never stalls an SMTP conversation.
+ * If the worker dies with messages in flight, those are reported `unknown`: they may have gone out.
+ */
+export function createThreadedSmtpTransport(smtp: SmtpConfig, options: SmtpPoolOptions): BulkTransport {
+  const workerData = { smtp: { ...smtp }, options };
+  const pending = new Map<number, (o: SendOutcome) => void>();
+  const probes = new Map<number, (r: { ok: true } | { ok: false; error: string }) => void>();
+  let nextId = 1;
+  let outbox: Extract<ToWorker, { t: 'send' }>['batch'] = [];
+  let closed = false;
+  let closing: Promise<void> | undefined;
+  let onClosed: (() => void) | undefined;
+  let worker: Worker | undefined;
+  let up: Promise<void> | undefined;
+  let markUp: (() => void) | undefined;
+
+  const busy = () => pending.size + probes.size > 0;
+  const spawn = (): Worker => {
+    const w = startWorker(import.meta.url, 'smtp-thread-worker', workerData);
+    up = new Promise<void>((resolve) => (markUp = resolve));
+    w.on('message', (msg: FromWorker) => {
+      if (msg.t === 'up') markUp?.();
+      else if (msg.t === 'done') {
+        for (const [id, outcome] of msg.results) {
+          const resolve = pending.get(id);
+          pending.delete(id);
+          resolve?.(outcome);
+        }
+      } else if (msg.t === 'probed') {
+        probes.get(msg.id)?.(msg.result);
+        probes.delete(msg.id);
+      } else if (msg.t === 'closed') onClosed?.();
+      if (!busy()) w.unref();
+    });
+    const died = (reason: string) => {
+      if (worker !== w) return;
+      worker = undefined;
+      for (const resolve of pending.values()) resolve({ kind: 'unknown', error: `the SMTP worker stopped (${reason}) while sending` });
+      pending.clear();
+      for (const resolve of probes.values()) resolve({ ok: false, error: `the SMTP worker stopped (${reason})` });
+      probes.clear();
+      markUp?.();
+      onClosed?.();
+    };
+    w.on('error', (err) => died(err.message));
+    w.on('exit', (code) => died(`exit code ${code}`));
+    w.unref();
+    return w;
+  };
+  const current = () => (worker ??= spawn());
+
+  // Sends of one tick go to the worker in one message.
+  const flush = () => {
+    const batch = outbox;
+    outbox = [];
+    const w = current();
+    w.ref();
+    w.postMessage({ t: 'send', batch } satisfies ToWorker);
+  };
+
+  return {
+    kind: 'smtp',
+    concurrency: Math.max(1, options.size),
+    send(m: OutgoingRaw): Promise<SendOutcome> {
+      if (closed) return Promise.resolve({ kind: 'relay', error: 'the SMTP pool is closed' });
+      return new Promise((resolve) => {
+        const id = nextId++;
+        pending.set(id, resolve);
+        if (outbox.length === 0) queueMicrotask(flush);
+        outbox.push({ id, from: m.from, to: m.to, raw: m.raw, messageId: m.messageId, subject: m.subject });
+      });
+    },
+    async ready() {
+      if (closed) return;
+      current();
+      const w = worker;
+      w?.ref();
+      await up;
+      if (w && !busy()) w.unref();
+    },
+    probe() {
+      if (closed) return Promise.resolve({ ok: false, error: 'the SMTP pool is closed' });
+      return new Promise((resolve) => {
+        const id = nextId++;
+        probes.set(id, resolve);
+        const w = current();
+        w.ref();
+        w.postMessage({ t: 'probe', id } satisfies ToWorker);
+      });
+    },
+    close() {
+      closed = true;
+      closing ??= (async () => {
+        const w = worker;
+        if (!w) return;
+        await new Promise<void>((resolve) => {
+          onClosed = resolve;
+          w.ref();
+          w.postMessage({ t: 'close' } satisfies ToWorker);
+        });
+        worker = undefined;
+        await w.terminate();
+      })();
+      return closing;
+    },
+  };
+}

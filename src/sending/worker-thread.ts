@@ -1,0 +1,13 @@
+import { Worker } from 'node:worker_threads';
+
+/**
+ * Starts `<basename>.js` next to the calling module as a worker thread; or, when running from source
+ * under tsx (tests, `npm run dev`), `<basename>.ts` through tsx's API, because Node 20 workers do not
+ * get tsx's loader hooks from the parent.
+ */
+export function startWorker(callerUrl: string, basename: string, workerData: unknown): Worker {
+  if (!callerUrl.endsWith('.ts')) return new Worker(new URL(`./${basename}.js`, callerUrl), { workerData });
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const entry = JSON.stringify(new URL(`./${basename}.ts`, callerUrl).href);
+  return new Worker(`import(${tsx}).then((tsx) => tsx.tsImport(${entry}, ${entry}))`, { eval: true, workerData });
+}
