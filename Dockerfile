@@ -45,7 +45,9 @@ LABEL org.opencontainers.image.title="Gazette" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.base.name="docker.io/library/node:24-bookworm-slim"
 
-ENV NODE_ENV=production \
+# Node 22+ caches compiled modules here, which shortens every start after the first.
+ENV NODE_COMPILE_CACHE=/tmp/gazette-compile-cache \
+    NODE_ENV=production \
     DATA_DIR=/data \
     PORT=3000 \
     HOST=0.0.0.0

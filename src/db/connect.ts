@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
+import type { QueryConfig } from 'pg';
 import { ConfigError, redactUrl, type DatabaseConfig } from '../config.js';
 import type { Database, Db, Dialect } from './database.js';
 
@@ -62,6 +62,8 @@ function openSqlite(file: string): DbHandle {
 const TRANSIENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', '57P03']);
 
 async function openPostgres(url: string, options: ConnectOptions): Promise<DbHandle> {
+  // Loaded only for Postgres, so the SQLite default does not pay for it at start-up.
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
@@ -102,7 +104,7 @@ async function openPostgres(url: string, options: ConnectOptions): Promise<DbHan
     dialect: 'postgres',
     ping: async () => {
       try {
-        await pool.query({ text: 'select 1', query_timeout: 2000 } as pg.QueryConfig);
+        await pool.query({ text: 'select 1', query_timeout: 2000 } as QueryConfig);
         return true;
       } catch {
         return false;

@@ -1,6 +1,6 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { CsvError, parse, type Info } from 'csv-parse';
+import type { Info } from 'csv-parse';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../../db/database.js';
 import type { NewsletterRow } from '../../db/tables/newsletters.js';
@@ -131,6 +131,8 @@ async function importFile(deps: ImportDeps, spec: ImportSpec): Promise<void> {
 
   const delimiter = sniffDelimiter(await firstLine(spec.filePath));
   const input = createReadStream(spec.filePath);
+  // Loaded on first use, so imports cost nothing at start-up.
+  const { CsvError, parse } = await import('csv-parse');
   const parser = parse({
     bom: true,
     delimiter,

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { simpleParser } from 'mailparser';
 import { NotFoundError } from '../../lib/errors.js';
 import { clearDevMessages, findDevMessage, listDevMessages } from '../../sending/dev-outbox.js';
 
@@ -21,6 +20,8 @@ export default async function outboxRoutes(app: FastifyInstance) {
     const id = Number((request.params as { id: string }).id);
     const row = Number.isInteger(id) && id > 0 ? await findDevMessage(db, id) : undefined;
     if (!row) throw new NotFoundError('That message is not in the outbox.');
+    // Loaded on first use: the dev outbox viewer is rarely opened and mailparser is slow to load.
+    const { simpleParser } = await import('mailparser');
     const parsed = await simpleParser(row.raw);
     return reply.page('outbox/show', {
       title: row.subject,

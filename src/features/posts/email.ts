@@ -1,6 +1,4 @@
 import { Eta } from 'eta';
-import { convert } from 'html-to-text';
-import juice from 'juice';
 import type { NewsletterRow } from '../../db/tables/newsletters.js';
 import type { PostRow } from '../../db/tables/posts.js';
 import { VIEWS_DIR } from '../../lib/paths.js';
@@ -41,6 +39,8 @@ export async function renderPost(post: Pick<PostRow, 'subject' | 'preheader' | '
     bodyHtml: body.html,
     links,
   });
+  // Loaded on first use: these two are a third of the server's start-up time otherwise.
+  const [{ default: juice }, { convert }] = await Promise.all([import('juice'), import('html-to-text')]);
   const inlined = juice(document, {
     preserveMediaQueries: true,
     preserveFontFaces: false,
