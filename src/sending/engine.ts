@@ -2,29 +2,17 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Config } from '../config.js';
 import type { Db, Dialect } from '../db/database.js';
-import type { DeliveryStatus, PostStatus } from '../db/tables/posts.js';
 import type { Clock } from '../lib/clock.js';
 import { ConflictError, NotFoundError } from '../lib/errors.js';
 import { parseAudience } from './audience.js';
 import type { PostContentRenderer } from './content.js';
 import { createDkimSigner, type DkimSigner } from './dkim-pool.js';
 import { compileMessage, compileSettings, messageIdDomain, type CompiledMessage } from './message.js';
-import { DEFAULT_ENGINE_OPTIONS, backoff, silentLog, type EngineLog, type EngineOptions } from './options.js';
+import { createHousekeeper } from './housekeeping.js';
+import { DEFAULT_ENGINE_OPTIONS, silentLog, type EngineLog, type EngineOptions } from './options.js';
 import { createPipeline } from './pipeline.js';
-import {
-  OPEN_STATES,
-  countByStatus,
-  countSentSince,
-  dropLease,
-  findPost,
-  holdLease,
-  listProblemRecipients,
-  liveLeaseOwners,
-  recoverOrphans,
-  releasePostClaims,
-  snapshotAudience,
-  type ProblemRecipient,
-} from './repository.js';
+import { readProgress, type SendProgress } from './progress.js';
+import { dropLease, findPost, holdLease, liveLeaseOwners, releasePostClaims, snapshotAudience } from './repository.js';
 import { createThreadedSmtpTransport } from './smtp-thread.js';
 import { createDevOutboxTransport, type BulkTransport } from './transport.js';
 
@@ -52,42 +40,7 @@ export interface SendingEngine {
   stop(): Promise<void>;
 }
 
-export interface SendProgress {
-  postId: number;
-  postStatus: PostStatus;
-  pausedReason: string | null;
-  heldReason: string | null;
-  /** When a relay-level pause is probed again (null for a writer's pause). */
-  resumeAt: number | null;
-  /** The audience snapshot is still being written. */
-  preparing: boolean;
-  startedAt: number | null;
-  sentAt: number | null;
-  /** Rows per delivery status, counted from the table. */
-  counts: Record<DeliveryStatus, number>;
-  total: number;
-  /** queued + claimed: not yet handed to the relay. */
-  queued: number;
-  /** attempting: being handed to the relay right now. */
-  inFlight: number;
-  sent: number;
-  /** waiting for a retry after a temporary failure. */
-  retrying: number;
-  failed: number;
-  unknown: number;
-  skipped: number;
-  cancelled: number;
-  /** queued + inFlight + retrying. */
-  remaining: number;
-  /** Sent per second over the last minute. */
-  ratePerSecond: number;
-  /** Seconds until the queue is empty at the current rate; null when unknown. */
-  etaSeconds: number | null;
-  /** Whether the page should keep polling (something may still change by itself). */
-  live: boolean;
-  /** The first unknown and failed recipients, for "retry these". */
-  problems: ProblemRecipient[];
-}
+export type { SendProgress } from './progress.js';
 
 export interface SendingEngineDeps {
   db: Db;
@@ -102,8 +55,6 @@ export interface SendingEngineDeps {
   log?: EngineLog;
   options?: Partial<EngineOptions>;
 }
-
-const ALL_STATUSES: DeliveryStatus[] = ['queued', 'claimed', 'attempting', 'sent', 'retry', 'failed', 'unknown', 'skipped', 'cancelled'];
 
 export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
   const { db, dialect, config, clock, renderer } = deps;
@@ -193,140 +144,22 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
     }
   }
 
-  /** sending → sent once the audience is frozen and no row has work left; one statement, so no race. */
-  async function finishPosts(): Promise<void> {
-    const now = clock.now();
-    const done = await db
-      .updateTable('posts')
-      .set((eb) => ({ status: 'sent', sent_at: eb.fn.coalesce('sent_at', eb.val(now)), updated_at: now }))
-      .where('status', '=', 'sending')
-      .where('audience_frozen_at', 'is not', null)
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('deliveries as d')
-              .select('d.id')
-              .whereRef('d.post_id', '=', 'posts.id')
-              .where('d.status', 'in', OPEN_STATES),
-          ),
-        ),
-      )
-      .returning('id')
-      .execute();
-    for (const { id } of done) {
-      compiled.delete(id);
-      log.info({ postId: id }, 'post sent to every recipient');
-    }
-  }
-
-  const recentPosts = async (statuses: PostStatus[]) =>
-    (
-      await db
-        .selectFrom('posts')
-        .select('id')
-        .where('status', 'in', statuses)
-        .where('updated_at', '>=', clock.now() - 7 * 24 * 3600_000)
-        .execute()
-    ).map((r) => r.id);
-
-  async function recover(liveOwners: string[]): Promise<void> {
-    const ids = await recentPosts(['sending', 'paused', 'cancelled']);
-    const { requeued, unknown } = await recoverOrphans(db, ids, liveOwners, clock.now());
-    if (requeued + unknown > 0) log.warn({ requeued, unknown }, 'recovered deliveries of a sender that stopped');
-  }
-
-  async function startDueSchedules(): Promise<void> {
-    const now = clock.now();
-    const due = await db
-      .selectFrom('posts')
-      .select(['id', 'scheduled_at'])
-      .where('status', '=', 'scheduled')
-      .where('scheduled_at', '<=', now)
-      .where('held_reason', 'is', null)
-      .execute();
-    for (const post of due) {
-      const late = now - (post.scheduled_at ?? now);
-      if (late > config.scheduleMaxLatenessMs) {
-        const minutes = Math.round(late / 60_000);
-        await db
-          .updateTable('posts')
-          .set({
-            held_reason: `This post was scheduled ${minutes} minutes ago, but Gazette was not running then. Send it now or reschedule it.`,
-            updated_at: now,
-          })
-          .where('id', '=', post.id)
-          .where('status', '=', 'scheduled')
-          .execute();
-        log.warn({ postId: post.id, lateMinutes: minutes }, 'scheduled post missed: held for the writer');
-        continue;
-      }
-      try {
-        await engine.startPost(post.id);
-      } catch (err) {
-        if (!(err instanceof ConflictError)) throw err;
-        log.warn({ postId: post.id, err }, 'scheduled post could not start');
-      }
-    }
-  }
-
-  /** Relay-level pauses whose backoff is over: probe the relay, resume or wait longer. */
-  async function resumeRelayPauses(): Promise<void> {
-    const now = clock.now();
-    const due = await db
-      .selectFrom('posts')
-      .select(['id', 'relay_failures'])
-      .where('status', '=', 'paused')
-      .where('resume_at', 'is not', null)
-      .where('resume_at', '<=', now)
-      .execute();
-    if (due.length === 0) return;
-    const probe = await transport.probe();
-    for (const post of due) {
-      if (probe.ok) {
-        await db
-          .updateTable('posts')
-          .set({ status: 'sending', paused_reason: null, resume_at: null, updated_at: now })
-          .where('id', '=', post.id)
-          .where('status', '=', 'paused')
-          .where('resume_at', 'is not', null)
-          .execute();
-        log.info({ postId: post.id }, 'relay answers again: send resumed');
-      } else {
-        const failures = post.relay_failures + 1;
-        await db
-          .updateTable('posts')
-          .set({
-            resume_at: now + backoff(failures, options.relayBackoffBaseMs, options.relayBackoffMaxMs),
-            relay_failures: failures,
-            paused_reason: `The mail relay is not accepting mail (${probe.error}). Gazette will try again by itself; no recipient was marked failed.`.slice(0, 1000),
-            updated_at: now,
-          })
-          .where('id', '=', post.id)
-          .where('status', '=', 'paused')
-          .where('resume_at', 'is not', null)
-          .execute();
-      }
-    }
-    if (probe.ok) pipeline.wake();
-  }
-
-  async function unfinishedSnapshots(): Promise<void> {
-    const rows = await db.selectFrom('posts').select('id').where('status', 'in', ['sending', 'paused']).where('audience_frozen_at', 'is', null).execute();
-    for (const { id } of rows) await snapshot(id);
-  }
-
-  async function housekeeping(): Promise<void> {
-    const now = clock.now();
-    await holdLease(db, `sender:${owner}`, owner, now, options.leaseTtlMs);
-    const leader = await holdLease(db, 'scheduler', owner, now, options.leaseTtlMs);
-    if (leader) {
-      if (dialect === 'postgres') await recover(await liveLeaseOwners(db, 'sender:', now));
-      await resumeRelayPauses();
-      await startDueSchedules();
-      await unfinishedSnapshots();
-    }
-    await finishPosts();
-  }
+  const housekeeper = createHousekeeper({
+    db,
+    dialect,
+    clock,
+    options,
+    owner,
+    scheduleMaxLatenessMs: config.scheduleMaxLatenessMs,
+    transport,
+    log,
+    startPost: (postId) => engine.startPost(postId),
+    snapshot,
+    wake: () => pipeline.wake(),
+    finished: (postId) => compiled.delete(postId),
+  });
+  const housekeeping = () => housekeeper.run();
+  const finishPosts = () => housekeeper.finishPosts();
 
   // Background loop state (start/stop).
   let loop: Promise<void> | undefined;
@@ -490,42 +323,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
     },
 
     async progress(postId) {
-      const post = await findPost(db, postId);
-      if (!post) throw new NotFoundError('That post does not exist.');
-      const now = clock.now();
-      const raw = await countByStatus(db, postId);
-      const counts = Object.fromEntries(ALL_STATUSES.map((s) => [s, raw[s] ?? 0])) as Record<DeliveryStatus, number>;
-      const total = ALL_STATUSES.reduce((n, s) => n + counts[s], 0);
-      const remaining = counts.queued + counts.claimed + counts.attempting + counts.retry;
-      const windowMs = Math.min(60_000, Math.max(1000, now - (post.started_at ?? now)));
-      const recent = post.status === 'sending' ? await countSentSince(db, postId, now - windowMs) : 0;
-      const ratePerSecond = recent / (windowMs / 1000);
-      const preparing = (post.status === 'sending' || post.status === 'paused') && post.audience_frozen_at === null;
-      return {
-        postId,
-        postStatus: post.status,
-        pausedReason: post.paused_reason,
-        heldReason: post.held_reason,
-        resumeAt: post.resume_at,
-        preparing,
-        startedAt: post.started_at,
-        sentAt: post.sent_at,
-        counts,
-        total,
-        queued: counts.queued + counts.claimed,
-        inFlight: counts.attempting,
-        sent: counts.sent,
-        retrying: counts.retry,
-        failed: counts.failed,
-        unknown: counts.unknown,
-        skipped: counts.skipped,
-        cancelled: counts.cancelled,
-        remaining,
-        ratePerSecond,
-        etaSeconds: ratePerSecond > 0 && !preparing ? Math.ceil(remaining / ratePerSecond) : null,
-        live: post.status === 'sending' || (post.status === 'paused' && post.resume_at !== null) || (post.status === 'cancelled' && counts.attempting > 0),
-        problems: counts.unknown + counts.failed > 0 ? await listProblemRecipients(db, postId, 100) : [],
-      };
+      return readProgress(db, postId, clock.now());
     },
 
     async runOnce() {
@@ -539,7 +337,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
       // senders whose lease ran out are (the others are alive and sending).
       const now = clock.now();
       await holdLease(db, `sender:${owner}`, owner, now, options.leaseTtlMs);
-      await recover(dialect === 'postgres' ? await liveLeaseOwners(db, 'sender:', now) : [owner]);
+      await housekeeper.recover(dialect === 'postgres' ? await liveLeaseOwners(db, 'sender:', now) : [owner]);
     },
 
     start() {

@@ -1,0 +1,82 @@
+import type { DbOrTx } from '../db/database.js';
+import type { DeliveryStatus, PostStatus } from '../db/tables/posts.js';
+import { NotFoundError } from '../lib/errors.js';
+import { countByStatus, countSentSince, findPost, listProblemRecipients, type ProblemRecipient } from './repository.js';
+
+/** Where a send stands, counted from the deliveries rows (never from a separate counter). */
+export interface SendProgress {
+  postId: number;
+  postStatus: PostStatus;
+  pausedReason: string | null;
+  heldReason: string | null;
+  /** When a relay-level pause is probed again (null for a writer's pause). */
+  resumeAt: number | null;
+  /** The audience snapshot is still being written. */
+  preparing: boolean;
+  startedAt: number | null;
+  sentAt: number | null;
+  /** Rows per delivery status, counted from the table. */
+  counts: Record<DeliveryStatus, number>;
+  total: number;
+  /** queued + claimed: not yet handed to the relay. */
+  queued: number;
+  /** attempting: being handed to the relay right now. */
+  inFlight: number;
+  sent: number;
+  /** waiting for a retry after a temporary failure. */
+  retrying: number;
+  failed: number;
+  unknown: number;
+  skipped: number;
+  cancelled: number;
+  /** queued + inFlight + retrying. */
+  remaining: number;
+  /** Sent per second over the last minute. */
+  ratePerSecond: number;
+  /** Seconds until the queue is empty at the current rate; null when unknown. */
+  etaSeconds: number | null;
+  /** Whether the page should keep polling (something may still change by itself). */
+  live: boolean;
+  /** The first unknown and failed recipients, for "retry these". */
+  problems: ProblemRecipient[];
+}
+
+const ALL_STATUSES: DeliveryStatus[] = ['queued', 'claimed', 'attempting', 'sent', 'retry', 'failed', 'unknown', 'skipped', 'cancelled'];
+
+export async function readProgress(db: DbOrTx, postId: number, now: number): Promise<SendProgress> {
+  const post = await findPost(db, postId);
+  if (!post) throw new NotFoundError('That post does not exist.');
+  const raw = await countByStatus(db, postId);
+  const counts = Object.fromEntries(ALL_STATUSES.map((s) => [s, raw[s] ?? 0])) as Record<DeliveryStatus, number>;
+  const total = ALL_STATUSES.reduce((n, s) => n + counts[s], 0);
+  const remaining = counts.queued + counts.claimed + counts.attempting + counts.retry;
+  const windowMs = Math.min(60_000, Math.max(1000, now - (post.started_at ?? now)));
+  const recent = post.status === 'sending' ? await countSentSince(db, postId, now - windowMs) : 0;
+  const ratePerSecond = recent / (windowMs / 1000);
+  const preparing = (post.status === 'sending' || post.status === 'paused') && post.audience_frozen_at === null;
+  return {
+    postId,
+    postStatus: post.status,
+    pausedReason: post.paused_reason,
+    heldReason: post.held_reason,
+    resumeAt: post.resume_at,
+    preparing,
+    startedAt: post.started_at,
+    sentAt: post.sent_at,
+    counts,
+    total,
+    queued: counts.queued + counts.claimed,
+    inFlight: counts.attempting,
+    sent: counts.sent,
+    retrying: counts.retry,
+    failed: counts.failed,
+    unknown: counts.unknown,
+    skipped: counts.skipped,
+    cancelled: counts.cancelled,
+    remaining,
+    ratePerSecond,
+    etaSeconds: ratePerSecond > 0 && !preparing ? Math.ceil(remaining / ratePerSecond) : null,
+    live: post.status === 'sending' || (post.status === 'paused' && post.resume_at !== null) || (post.status === 'cancelled' && counts.attempting > 0),
+    problems: counts.unknown + counts.failed > 0 ? await listProblemRecipients(db, postId, 100) : [],
+  };
+}
