@@ -121,26 +121,38 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
   });
 
   /** Writes the audience into deliveries (idempotent, resumable), then freezes it. */
-  async function snapshot(postId: number): Promise<void> {
+  /**
+   * Writes the audience into deliveries (idempotent, resumable), then freezes it. With `maxPages`,
+   * returns after that many pages and finishes in the background: a big list does not hold up the
+   * writer's request, and sending already starts on the first pages.
+   */
+  async function snapshot(postId: number, maxPages?: number): Promise<void> {
     if (preparing.has(postId)) return;
     preparing.add(postId);
+    let rest = false;
     try {
       const post = await findPost(db, postId);
-      if (!post || post.audience_frozen_at !== null) return;
+      if (!post || post.audience_frozen_at !== null || (post.status !== 'sending' && post.status !== 'paused')) return;
       const newsletter = await db.selectFrom('newsletters').selectAll().where('id', '=', post.newsletter_id).executeTakeFirstOrThrow();
-      const inserted = await snapshotAudience(db, {
+      const { inserted, done } = await snapshotAudience(db, {
         postId,
         newsletterId: post.newsletter_id,
         audience: parseAudience(post.audience),
         domain: messageIdDomain(newsletter, settings),
         now: clock.now(),
         pageSize: options.snapshotPageSize,
+        maxPages,
       });
+      if (!done) {
+        rest = true;
+        return;
+      }
       await db.updateTable('posts').set({ audience_frozen_at: clock.now() }).where('id', '=', postId).where('audience_frozen_at', 'is', null).execute();
       log.info({ postId, recipients: inserted }, 'audience snapshot written');
     } finally {
       preparing.delete(postId);
       pipeline.wake();
+      if (rest) setImmediate(() => void snapshot(postId).catch((err: unknown) => log.error({ err, postId }, 'audience snapshot failed; it resumes at the next housekeeping')));
     }
   }
 
@@ -239,7 +251,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
       compiled.set(postId, Promise.resolve(message));
       log.info({ postId }, 'send started');
       wake();
-      await snapshot(postId);
+      await snapshot(postId, options.snapshotWaitPages);
     },
 
     async pausePost(postId, reason) {
@@ -266,7 +278,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
       if (Number(r.numUpdatedRows) === 0) throw new ConflictError(`This post is ${post.status}; only a paused send can be resumed.`);
       compiled.delete(postId);
       wake();
-      if (post.audience_frozen_at === null) await snapshot(postId);
+      if (post.audience_frozen_at === null) await snapshot(postId, options.snapshotWaitPages);
     },
 
     async cancelPost(postId) {

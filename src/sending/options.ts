@@ -4,6 +4,8 @@ export interface EngineOptions {
   claimSize?: number;
   /** Audience rows inserted per snapshot page. */
   snapshotPageSize: number;
+  /** startPost returns after this many pages; a bigger audience is finished in the background. */
+  snapshotWaitPages: number;
   /** Attempts (4xx or network errors) before a recipient is given up as failed. */
   maxAttempts: number;
   /** Retry n waits retryBaseMs × 2^(n-1), at most retryMaxMs. */
@@ -24,6 +26,7 @@ export interface EngineOptions {
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   snapshotPageSize: 1000,
+  snapshotWaitPages: 20,
   maxAttempts: 8,
   retryBaseMs: 60_000,
   retryMaxMs: 60 * 60_000,

@@ -21,11 +21,14 @@ export async function findPost(db: DbOrTx, id: number): Promise<PostRow | undefi
 // ---------------------------------------------------------------------------------------------
 // Snapshot
 
-/** Inserts the audience in keyset pages, resuming after the highest subscriber already there. */
+/**
+ * Inserts the audience in keyset pages, resuming after the highest subscriber already there; stops
+ * after `maxPages` pages (`done` false) so a caller can hand the rest to the background.
+ */
 export async function snapshotAudience(
   db: DbOrTx,
-  p: { postId: number; newsletterId: number; audience: Audience; domain: string; now: number; pageSize: number },
-): Promise<number> {
+  p: { postId: number; newsletterId: number; audience: Audience; domain: string; now: number; pageSize: number; maxPages?: number },
+): Promise<{ inserted: number; done: boolean }> {
   const last = await db
     .selectFrom('deliveries')
     .select((eb) => eb.fn.max('subscriber_id').as('max'))
@@ -33,7 +36,8 @@ export async function snapshotAudience(
     .executeTakeFirst();
   let afterId = Number(last?.max ?? 0);
   let inserted = 0;
-  for (;;) {
+  for (let pages = 0; ; pages++) {
+    if (p.maxPages !== undefined && pages >= p.maxPages) return { inserted, done: false };
     const page = await audiencePage(db, p.newsletterId, p.audience, afterId, p.pageSize);
     if (page.length === 0) break;
     const ids = randomBytes(page.length * 15);
@@ -52,7 +56,7 @@ export async function snapshotAudience(
     afterId = page[page.length - 1]!.subscriber_id;
     if (page.length < p.pageSize) break;
   }
-  return inserted;
+  return { inserted, done: true };
 }
 
 // ---------------------------------------------------------------------------------------------
