@@ -158,10 +158,17 @@ export function createHousekeeper(d: HousekeeperDeps) {
     for (const { id } of rows) await d.snapshot(id);
   }
 
+  // Leases are renewed a few times per TTL, not on every pass: each renewal is a durable write.
+  let renewedAt = -Infinity;
+  let leader = false;
+
   async function housekeeping(): Promise<void> {
     const now = clock.now();
-    await holdLease(db, `sender:${owner}`, owner, now, options.leaseTtlMs);
-    const leader = await holdLease(db, 'scheduler', owner, now, options.leaseTtlMs);
+    if (now - renewedAt >= options.leaseTtlMs / 3) {
+      await holdLease(db, `sender:${owner}`, owner, now, options.leaseTtlMs);
+      leader = await holdLease(db, 'scheduler', owner, now, options.leaseTtlMs);
+      renewedAt = now;
+    }
     if (leader) {
       if (dialect === 'postgres') await recover(await liveLeaseOwners(db, 'sender:', now));
       await resumeRelayPauses();
