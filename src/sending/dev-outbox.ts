@@ -3,6 +3,7 @@ import type { Clock } from '../lib/clock.js';
 import type { DbOrTx } from '../db/database.js';
 import type { DevOutboxRow } from '../db/tables/dev-outbox.js';
 import { domainOf, newMessageId, type Mailer, type OutgoingMail, type SendResult } from './mailer.js';
+import type { BulkTransport } from './transport.js';
 
 /**
  * Without a relay, mail is composed exactly as it would be sent and kept in the database, where the
@@ -39,6 +40,22 @@ export function createDevOutboxMailer(db: DbOrTx, clock: Clock): Mailer {
       return 'No SMTP relay is configured: mail is kept in the dev outbox.';
     },
     async close(): Promise<void> {},
+  };
+}
+
+/** No relay configured: bulk mail is kept in the dev outbox, byte for byte what would have been sent. */
+export function createDevOutboxTransport(db: DbOrTx, clock: Clock, concurrency = 4): BulkTransport {
+  return {
+    kind: 'dev-outbox',
+    concurrency,
+    async send(m) {
+      await insertDevMessage(db, { messageId: m.messageId, from: m.from, to: m.to, subject: m.subject, raw: m.raw.toString('utf8'), at: clock.now() });
+      return { kind: 'sent', response: 'Stored in the dev outbox (no SMTP relay is configured).' };
+    },
+    async probe() {
+      return { ok: true };
+    },
+    async close() {},
   };
 }
 

@@ -14,7 +14,8 @@ import { createPipeline } from './pipeline.js';
 import { readProgress, type SendProgress } from './progress.js';
 import { dropLease, findPost, holdLease, liveLeaseOwners, releasePostClaims, snapshotAudience } from './repository.js';
 import { createThreadedSmtpTransport } from './smtp-thread.js';
-import { createDevOutboxTransport, type BulkTransport } from './transport.js';
+import { createDevOutboxTransport } from './dev-outbox.js';
+import type { BulkTransport } from './transport.js';
 
 /**
  * The sending engine: turns a post into per-recipient `deliveries` rows and works through them

@@ -1,7 +1,3 @@
-import type { Clock } from '../lib/clock.js';
-import type { DbOrTx } from '../db/database.js';
-import { insertDevMessage } from './dev-outbox.js';
-
 /**
  * Where the engine hands compiled messages: a pool of SMTP connections (smtp-pool.ts) or, without a
  * relay, the dev outbox. Every attempt ends in exactly one outcome class; the engine maps classes to
@@ -42,22 +38,6 @@ export interface BulkTransport {
   /** Opens (and closes) one session to learn whether the relay is usable again. */
   probe(): Promise<{ ok: true } | { ok: false; error: string }>;
   close(): Promise<void>;
-}
-
-/** No relay configured: bulk mail is kept in the dev outbox, byte for byte what would have been sent. */
-export function createDevOutboxTransport(db: DbOrTx, clock: Clock, concurrency = 4): BulkTransport {
-  return {
-    kind: 'dev-outbox',
-    concurrency,
-    async send(m) {
-      await insertDevMessage(db, { messageId: m.messageId, from: m.from, to: m.to, subject: m.subject, raw: m.raw.toString('utf8'), at: clock.now() });
-      return { kind: 'sent', response: 'Stored in the dev outbox (no SMTP relay is configured).' };
-    },
-    async probe() {
-      return { ok: true };
-    },
-    async close() {},
-  };
 }
 
 interface SmtpErrorLike {
