@@ -2,7 +2,7 @@ import nodemailer from 'nodemailer';
 import type { Clock } from '../lib/clock.js';
 import type { DbOrTx } from '../db/database.js';
 import type { DevOutboxRow } from '../db/tables/dev-outbox.js';
-import { domainOf, newMessageId, type Mailer, type OutgoingMail, type SendResult } from './mailer.js';
+import { domainOf, newMessageId, nodemailerFields, type Mailer, type OutgoingMail, type SendResult } from './mailer.js';
 import type { BulkTransport } from './transport.js';
 
 /**
@@ -15,17 +15,7 @@ export function createDevOutboxMailer(db: DbOrTx, clock: Clock): Mailer {
     kind: 'dev-outbox',
     async send(mail: OutgoingMail): Promise<SendResult> {
       const messageId = mail.messageId ?? newMessageId(domainOf(mail.from));
-      const info = await composer.sendMail({
-        from: mail.from,
-        to: mail.to,
-        replyTo: mail.replyTo,
-        subject: mail.subject,
-        text: mail.text,
-        html: mail.html,
-        headers: mail.headers,
-        messageId,
-        date: new Date(clock.now()),
-      });
+      const info = await composer.sendMail({ ...nodemailerFields(mail, messageId), date: new Date(clock.now()) });
       await insertDevMessage(db, {
         messageId,
         from: mail.from,

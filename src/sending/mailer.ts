@@ -37,6 +37,20 @@ export function newMessageId(domain: string): string {
   return `<${randomToken(18)}@${domain}>`;
 }
 
+/** The nodemailer message for one OutgoingMail; nodemailer encodes every header value itself. */
+export function nodemailerFields(mail: OutgoingMail, messageId: string) {
+  return {
+    from: mail.from,
+    to: mail.to,
+    replyTo: mail.replyTo,
+    subject: mail.subject,
+    text: mail.text,
+    html: mail.html,
+    headers: mail.headers,
+    messageId,
+  };
+}
+
 /** The domain part of an address or `Name <address>` mailbox. */
 export function domainOf(mailbox: string): string {
   const match = /@([^>\s]+)>?\s*$/.exec(mailbox);

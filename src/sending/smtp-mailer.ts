@@ -1,7 +1,7 @@
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { DkimConfig, SmtpConfig } from '../config.js';
-import { domainOf, newMessageId, type Mailer, type OutgoingMail, type SendResult } from './mailer.js';
+import { domainOf, newMessageId, nodemailerFields, type Mailer, type OutgoingMail, type SendResult } from './mailer.js';
 
 /** Headers DKIM must cover; nodemailer's default list leaves out List-Unsubscribe-Post (RFC 8058 §4). */
 export const DKIM_SIGNED_HEADERS =
@@ -45,16 +45,7 @@ export function createSmtpMailer(smtp: SmtpConfig, dkim: DkimConfig | undefined)
     kind: 'smtp',
     async send(mail: OutgoingMail): Promise<SendResult> {
       const messageId = mail.messageId ?? newMessageId(dkim?.domain ?? domainOf(mail.from));
-      const info = await transport.sendMail({
-        from: mail.from,
-        to: mail.to,
-        replyTo: mail.replyTo,
-        subject: mail.subject,
-        text: mail.text,
-        html: mail.html,
-        headers: mail.headers,
-        messageId,
-      });
+      const info = await transport.sendMail(nodemailerFields(mail, messageId));
       return { messageId, response: info.response, delivered: true };
     },
     async verify(): Promise<string> {
