@@ -71,6 +71,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   let tokens = 1;
   let lastRefill = performance.now();
   const throttle: ThrottleState = { consecutive421: 0 };
+  /** Posts whose compiled message is at hand: their fresh claims can go out in the tick that claims them. */
+  const compiledPosts = new Set<number>();
   /** Posts with relay trouble on record: their counter is reset by the next successful send. */
   const troubled = new Set<number>();
 
@@ -114,6 +116,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       let compiled: CompiledMessage;
       try {
         compiled = await deps.compiled(postId);
+        compiledPosts.add(postId);
       } catch (err) {
         // Nobody's fault but the post's: the rows go back to the queue and the post is paused.
         const problem: SendOutcome = { kind: 'post', error: `This post could not be prepared for sending: ${(err as Error).message}` };
@@ -167,31 +170,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       });
   }
 
-  async function tick(): Promise<'idle' | 'worked' | 'wait'> {
-    const outcomes = finished.splice(0);
-    const committed = outcomes.filter((f) => f.occupied).length;
-    const allowance = Math.min(concurrency - (occupied - committed), refill());
-    const take: Item[] = [];
-    const problems: Finished[] = [];
-    if (!stopping) {
-      const keep: Item[] = [];
-      for (const item of ready) {
-        if (item.problem) problems.push({ row: item.row, newsletterId: item.newsletterId, outcome: item.problem, occupied: false });
-        else if (item.raw && take.length < allowance) take.push(item);
-        else keep.push(item);
-      }
-      ready = keep;
-    }
-    const wantClaim = !stopping && !exhausted && ready.length <= concurrency;
-    if (outcomes.length === 0 && problems.length === 0 && take.length === 0 && !wantClaim) {
-      return occupied === 0 && signing === 0 && ready.length === 0 ? 'idle' : 'wait';
-    }
-    // Without signing, rows claimed in this tick can be marked in it too when connections are free.
-    const direct = stopping || deps.signer() ? 0 : allowance - take.length;
-
-    const now = clock.now();
-    const result = await db.transaction().execute(async (trx) => {
-      const paused = await applyOutcomes(trx, [...outcomes, ...problems], now, options, throttle, troubled);
+  /** The tick's one transaction: outcomes, then a claim when the buffer runs low, then the markers. */
+  async function commitTick(outcomes: Finished[], take: Item[], wantClaim: boolean, direct: number, now: number) {
+    return db.transaction().execute(async (trx) => {
+      const paused = await applyOutcomes(trx, outcomes, now, options, throttle, troubled);
       let claimed: ClaimedRow[] = [];
       let skipped = 0;
       const postNewsletter = new Map<number, number>();
@@ -213,10 +195,45 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           skipped += got.skipped;
         }
       }
-      const ids = [...take.map((i) => i.row.id), ...claimed.slice(0, Math.max(0, direct)).map((r) => r.id)];
-      const marked = await markAttempting(trx, ids, deps.owner, now);
+      // Fresh claims of a post already compiled can be marked (and sent) in this same tick.
+      const fresh = claimed.filter((r) => compiledPosts.has(r.postId)).slice(0, Math.max(0, direct));
+      const marked = await markAttempting(trx, [...take.map((i) => i.row.id), ...fresh.map((r) => r.id)], deps.owner, now);
       return { paused, marked, claimed, skipped, postNewsletter };
     });
+  }
+
+  async function tick(): Promise<'idle' | 'worked' | 'wait'> {
+    const outcomes = finished.splice(0);
+    const committed = outcomes.filter((f) => f.occupied).length;
+    const allowance = Math.min(concurrency - (occupied - committed), refill());
+    const take: Item[] = [];
+    const unsendable: Item[] = [];
+    if (!stopping) {
+      const keep: Item[] = [];
+      for (const item of ready) {
+        if (item.problem) unsendable.push(item);
+        else if (item.raw && take.length < allowance) take.push(item);
+        else keep.push(item);
+      }
+      ready = keep;
+    }
+    const wantClaim = !stopping && !exhausted && ready.length <= concurrency;
+    if (outcomes.length === 0 && unsendable.length === 0 && take.length === 0 && !wantClaim) {
+      return occupied === 0 && signing === 0 && ready.length === 0 ? 'idle' : 'wait';
+    }
+    // Without signing, rows claimed in this tick can be marked in it too when connections are free.
+    const direct = stopping || deps.signer() ? 0 : allowance - take.length;
+    const problems = unsendable.map((i): Finished => ({ row: i.row, newsletterId: i.newsletterId, outcome: i.problem!, occupied: false }));
+
+    let result: Awaited<ReturnType<typeof commitTick>>;
+    try {
+      result = await commitTick([...outcomes, ...problems], take, wantClaim, direct, clock.now());
+    } catch (err) {
+      // Nothing of this tick was written: keep its outcomes and messages for the next attempt.
+      finished.unshift(...outcomes);
+      ready.unshift(...unsendable, ...take);
+      throw err;
+    }
 
     occupied -= committed;
     for (const postId of result.paused) forget(postId);
@@ -247,6 +264,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
   function forget(postId: number) {
     ready = ready.filter((i) => i.row.postId !== postId);
+    // The post may be edited before it resumes: compile it afresh then.
+    compiledPosts.delete(postId);
   }
 
   async function loop(): Promise<void> {

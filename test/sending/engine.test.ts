@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { ConflictError } from '../../src/lib/errors.js';
 import { emailHash } from '../../src/features/suppressions/repository.js';
+import { createSendingEngine } from '../../src/sending/engine.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { DIALECTS } from '../helpers/db.js';
 import { reply, startSmtpServer, type SmtpServerOptions, type TestSmtpServer } from '../helpers/smtp-server.js';
@@ -422,6 +423,35 @@ for (const dialect of DIALECTS) {
       assert.notEqual((await postStatus(small.db.db, big)).audience_frozen_at, null);
       await small.sending.runOnce();
       assert.deepEqual(await statusCounts(small.db.db, big), { sent: 30 });
+    });
+
+    it('keeps outcomes in memory when a commit fails, and records them on the next pass without re-sending', async () => {
+      const { t, smtp, readers, postId } = await setup({ readers: 5, pool: 5 });
+      // A database hiccup: the first statement that records sent rows fails, rolling its tick back.
+      let failures = 1;
+      const flaky = t.db.db.withPlugin({
+        transformQuery(args) {
+          const node = args.node as { kind: string; sqlFragments?: string[] };
+          if (failures > 0 && node.kind === 'RawNode' && node.sqlFragments?.join('').includes("set status = 'sent'")) {
+            failures -= 1;
+            throw new Error('disk I/O error (simulated)');
+          }
+          return args.node;
+        },
+        async transformResult(args) {
+          return args.result;
+        },
+      });
+      const engine = createSendingEngine({ db: flaky, dialect, config: t.config, clock: t.clock, renderer: testRenderer, options: OPTIONS });
+      cleanups.push(() => engine.stop());
+      await engine.startPost(postId);
+      await assert.rejects(engine.runOnce(), /disk I\/O error/);
+      await smtp.waitFor(5); // the messages in flight when the commit failed still finish
+      assert.deepEqual(await statusCounts(t.db.db, postId), { attempting: 5 });
+      await engine.runOnce();
+      assert.deepEqual(await statusCounts(t.db.db, postId), { sent: 5 });
+      assert.equal(smtp.messages.length, 5, 'nothing was sent twice');
+      for (const r of readers) assert.equal(received(smtp, r.email), 1);
     });
 
     it('paces the send to SEND_RATE messages per second', async () => {
