@@ -160,7 +160,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   }
 
   function send(item: Item): void {
-    if (tokens !== Infinity) tokens -= 1;
+    if (deps.sendRate !== undefined) tokens -= 1;
     transport
       .send({ from: item.from, to: item.row.email, raw: item.raw!, messageId: item.row.messageId, subject: item.subject })
       .catch((err: unknown): SendOutcome => ({ kind: 'retry', error: `internal error: ${(err as Error).message}` }))
