@@ -138,15 +138,3 @@ export async function listTagsOf(db: DbOrTx, subscriberId: number): Promise<stri
     .execute();
   return rows.map((r) => r.name);
 }
-
-/** Sent posts of a newsletter for its public home page, newest first. */
-export async function listSentPosts(db: DbOrTx, newsletterId: number, limit: number) {
-  return db
-    .selectFrom('posts')
-    .select(['slug', 'subject', 'preheader', 'sent_at'])
-    .where('newsletter_id', '=', newsletterId)
-    .where('status', '=', 'sent')
-    .orderBy('sent_at', 'desc')
-    .limit(limit)
-    .execute();
-}

@@ -6,7 +6,7 @@ import { publicUrls } from '../../lib/urls.js';
 import { wantsJson } from '../../plugins/session.js';
 import type { AuthService } from '../auth/service.js';
 import { findDefaultNewsletter, findNewsletterBySlug } from '../newsletters/repository.js';
-import { listSentPosts } from './repository.js';
+import { listArchive } from '../posts/repository.js';
 import { preferencesSchema, subscribeSchema } from './schemas.js';
 import type { ReaderService } from './service.js';
 
@@ -45,7 +45,7 @@ export default async function readerRoutes(app: FastifyInstance, opts: { readers
   }
 
   async function homePage(reply: FastifyReply, n: NewsletterRow, extra: { values?: Record<string, string>; errors?: Record<string, string>; message?: string } = {}, status = 200) {
-    const posts = n.archive_public === 1 ? await listSentPosts(db, n.id, 50) : [];
+    const posts = n.archive_public === 1 ? await listArchive(db, n.id, 50) : [];
     return reply.page(
       'readers/home',
       {
