@@ -93,33 +93,27 @@ export interface ArchiveEntry {
   sent_at: number;
 }
 
-/** Sent posts of a newsletter, newest first: what its public home and archive list. */
-export async function listArchive(db: DbOrTx, newsletterId: number, limit: number): Promise<ArchiveEntry[]> {
-  const rows = await db
+/** Sent posts of a newsletter, newest first (ties by id): the one ordering the home page, archive and feed share. */
+function sentPosts(db: DbOrTx, newsletterId: number, limit: number) {
+  return db
     .selectFrom('posts')
-    .select(['slug', 'subject', 'preheader', 'sent_at'])
     .where('newsletter_id', '=', newsletterId)
     .where('status', '=', 'sent')
     .where('sent_at', 'is not', null)
     .orderBy('sent_at', 'desc')
     .orderBy('id', 'desc')
-    .limit(limit)
-    .execute();
+    .limit(limit);
+}
+
+/** What the public home and archive list. */
+export async function listArchive(db: DbOrTx, newsletterId: number, limit: number): Promise<ArchiveEntry[]> {
+  const rows = await sentPosts(db, newsletterId, limit).select(['slug', 'subject', 'preheader', 'sent_at']).execute();
   return rows.map((r) => ({ ...r, sent_at: Number(r.sent_at) }));
 }
 
 /** Whole rows of the latest sent posts, for the feed (which carries full content). */
 export async function listSentPosts(db: DbOrTx, newsletterId: number, limit: number): Promise<PostRow[]> {
-  return db
-    .selectFrom('posts')
-    .selectAll()
-    .where('newsletter_id', '=', newsletterId)
-    .where('status', '=', 'sent')
-    .where('sent_at', 'is not', null)
-    .orderBy('sent_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(limit)
-    .execute();
+  return sentPosts(db, newsletterId, limit).selectAll().execute();
 }
 
 export async function listTags(db: DbOrTx): Promise<Array<{ id: number; name: string }>> {
