@@ -109,7 +109,7 @@ async function main() {
   const sends: SendResult[] = [];
   let sqliteBench: BenchDb | undefined;
   try {
-    if (only.has('send') || only.has('web') || only.has('ceilings')) {
+    if (only.has('send') || only.has('web') || only.has('ceilings') || only.has('import') || only.has('startup')) {
       const t0 = Date.now();
       sqliteBench = await prepareDb('sqlite', N);
       log(`seeded ${N} subscribers on SQLite in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
