@@ -85,6 +85,12 @@ export function crlf(text: string): string {
 }
 
 /**
+ * No line of a message we build starts with a dot: in quoted-printable a dot can be written "=2E",
+ * so the bytes need no SMTP dot-stuffing and go on the wire as they are (see isWireReady in transport.ts).
+ */
+const LINE_START_DOT = /(^|\n)\./g;
+
+/**
  * Quoted-printable for one piece of a body that starts at the beginning of a line. With `soft` the
  * piece ends with a soft line break, so whatever follows (a merge value) starts a fresh line too:
  * that is what lets static pieces be encoded once per post and values once per recipient, and the
@@ -92,13 +98,14 @@ export function crlf(text: string): string {
  */
 export function qpPiece(text: string, soft: boolean): string {
   if (text === '') return '';
-  const encoded = qpWrap(qpEncode(crlf(text)), 75);
+  // Wrapped at 73 so that a line starting with a dot, written "=2E", still fits in 76 octets.
+  const encoded = qpWrap(qpEncode(crlf(text)), 73).replace(LINE_START_DOT, '$1=2E');
   if (!soft || encoded.endsWith('\r\n')) return encoded;
   return `${encoded}=\r\n`;
 }
 
-/** Values are usually short, plain ASCII without "=": those need no encoding at all. */
-const QP_SAFE_SHORT = /^[\x21-\x3c\x3e-\x7e]([\x20-\x3c\x3e-\x7e]{0,68}[\x21-\x3c\x3e-\x7e])?$/;
+/** Values are usually short, plain ASCII without "=" and not starting with a dot: those need no encoding at all. */
+const QP_SAFE_SHORT = /^[\x21-\x2d\x2f-\x3c\x3e-\x7e]([\x20-\x3c\x3e-\x7e]{0,68}[\x21-\x3c\x3e-\x7e])?$/;
 
 /** A per-recipient value as its own quoted-printable lines, ending with a soft break. */
 export function qpValue(text: string): string {

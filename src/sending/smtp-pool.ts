@@ -1,6 +1,7 @@
+import type { Transform } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { SmtpConfig } from '../config.js';
-import { classifySendError, classifySessionError, type BulkTransport, type OutgoingRaw, type SendOutcome } from './transport.js';
+import { classifySendError, classifySessionError, isWireReady, type BulkTransport, type OutgoingRaw, type SendOutcome } from './transport.js';
 
 /**
  * The engine's own pool of nodemailer SMTPConnections: pre-built bytes go straight to `send()`, with
@@ -140,6 +141,7 @@ export function createSmtpPool(smtp: SmtpConfig, options: SmtpPoolOptions): Bulk
   const sendOn = (conn: Conn, m: OutgoingRaw): Promise<{ outcome: SendOutcome; dataSent: boolean; err?: unknown }> =>
     new Promise((resolve) => {
       let dataSent = false;
+      const wireReady = isWireReady(m.raw);
       // SMTPConnection pipes a message that has pipe(): the call comes once the relay said 354, so
       // it marks the point after which a lost connection leaves the outcome unknown.
       const payload = {
@@ -148,7 +150,13 @@ export function createSmtpPool(smtp: SmtpConfig, options: SmtpPoolOptions): Bulk
         destroy: () => undefined,
         pipe: (dest: NodeJS.WritableStream) => {
           dataSent = true;
-          dest.end(m.raw);
+          if (wireReady && typeof (dest as Partial<Transform>).push === 'function') {
+            // Already transparent (no line starts with a dot, CRLF line ends): skip the escaping
+            // transform's byte-by-byte pass and hand the bytes to its output; the final CRLF is
+            // left for the transform's own "<CRLF>.<CRLF>" terminator.
+            (dest as Transform).push(m.raw.subarray(0, m.raw.length - 2));
+            dest.end();
+          } else dest.end(m.raw);
           return dest;
         },
       };

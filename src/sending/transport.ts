@@ -95,3 +95,19 @@ export function classifySessionError(err: unknown): { fatal: boolean; error: str
   const fatal = e.code === 'EAUTH' || e.code === 'ENOAUTH' || e.code === 'ETLS' || (code !== undefined && code >= 500);
   return { fatal, error, ...(code !== undefined ? { code } : {}) };
 }
+
+const LF_DOT = Buffer.from('\n.');
+const CR_DOT = Buffer.from('\r.');
+
+/**
+ * Whether a message can go inside SMTP DATA exactly as it is: it ends with CRLF, no line starts with
+ * a dot (so no dot-stuffing is needed), and no CR or LF anywhere is followed by a dot, so however a
+ * receiver reads line ends, nothing inside can look like the end of the data (SMTP smuggling).
+ * Two native searches instead of the escaping transform's byte-by-byte pass. Compiled messages always
+ * pass (their body is quoted-printable with "=2E" for a leading dot, and they have CRLF line ends
+ * only, which the message tests check on the wire); anything else takes the escaping path.
+ */
+export function isWireReady(raw: Buffer): boolean {
+  const n = raw.length;
+  return n >= 2 && raw[0] !== 0x2e && raw[n - 2] === 0x0d && raw[n - 1] === 0x0a && raw.indexOf(LF_DOT) === -1 && raw.indexOf(CR_DOT) === -1;
+}

@@ -4,6 +4,7 @@ import type { AddressObject, ParsedMail } from 'mailparser';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { DIALECTS } from '../helpers/db.js';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp-server.js';
+import { isWireReady } from '../../src/sending/transport.js';
 import { verifyDkim } from './dkim-verify.js';
 import { addReaders, deliveries, dkimKeys, makeNewsletter, makePost, testRenderer } from './fixtures.js';
 
@@ -28,6 +29,7 @@ const NAMES = [
   '<script>alert(1)</script>',
   '',
   '山田 太郎',
+  '.dotty',
 ];
 
 for (const dialect of DIALECTS) {
@@ -37,6 +39,8 @@ for (const dialect of DIALECTS) {
     let postId: number;
     let newsletterSlug: string;
     const longLine = `${'Ünïcödé and a long line without breaks '.repeat(150)}end.`;
+    // Lines that SMTP would have to dot-stuff, and one that alone would end DATA.
+    const dotted = '\n.\n..two dots\n.leading dot';
 
     before(async () => {
       smtp = await startSmtpServer();
@@ -56,7 +60,7 @@ for (const dialect of DIALECTS) {
       await addReaders(t.db.db, nl.id, t.clock.now(), NAMES.length, { name: (i) => NAMES[i]! });
       postId = await makePost(t.db.db, nl.id, t.clock.now(), {
         subject: 'Grüße aus Köln — für {{ subscriber.first_name | default: "dich" }}\r\nBcc: evil@example.com',
-        body: longLine,
+        body: longLine + dotted,
       });
       await t.sending.startPost(postId);
       await t.sending.runOnce();
@@ -122,10 +126,10 @@ for (const dialect of DIALECTS) {
         const p = byRecipient(rows[i]!.email).parsed!;
         const shown = name.trim() === '' ? 'friend' : name.replace(/\r\n/g, '\n');
         assert.match(String(p.headers.get('content-type') && (p.headers.get('content-type') as { value: string }).value), /^multipart\/alternative$/);
-        assert.ok(p.text!.startsWith(`Hello ${shown},\n\n${longLine}\n`), `text part for ${JSON.stringify(name)}`);
-        const html = String(p.html);
+        assert.ok(p.text!.replace(/\r\n/g, '\n').startsWith(`Hello ${shown},\n\n${longLine}${dotted}\n`), `text part for ${JSON.stringify(name)}`);
+        const html = String(p.html).replace(/\r\n/g, '\n');
         const escaped = shown.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-        assert.ok(html.includes(`<p>Hello ${escaped},</p><p>${longLine}</p>`), `html part for ${JSON.stringify(name)}`);
+        assert.ok(html.includes(`<p>Hello ${escaped},</p><p>${longLine}${dotted}</p>`), `html part for ${JSON.stringify(name)}`);
         assert.ok(!html.includes('<script>'));
         assert.match(html, new RegExp(`href="http://gazette.test/n/${newsletterSlug}/archive/post-\\d+"`));
       }
@@ -141,6 +145,9 @@ for (const dialect of DIALECTS) {
         }
         for (const line of rest.join('\r\n\r\n').split('\r\n')) assert.ok(line.length <= 76, `body line of ${line.length}`);
         assert.ok(/^[\x00-\x7f]*$/.test(text), 'the message is 7-bit clean');
+        assert.ok(!/\r(?!\n)|(?<!\r)\n/.test(text), 'CRLF line ends only');
+        // Received as sent: no line starts with a dot, so it went out without dot-stuffing.
+        assert.ok(isWireReady(m.raw), 'the message needed no dot-stuffing');
       }
     });
 
