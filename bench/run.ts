@@ -59,7 +59,7 @@ async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEn
   await sink.reset();
   // BENCH_PROFILE=1 writes a V8 CPU profile of each send to bench/out/profiles (open it in Chrome DevTools).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROJECT_ROOT, 'bench', 'out', 'profiles')}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(PROJECT_ROOT, 'bench', 'send-worker.ts'), String(postId)], {
+  const child = spawn(process.execPath, [...profile, path.join(PROJECT_ROOT, 'bench', 'send-worker.mjs'), String(postId)], {
     env: {
       PATH: process.env.PATH ?? '',
       DATABASE_URL: bench.url,

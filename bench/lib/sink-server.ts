@@ -67,7 +67,8 @@ export function createSink(): { server: Server; stats(): SinkStats; reset(): voi
             recipients.set(r, seen + 1);
           }
           pendingRcpts = [];
-          out.push('250 2.0.0 Ok: queued\r\n');
+          // A queue id per message, as real relays answer (each row keeps its own answer).
+          out.push(`250 2.0.0 Ok: queued as ${messages.toString(36).toUpperCase()}\r\n`);
           continue;
         }
         const nl = buffer.indexOf(CRLF);

@@ -62,12 +62,16 @@ export async function countAudience(db: DbOrTx, newsletterId: number, audience: 
   return Number(row.n);
 }
 
-/** One keyset page of the audience in subscriber-id order, starting after `afterId`. */
+/**
+ * One keyset page of the audience in subscriber-id order, starting after `afterId`. Keyed on the
+ * subscription's column, so the page is a range of the subscriptions_audience index already in order
+ * (keyed on s.id, SQLite sorted every remaining row for each page: 16 ms against 0.6 ms at 100,000).
+ */
 export async function audiencePage(db: DbOrTx, newsletterId: number, audience: Audience, afterId: number, limit: number) {
   return audienceQuery(db, newsletterId, audience)
     .select(['s.id as subscriber_id', 's.email as email'])
-    .where('s.id', '>', afterId)
-    .orderBy('s.id')
+    .where('sn.subscriber_id', '>', afterId)
+    .orderBy('sn.subscriber_id')
     .limit(limit)
     .execute();
 }

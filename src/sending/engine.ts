@@ -121,7 +121,6 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
     log,
   });
 
-  /** Writes the audience into deliveries (idempotent, resumable), then freezes it. */
   /**
    * Writes the audience into deliveries (idempotent, resumable), then freezes it. With `maxPages`,
    * returns after that many pages and finishes in the background: a big list does not hold up the
@@ -143,6 +142,8 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
         now: clock.now(),
         pageSize: options.snapshotPageSize,
         maxPages,
+        // Pages are synchronous work on SQLite: let requests and the send loop run between them.
+        between: () => new Promise<void>((resolve) => setImmediate(resolve)),
       });
       if (!done) {
         rest = true;

@@ -25,8 +25,8 @@ export interface EngineOptions {
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
-  snapshotPageSize: 1000,
-  snapshotWaitPages: 20,
+  snapshotPageSize: 500,
+  snapshotWaitPages: 40,
   maxAttempts: 8,
   retryBaseMs: 60_000,
   retryMaxMs: 60 * 60_000,

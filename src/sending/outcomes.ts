@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely';
-import type { Database } from '../db/database.js';
+import type { Database, Dialect } from '../db/database.js';
 import { recordEvent } from '../features/events/repository.js';
 import { suppress } from '../features/suppressions/repository.js';
 import { backoff, type EngineOptions } from './options.js';
@@ -26,6 +26,7 @@ export interface ThrottleState {
  */
 export async function applyOutcomes(
   trx: Transaction<Database>,
+  dialect: Dialect,
   batch: Finished[],
   now: number,
   options: EngineOptions,
@@ -90,7 +91,7 @@ export async function applyOutcomes(
     }
   }
 
-  await recordSent(trx, sent, now);
+  await recordSent(trx, dialect, sent, now);
   const recovered = [...sentPosts].filter((id) => troubled.delete(id));
   if (recovered.length > 0) await trx.updateTable('posts').set({ relay_failures: 0 }).where('id', 'in', recovered).execute();
 

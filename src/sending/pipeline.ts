@@ -12,9 +12,11 @@ import type { EngineLog, EngineOptions } from './options.js';
  *   1. records the outcomes of the messages that finished since the last tick (group commit),
  *   2. marks the next ready messages `attempting` — at most as many as there are free connections,
  *      so after any crash at most `concurrency` rows are in doubt — and
- *   3. claims the next small batch (about twice the pool) when the buffer runs low.
- * SMTP happens between ticks, outside any transaction. Messages are rendered (and DKIM-signed in
- * worker threads) as soon as they are claimed, so a free connection never waits for them.
+ *   3. claims the next batch of rows when the buffer runs low (a claim is only a reservation: claimed
+ *      rows go back to the queue after a crash, so a big claim costs memory, never correctness).
+ * SMTP happens between ticks, outside any transaction. A message is rendered just before the tick
+ * that marks it (with DKIM: signed in worker threads a little ahead), so only a handful of rendered
+ * messages exist at any time, whatever the size of the audience.
  */
 
 export interface PipelineDeps {
@@ -35,9 +37,11 @@ export interface PipelineDeps {
 interface Item {
   row: ClaimedRow;
   newsletterId: number;
-  from: string;
-  subject: string;
+  from?: string;
+  subject?: string;
   raw?: Buffer;
+  /** Handed to the DKIM signer; `raw` arrives with the signature. */
+  signing?: boolean;
   /** Set when the message could not be built for this recipient: recorded without sending. */
   problem?: SendOutcome;
 }
@@ -57,7 +61,12 @@ export interface Pipeline {
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { db, clock, transport, options, log } = deps;
   const concurrency = transport.concurrency;
-  const claimSize = options.claimSize ?? concurrency * 2;
+  /** Rows per claim: large, so claims are rare next to ticks (a claimed row is a small object). */
+  const claimSize = options.claimSize ?? Math.max(concurrency * 2, 200);
+  /** The tick in which the buffer falls to this many rows claims the next batch. */
+  const lowWater = Math.max(concurrency, Math.floor(claimSize / 2));
+  /** With DKIM, this many messages are signed ahead of the free connections. */
+  const signAhead = Math.max(concurrency * 4, 32);
   let ready: Item[] = [];
   let signing = 0;
   /** Rows marked attempting whose outcome is not committed yet (the DB's `attempting` count). */
@@ -71,8 +80,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   let tokens = 1;
   let lastRefill = performance.now();
   const throttle: ThrottleState = { consecutive421: 0 };
-  /** Posts whose compiled message is at hand: their fresh claims can go out in the tick that claims them. */
-  const compiledPosts = new Set<number>();
+  /** Compiled messages at hand, by post; `epochs` tells a compile that finished after a forget() apart. */
+  const compiledPosts = new Map<number, CompiledMessage>();
+  const compiling = new Set<number>();
+  const epochs = new Map<number, number>();
   /** Posts with relay trouble on record: their counter is reset by the next successful send. */
   const troubled = new Set<number>();
 
@@ -103,66 +114,84 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     return Math.floor(tokens);
   };
 
+  /** The post's compiled message, or undefined while it is being compiled (the loop is woken then). */
+  function compiledFor(postId: number): CompiledMessage | undefined {
+    const at = compiledPosts.get(postId);
+    if (at || compiling.has(postId)) return at;
+    compiling.add(postId);
+    const epoch = epochs.get(postId) ?? 0;
+    deps
+      .compiled(postId)
+      .then(
+        (compiled) => {
+          if ((epochs.get(postId) ?? 0) === epoch) compiledPosts.set(postId, compiled);
+        },
+        (err: unknown) => {
+          // Nobody's fault but the post's: its rows go back to the queue and the post is paused.
+          const problem: SendOutcome = { kind: 'post', error: `This post could not be prepared for sending: ${(err as Error).message}` };
+          for (const item of ready) if (item.row.postId === postId && !item.raw) item.problem = problem;
+        },
+      )
+      .finally(() => {
+        compiling.delete(postId);
+        notify();
+      });
+    return undefined;
+  }
+
   /**
-   * Renders claimed rows into items (synchronously, so they can be sent at once); with DKIM on, the
-   * signatures come later from the worker threads and the items become sendable then.
+   * Renders the front of the buffer: as many messages as may be sent now, or with DKIM on, enough to
+   * keep `signAhead` signed or being signed (the signatures come from worker threads).
    */
-  async function prepare(rows: ClaimedRow[], posts: Map<number, number>): Promise<Item[]> {
-    const items: Item[] = [];
-    const byPost = new Map<number, ClaimedRow[]>();
-    for (const r of rows) byPost.set(r.postId, [...(byPost.get(r.postId) ?? []), r]);
-    for (const [postId, group] of byPost) {
-      const newsletterId = posts.get(postId)!;
-      let compiled: CompiledMessage;
+  function render(allowance: number, now: number): void {
+    const signer = deps.signer();
+    const want = signer ? signAhead : allowance;
+    const toSign: Array<{ item: Item; headers: string; body: string }> = [];
+    let inHand = 0;
+    for (const item of ready) {
+      if (inHand >= want) break;
+      if (item.problem) continue;
+      if (item.raw || item.signing) {
+        inHand += 1;
+        continue;
+      }
+      const compiled = compiledFor(item.row.postId);
+      if (!compiled) continue;
+      inHand += 1;
+      item.from = compiled.envelopeFrom;
       try {
-        compiled = await deps.compiled(postId);
-        compiledPosts.add(postId);
+        const m = compiled.render(item.row, now);
+        item.subject = m.subject;
+        if (signer) {
+          item.signing = true;
+          toSign.push({ item, headers: m.headers, body: m.body });
+        } else item.raw = assemble(m);
       } catch (err) {
-        // Nobody's fault but the post's: the rows go back to the queue and the post is paused.
-        const problem: SendOutcome = { kind: 'post', error: `This post could not be prepared for sending: ${(err as Error).message}` };
-        for (const row of group) items.push({ row, newsletterId, from: '', subject: '', problem });
-        continue;
+        item.problem = { kind: 'failed', error: `Could not build this message: ${(err as Error).message}`, suppress: false };
       }
-      const now = clock.now();
-      const rendered: Array<{ item: Item; headers: string; body: string }> = [];
-      for (const row of group) {
-        const item: Item = { row, newsletterId, from: compiled.envelopeFrom, subject: '' };
-        try {
-          const m = compiled.render(row, now);
-          item.subject = m.subject;
-          rendered.push({ item, headers: m.headers, body: m.body });
-        } catch (err) {
-          item.problem = { kind: 'failed', error: `Could not build this message: ${(err as Error).message}`, suppress: false };
-        }
-        items.push(item);
-      }
-      const signer = deps.signer();
-      if (!signer) {
-        for (const r of rendered) r.item.raw = assemble(r);
-        continue;
-      }
-      signing += 1;
-      signer
-        .sign(rendered, Math.floor(now / 1000))
-        .then(
-          (lines) => rendered.forEach((r, i) => (r.item.raw = assemble(r, lines[i]))),
-          (err: unknown) => {
-            // Not the recipient's fault: put the rows back and stop this post until someone looks.
-            for (const r of rendered) r.item.problem = { kind: 'post', error: `DKIM signing failed: ${(err as Error).message}` };
-          },
-        )
-        .finally(() => {
-          signing -= 1;
-          notify();
-        });
     }
-    return items;
+    if (!signer || toSign.length === 0) return;
+    signing += 1;
+    signer
+      .sign(toSign, Math.floor(now / 1000))
+      .then(
+        (lines) => toSign.forEach((r, i) => (r.item.raw = assemble(r, lines[i]))),
+        (err: unknown) => {
+          // Not the recipient's fault: put the rows back and stop this post until someone looks.
+          for (const r of toSign) r.item.problem = { kind: 'post', error: `DKIM signing failed: ${(err as Error).message}` };
+        },
+      )
+      .finally(() => {
+        for (const r of toSign) r.item.signing = false;
+        signing -= 1;
+        notify();
+      });
   }
 
   function send(item: Item): void {
     if (deps.sendRate !== undefined) tokens -= 1;
     transport
-      .send({ from: item.from, to: item.row.email, raw: item.raw!, messageId: item.row.messageId, subject: item.subject })
+      .send({ from: item.from!, to: item.row.email, raw: item.raw!, messageId: item.row.messageId, subject: item.subject ?? '' })
       .catch((err: unknown): SendOutcome => ({ kind: 'retry', error: `internal error: ${(err as Error).message}` }))
       .then((outcome) => {
         finished.push({ row: item.row, newsletterId: item.newsletterId, outcome, occupied: true });
@@ -171,9 +200,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   }
 
   /** The tick's one transaction: outcomes, then a claim when the buffer runs low, then the markers. */
-  async function commitTick(outcomes: Finished[], take: Item[], wantClaim: boolean, direct: number, now: number) {
+  async function commitTick(outcomes: Finished[], take: Item[], wantClaim: boolean, now: number) {
     return db.transaction().execute(async (trx) => {
-      const paused = await applyOutcomes(trx, outcomes, now, options, throttle, troubled);
+      const paused = await applyOutcomes(trx, deps.dialect, outcomes, now, options, throttle, troubled);
       let claimed: ClaimedRow[] = [];
       let skipped = 0;
       const postNewsletter = new Map<number, number>();
@@ -195,9 +224,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           skipped += got.skipped;
         }
       }
-      // Fresh claims of a post already compiled can be marked (and sent) in this same tick.
-      const fresh = claimed.filter((r) => compiledPosts.has(r.postId)).slice(0, Math.max(0, direct));
-      const marked = await markAttempting(trx, [...take.map((i) => i.row.id), ...fresh.map((r) => r.id)], deps.owner, now);
+      const marked = await markAttempting(trx, deps.dialect, take.map((i) => i.row.id), deps.owner, now);
       return { paused, marked, claimed, skipped, postNewsletter };
     });
   }
@@ -205,29 +232,28 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   async function tick(): Promise<'idle' | 'worked' | 'wait'> {
     const outcomes = finished.splice(0);
     const committed = outcomes.filter((f) => f.occupied).length;
-    const allowance = Math.min(concurrency - (occupied - committed), refill());
+    const allowance = Math.max(0, Math.min(concurrency - (occupied - committed), refill()));
     const take: Item[] = [];
     const unsendable: Item[] = [];
     if (!stopping) {
+      render(allowance, clock.now());
       const keep: Item[] = [];
       for (const item of ready) {
-        if (item.problem) unsendable.push(item);
+        if (item.problem && !item.signing) unsendable.push(item);
         else if (item.raw && take.length < allowance) take.push(item);
         else keep.push(item);
       }
       ready = keep;
     }
-    const wantClaim = !stopping && !exhausted && ready.length <= concurrency;
+    const wantClaim = !stopping && !exhausted && ready.length <= lowWater;
     if (outcomes.length === 0 && unsendable.length === 0 && take.length === 0 && !wantClaim) {
       return occupied === 0 && signing === 0 && ready.length === 0 ? 'idle' : 'wait';
     }
-    // Without signing, rows claimed in this tick can be marked in it too when connections are free.
-    const direct = stopping || deps.signer() ? 0 : allowance - take.length;
     const problems = unsendable.map((i): Finished => ({ row: i.row, newsletterId: i.newsletterId, outcome: i.problem!, occupied: false }));
 
     let result: Awaited<ReturnType<typeof commitTick>>;
     try {
-      result = await commitTick([...outcomes, ...problems], take, wantClaim, direct, clock.now());
+      result = await commitTick([...outcomes, ...problems], take, wantClaim, clock.now());
     } catch (err) {
       // Nothing of this tick was written: keep its outcomes and messages for the next attempt.
       finished.unshift(...outcomes);
@@ -244,21 +270,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       occupied += 1;
       send(item);
     }
-    if (result.claimed.length > 0) {
-      const items = await prepare(result.claimed, result.postNewsletter);
-      for (const item of items) {
-        if (!result.marked.has(item.row.id)) {
-          ready.push(item);
-          continue;
-        }
-        // Already marked attempting in this tick: send now, or record why it could not be built.
-        occupied += 1;
-        if (item.problem || !item.raw) {
-          const outcome = item.problem ?? { kind: 'post', error: 'internal error: message not built' };
-          finished.push({ row: item.row, newsletterId: item.newsletterId, outcome, occupied: true });
-        } else send(item);
-      }
-    }
+    for (const row of result.claimed) ready.push({ row, newsletterId: result.postNewsletter.get(row.postId)! });
     return 'worked';
   }
 
@@ -266,6 +278,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     ready = ready.filter((i) => i.row.postId !== postId);
     // The post may be edited before it resumes: compile it afresh then.
     compiledPosts.delete(postId);
+    epochs.set(postId, (epochs.get(postId) ?? 0) + 1);
   }
 
   async function loop(): Promise<void> {
@@ -285,7 +298,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       if (state === 'wait') {
         if (stopping && occupied === 0 && finished.length === 0 && signing === 0) return;
         // Waiting only for the rate limiter: wake when the next token is due.
-        const paced = deps.sendRate !== undefined && finished.length === 0 && ready.some((i) => i.raw) && occupied < concurrency;
+        const paced = deps.sendRate !== undefined && finished.length === 0 && ready.length > 0 && occupied < concurrency;
         if (finished.length === 0) await nextEvent(paced ? Math.ceil(1000 / deps.sendRate!) : undefined);
       }
     }
@@ -319,7 +332,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       await loop().catch((err: unknown) => log.error({ err }, 'recording the last outcomes failed'));
       const ids = ready.map((i) => i.row.id);
       ready = [];
-      if (ids.length > 0) await db.transaction().execute((trx) => releaseClaims(trx, ids, clock.now()));
+      if (ids.length > 0) await db.transaction().execute((trx) => releaseClaims(trx, deps.dialect, ids, clock.now()));
     },
   };
 }

@@ -27,7 +27,17 @@ export async function findPost(db: DbOrTx, id: number): Promise<PostRow | undefi
  */
 export async function snapshotAudience(
   db: DbOrTx,
-  p: { postId: number; newsletterId: number; audience: Audience; domain: string; now: number; pageSize: number; maxPages?: number },
+  p: {
+    postId: number;
+    newsletterId: number;
+    audience: Audience;
+    domain: string;
+    now: number;
+    pageSize: number;
+    maxPages?: number;
+    /** Awaited between pages (the engine lets other work run there: each page is synchronous on SQLite). */
+    between?: () => Promise<void>;
+  },
 ): Promise<{ inserted: number; done: boolean }> {
   const last = await db
     .selectFrom('deliveries')
@@ -38,6 +48,7 @@ export async function snapshotAudience(
   let inserted = 0;
   for (let pages = 0; ; pages++) {
     if (p.maxPages !== undefined && pages >= p.maxPages) return { inserted, done: false };
+    if (pages > 0) await p.between?.();
     const page = await audiencePage(db, p.newsletterId, p.audience, afterId, p.pageSize);
     if (page.length === 0) break;
     const ids = randomBytes(page.length * 15);
@@ -61,6 +72,14 @@ export async function snapshotAudience(
 
 // ---------------------------------------------------------------------------------------------
 // Claims
+
+/**
+ * A list of ids as ONE bound parameter (a JSON array on SQLite, an array on Postgres): the statement
+ * text is the same for any number of ids, so its preparation is reused (see withStatementCache).
+ */
+function idSet(dialect: Dialect, ids: number[]) {
+  return dialect === 'postgres' ? sql`(select unnest(${ids}::bigint[]))` : sql`(select value from json_each(${JSON.stringify(ids)}))`;
+}
 
 interface ClaimCandidate {
   id: number;
@@ -87,10 +106,26 @@ export interface ClaimedRow {
   token: string;
 }
 
+/** Why a recipient must not get the message any more, or undefined when they still should. */
+function ineligible(r: Pick<ClaimCandidate, 'sid' | 'sub_status' | 'suppressed'>): string | undefined {
+  if (r.sid === null) return 'The subscriber was deleted before this message went out.';
+  if (r.sub_status !== 'active') return 'The subscriber unsubscribed before this message went out.';
+  if (toBool(r.suppressed)) return 'The address is suppressed (bounce, complaint or block).';
+  return undefined;
+}
+
+async function markSkipped(trx: DbOrTx, dialect: Dialect, reasons: Map<string, number[]>, now: number): Promise<void> {
+  for (const [reason, ids] of reasons) {
+    await sql`update deliveries set status = 'skipped', error = ${reason}, claimed_by = null, updated_at = ${now}
+              where id in ${idSet(dialect, ids)} and status = 'claimed'`.execute(trx);
+  }
+}
+
 /**
- * Claims up to `limit` due rows of one post for `owner`. Each recipient is re-checked here: someone
- * who unsubscribed, was suppressed or deleted since the snapshot is marked `skipped` instead.
- * On Postgres the rows are locked with SKIP LOCKED, so several processes share a send.
+ * Claims up to `limit` due rows of one post for `owner`. Each recipient is checked here, and again
+ * when the row is marked attempting: someone who unsubscribed, was suppressed or deleted since the
+ * snapshot is marked `skipped` instead. On Postgres the rows are locked with SKIP LOCKED, so several
+ * processes share a send.
  */
 export async function claimRows(
   trx: DbOrTx,
@@ -103,7 +138,7 @@ export async function claimRows(
   for (const status of ['retry', 'queued'] as const) {
     const want = p.limit - claimed.length - skippedCount;
     if (want <= 0) break;
-    // Hot path (one claim per ~two pool-fulls of messages): a plain template, cheaper than the builder.
+    // Hot path: a plain template, cheaper than the builder.
     const { rows } = await sql<ClaimCandidate>`
       select d.id, d.email, d.message_id, d.attempts, s.id as sid, s.name, s.attributes, s.token,
              sn.status as sub_status,
@@ -119,14 +154,7 @@ export async function claimRows(
     const skipped = new Map<string, number[]>();
     const ok: number[] = [];
     for (const r of rows) {
-      const reason =
-        r.sid === null
-          ? 'The subscriber was deleted before this message went out.'
-          : r.sub_status !== 'active'
-            ? 'The subscriber unsubscribed before this message went out.'
-            : toBool(r.suppressed)
-              ? 'The address is suppressed (bounce, complaint or block).'
-              : undefined;
+      const reason = ineligible(r);
       if (reason) {
         skipped.set(reason, [...(skipped.get(reason) ?? []), r.id]);
         skippedCount += 1;
@@ -145,56 +173,75 @@ export async function claimRows(
         token: r.token ?? '',
       });
     }
-    if (ok.length > 0) {
-      await sql`update deliveries set status = 'claimed', claimed_by = ${p.owner}, claimed_at = ${p.now}, updated_at = ${p.now}
-                where id in (${sql.join(ok)})`.execute(trx);
-    }
-    for (const [reason, ids] of skipped) {
-      await trx
-        .updateTable('deliveries')
-        .set({ status: 'skipped', error: reason, claimed_by: null, updated_at: p.now })
-        .where('id', 'in', ids)
-        .execute();
-    }
+    // Claimed first, so that the skipped rows (still queued or retry) are marked by the shared update.
+    await sql`update deliveries set status = 'claimed', claimed_by = ${p.owner}, claimed_at = ${p.now}, updated_at = ${p.now}
+              where id in ${idSet(dialect, rows.map((r) => r.id))}`.execute(trx);
+    await markSkipped(trx, dialect, skipped, p.now);
   }
   return { claimed, skipped: skippedCount };
 }
 
-/** The write-ahead marker: durable before any SMTP byte. Returns the ids that were still ours. */
-export async function markAttempting(trx: DbOrTx, ids: number[], owner: string, now: number): Promise<Set<number>> {
+/**
+ * The write-ahead marker: durable before any SMTP byte. Each recipient is checked once more here, in
+ * the commit right before the message goes out, so an unsubscribe or a suppression that arrived after
+ * the claim still stops it (those rows become `skipped`). Returns the ids that were marked.
+ */
+export async function markAttempting(trx: DbOrTx, dialect: Dialect, ids: number[], owner: string, now: number): Promise<Set<number>> {
   if (ids.length === 0) return new Set();
   const { rows } = await sql<{ id: number }>`
     update deliveries set status = 'attempting', attempted_at = ${now}, updated_at = ${now}
-    where id in (${sql.join(ids)}) and status = 'claimed' and claimed_by = ${owner}
+    where id in ${idSet(dialect, ids)} and status = 'claimed' and claimed_by = ${owner}
+      and exists (select 1 from subscriptions sn join posts p on p.newsletter_id = sn.newsletter_id
+                  where p.id = deliveries.post_id and sn.subscriber_id = deliveries.subscriber_id and sn.status = 'active')
+      and not exists (select 1 from subscribers s join suppressions x on x.email_hash = s.email_hash where s.id = deliveries.subscriber_id)
     returning id`.execute(trx);
-  return new Set(rows.map((r) => r.id));
+  const marked = new Set(rows.map((r) => r.id));
+  if (marked.size < ids.length) await skipIneligible(trx, dialect, ids.filter((id) => !marked.has(id)), owner, now);
+  return marked;
+}
+
+/** Rows of `owner` that failed the last check: `skipped` with the reason (rows no longer ours are left alone). */
+async function skipIneligible(trx: DbOrTx, dialect: Dialect, ids: number[], owner: string, now: number): Promise<void> {
+  const { rows } = await sql<Pick<ClaimCandidate, 'id' | 'sid' | 'sub_status' | 'suppressed'>>`
+    select d.id, s.id as sid, sn.status as sub_status,
+           exists (select 1 from suppressions x where x.email_hash = s.email_hash) as suppressed
+    from deliveries d
+    join posts p on p.id = d.post_id
+    left join subscribers s on s.id = d.subscriber_id
+    left join subscriptions sn on sn.subscriber_id = d.subscriber_id and sn.newsletter_id = p.newsletter_id
+    where d.id in ${idSet(dialect, ids)} and d.status = 'claimed' and d.claimed_by = ${owner}`.execute(trx);
+  const reasons = new Map<string, number[]>();
+  for (const r of rows) {
+    const reason = ineligible(r) ?? 'The recipient could not be checked before sending.';
+    reasons.set(reason, [...(reasons.get(reason) ?? []), r.id]);
+  }
+  await markSkipped(trx, dialect, reasons, now);
 }
 
 /** Claimed but not attempted rows go back to the queue (pause, cancel, shutdown). */
-export async function releaseClaims(trx: DbOrTx, ids: number[], now: number): Promise<void> {
+export async function releaseClaims(trx: DbOrTx, dialect: Dialect, ids: number[], now: number): Promise<void> {
   if (ids.length === 0) return;
-  await trx
-    .updateTable('deliveries')
-    .set({ status: 'queued', claimed_by: null, claimed_at: null, updated_at: now })
-    .where('id', 'in', ids)
-    .where('status', '=', 'claimed')
-    .execute();
+  await sql`update deliveries set status = 'queued', claimed_by = null, claimed_at = null, updated_at = ${now}
+            where id in ${idSet(dialect, ids)} and status = 'claimed'`.execute(trx);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Outcomes
 
 /** Sent rows, one statement for the whole batch; each keeps the relay's own answer. */
-export async function recordSent(trx: DbOrTx, rows: Array<{ id: number; response: string }>, now: number): Promise<void> {
+export async function recordSent(trx: DbOrTx, dialect: Dialect, rows: Array<{ id: number; response: string }>, now: number): Promise<void> {
   if (rows.length === 0) return;
-  const first = rows[0]!.response;
-  const response = rows.every((r) => r.response === first)
-    ? sql`${first}`
-    : sql`case id ${sql.join(rows.map((r) => sql`when ${r.id} then ${r.response}`), sql` `)} end`;
+  // Each row keeps its own answer (relays put their queue id in it), still in one statement whose
+  // text does not depend on the number of rows.
+  const answers =
+    dialect === 'postgres'
+      ? sql`unnest(${rows.map((r) => r.id)}::bigint[], ${rows.map((r) => r.response)}::text[]) as v(id, r)`
+      : sql`(select json_extract(value, '$[0]') as id, json_extract(value, '$[1]') as r from json_each(${JSON.stringify(rows.map((r) => [r.id, r.response]))})) as v`;
   // A row marked unknown by an over-eager recovery was sent after all: the answer is the truth.
   await sql`update deliveries
-            set status = 'sent', sent_at = ${now}, attempts = attempts + 1, error = null, updated_at = ${now}, response = ${response}
-            where id in (${sql.join(rows.map((r) => r.id))}) and status in ('attempting', 'unknown')`.execute(trx);
+            set status = 'sent', sent_at = ${now}, attempts = deliveries.attempts + 1, error = null, updated_at = ${now}, response = v.r
+            from ${answers}
+            where deliveries.id = v.id and deliveries.status in ('attempting', 'unknown')`.execute(trx);
 }
 
 export async function recordOutcome(
