@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
 import type { ImportRow } from '../../db/tables/imports.js';
+import { bulkRows } from './bulk-rows.js';
 
 export type ImportMode = 'confirmed' | 'send_confirmation';
 
@@ -93,10 +94,8 @@ export async function finishImport(db: DbOrTx, id: number, outcome: { status: 'd
 
 export async function insertProblems(db: DbOrTx, importId: number, problems: Problem[]): Promise<void> {
   if (problems.length === 0) return;
-  await db
-    .insertInto('import_problems')
-    .values(problems.map((p) => ({ import_id: importId, line: p.line, email: p.email.slice(0, 320), reason: p.reason })))
-    .execute();
+  const rows = bulkRows(db, { line: 'bigint', email: 'text', reason: 'text' }, problems.map((p) => [p.line, p.email.slice(0, 320), p.reason]));
+  await sql`insert into import_problems (import_id, line, email, reason) select cast(${importId} as integer), v.line, v.email, v.reason from ${rows}`.execute(db);
 }
 
 /** One keyset page of an import's problems in file order, after the (line, id) of the last one read. */
