@@ -3,7 +3,8 @@
  * sink process, the library and physical ceilings into the same sink, the web under load (idle and while
  * a send runs), a 100,000-row import and start-up time. Prints a Markdown table and writes JSON to
  * bench/out/results.json. Options: --quick (5,000 subscribers, short loads: what CI runs),
- * --subscribers N, --only send,ceilings,web,import,startup.
+ * --subscribers N, --pool N (SMTP connections for the sends and the ceilings; default 10),
+ * --only send,ceilings,web,import,startup (send = the three sends; sqlite, dkim, postgres pick one).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -25,7 +26,7 @@ const value = (name: string) => {
 const quick = flag('quick');
 const N = Number(value('subscribers') ?? (quick ? 5000 : 100_000));
 const only = new Set((value('only') ?? 'send,ceilings,web,import,startup').split(','));
-const POOL = 10;
+const POOL = Number(value('pool') ?? 10);
 const postgresUrl = process.env.TEST_DATABASE_URL;
 
 const machine = {
@@ -45,6 +46,8 @@ interface SendResult {
   seconds: number;
   firstMessageMs: number;
   snapshotMs: number;
+  /** The sending process's RSS once loaded and connected, before the send. */
+  rssBeforeMb: number;
   peakRssMb: number;
   cpuSeconds: number;
   dbGrowthMb: number;
@@ -57,9 +60,11 @@ async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEn
   const postId = await createPost(bench.db, bench.newsletterId);
   const sizeBefore = await bench.sizeBytes();
   await sink.reset();
-  // BENCH_PROFILE=1 writes a V8 CPU profile of each send to bench/out/profiles (open it in Chrome DevTools).
+  // BENCH_PROFILE=1 writes a V8 CPU profile of each send to bench/out/profiles (open it in Chrome DevTools);
+  // BENCH_NODE_ARGS adds Node options to the sending process (e.g. "--max-semi-space-size=4").
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROJECT_ROOT, 'bench', 'out', 'profiles')}`] : [];
-  const child = spawn(process.execPath, [...profile, path.join(PROJECT_ROOT, 'bench', 'send-worker.mjs'), String(postId)], {
+  const nodeArgs = [...profile, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const child = spawn(process.execPath, [...nodeArgs, path.join(PROJECT_ROOT, 'bench', 'send-worker.mjs'), String(postId)], {
     env: {
       PATH: process.env.PATH ?? '',
       DATABASE_URL: bench.url,
@@ -75,7 +80,7 @@ async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEn
   child.stdout!.on('data', (d) => (out += d));
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   if (code !== 0) throw new Error(`send worker failed (${code}): ${out}`);
-  const report = JSON.parse(out.trim().split('\n').pop()!) as { startedAt: number; snapshotMs: number; peakRssMb: number; cpuSeconds: number; counts: Record<string, number> };
+  const report = JSON.parse(out.trim().split('\n').pop()!) as { startedAt: number; snapshotMs: number; rssBeforeMb: number; peakRssMb: number; cpuSeconds: number; counts: Record<string, number> };
   const stats = await sink.stats();
   if (stats.distinct !== N || stats.duplicates !== 0 || stats.messages !== N) {
     throw new Error(`${label}: the sink saw ${stats.messages} messages to ${stats.distinct} distinct recipients with ${stats.duplicates} duplicates; expected exactly ${N} once each (engine counts: ${JSON.stringify(report.counts)})`);
@@ -87,6 +92,7 @@ async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEn
     seconds: Number(seconds.toFixed(2)),
     firstMessageMs: stats.firstAt! - report.startedAt,
     snapshotMs: report.snapshotMs,
+    rssBeforeMb: Math.round(report.rssBeforeMb),
     peakRssMb: Math.round(report.peakRssMb),
     cpuSeconds: Number(report.cpuSeconds.toFixed(1)),
     dbGrowthMb: Number(((await bench.sizeBytes()) - sizeBefore) / 2 ** 20).toFixed(1) as unknown as number,
@@ -109,22 +115,24 @@ async function main() {
   const sends: SendResult[] = [];
   let sqliteBench: BenchDb | undefined;
   try {
-    if (only.has('send') || only.has('web') || only.has('ceilings') || only.has('import') || only.has('startup')) {
+    if (['send', 'sqlite', 'dkim', 'web', 'ceilings', 'import', 'startup'].some((k) => only.has(k))) {
       const t0 = Date.now();
       sqliteBench = await prepareDb('sqlite', N);
       log(`seeded ${N} subscribers on SQLite in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     }
-    if (only.has('send') && sqliteBench) {
-      sends.push(await runSend('SQLite', sqliteBench, sink));
-      sends.push(await runSend('SQLite + DKIM (RSA-2048)', sqliteBench, sink, dkimEnv()));
-      if (postgresUrl) {
+    // --only send runs all three; sqlite, dkim and postgres pick single ones.
+    const sendKind = (k: string) => only.has('send') || only.has(k);
+    if (sqliteBench && (sendKind('sqlite') || sendKind('dkim') || sendKind('postgres'))) {
+      if (sendKind('sqlite')) sends.push(await runSend('SQLite', sqliteBench, sink));
+      if (sendKind('dkim')) sends.push(await runSend('SQLite + DKIM (RSA-2048)', sqliteBench, sink, dkimEnv()));
+      if (sendKind('postgres') && postgresUrl) {
         const pg = await prepareDb('postgres', N);
         try {
           sends.push(await runSend('Postgres', pg, sink));
         } finally {
           await pg.close();
         }
-      } else log('Postgres send skipped: set TEST_DATABASE_URL');
+      } else if (sendKind('postgres')) log('Postgres send skipped: set TEST_DATABASE_URL');
       results.send = sends;
     }
     if (only.has('ceilings')) {
@@ -241,10 +249,10 @@ function markdown(): string {
   const sends = (results.send as SendResult[] | undefined) ?? [];
   const ceilings = results.ceilings as { library: number; physical: number; messageBytes: number } | undefined;
   if (sends.length) {
-    lines.push('| send | msg/s | first message | peak RSS | CPU s | DB growth | vs library ceiling | vs physical ceiling |', '|---|---|---|---|---|---|---|---|');
+    lines.push('| send | msg/s | first message | RSS before → peak | CPU s | DB growth | vs library ceiling | vs physical ceiling |', '|---|---|---|---|---|---|---|---|');
     for (const s of sends) {
       const vs = (c?: number) => (c ? `${Math.round((100 * s.rate) / c)}%` : 'n/a');
-      lines.push(`| ${s.label} | ${s.rate} | ${s.firstMessageMs} ms | ${s.peakRssMb} MB | ${s.cpuSeconds} | ${s.dbGrowthMb} MB | ${vs(ceilings?.library)} | ${vs(ceilings?.physical)} |`);
+      lines.push(`| ${s.label} | ${s.rate} | ${s.firstMessageMs} ms | ${s.rssBeforeMb} → ${s.peakRssMb} MB | ${s.cpuSeconds} | ${s.dbGrowthMb} MB | ${vs(ceilings?.library)} | ${vs(ceilings?.physical)} |`);
     }
     lines.push('');
   }

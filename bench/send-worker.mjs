@@ -16,6 +16,7 @@ const config = loadConfig(process.env);
 const database = await connectDatabase(config.database);
 const engine = createSendingEngine({ db: database.db, dialect: database.dialect, config, clock: systemClock, renderer: renderPostEmail });
 
+const rssBeforeMb = process.memoryUsage.rss() / 2 ** 20;
 const startedAt = Date.now();
 const cpu0 = process.cpuUsage();
 await engine.startPost(postId);
@@ -37,6 +38,7 @@ process.stdout.write(
     startedAt,
     snapshotMs: snapshotDoneAt - startedAt,
     finishedAt,
+    rssBeforeMb,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     status: progress.postStatus,
