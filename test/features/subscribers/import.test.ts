@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { insertImport } from '../../../src/features/imports/repository.js';
+import { runImport } from '../../../src/features/imports/runner.js';
+import { findNewsletterById } from '../../../src/features/newsletters/repository.js';
 import { emailHash, suppress } from '../../../src/features/suppressions/repository.js';
 import { buildTestApp, setupOwner, type Agent, type TestApp } from '../../helpers/app.js';
 import { DIALECTS } from '../../helpers/db.js';
@@ -137,6 +143,78 @@ for (const dialect of DIALECTS) {
         before,
       );
       assert.equal((await user('user00003@example.com'))!.attributes, attributesBefore);
+    });
+
+    it('gives the same result whatever the batch boundaries cut through', async () => {
+      const db = t.db.db;
+      await makeSubscriber(db, { email: 'gone@example.com', subscriptions: [{ newsletterId: weekly, status: 'unsubscribed' }] });
+      await makeSubscriber(db, { email: 'half@example.com', name: '', subscriptions: [{ newsletterId: weekly, status: 'active' }] });
+      await suppress(db, 'blocked@example.com', 'bounced', 1);
+      // With batches of 4 (rows and problems alike), each kind of row lands in a later batch than the
+      // row it depends on: the duplicates, the suppressed and unsubscribed addresses, the fill-in.
+      const csv = [
+        'email,name,tags',
+        'a@example.com,A,x',
+        'b@example.com,B,',
+        'bad-address,,',
+        'c@example.com,,y',
+        'A@Example.com,Dup,',
+        'gone@example.com,Gone,',
+        'blocked@example.com,,',
+        'd@example.com,D,x',
+        'half@example.com,Half Filled,y',
+        'b@example.com,B again,',
+        'e@example.com,E,',
+      ].join('\n');
+      const newsletter = (await findNewsletterById(db, weekly))!;
+      async function run(batchSize: number) {
+        const filePath = path.join(mkdtempSync(path.join(os.tmpdir(), 'gazette-import-test-')), 'list.csv');
+        writeFileSync(filePath, csv);
+        const publicId = `batch${batchSize}`;
+        const importId = await insertImport(db, { publicId, newsletterId: weekly, filename: 'list.csv', mode: 'confirmed', tags: '["spring"]', fileSize: csv.length, at: t.clock.now() });
+        await runImport({ db, clock: t.clock, batchSize }, { importId, publicId, newsletter, mode: 'confirmed', tags: ['spring'], filePath });
+        return importRow(publicId);
+      }
+
+      const first = await run(4);
+      assert.equal(first.status, 'done', first.error ?? '');
+      assert.deepEqual(
+        [first.total_rows, first.created_count, first.updated_count, first.skipped_count, first.invalid_count, first.duplicate_count],
+        [11, 5, 1, 2, 1, 2],
+      );
+      const report = parseCsv((await agent.get(`/admin/subscribers/import/${first.public_id}/problems.csv`)).body).slice(1);
+      assert.deepEqual(report.map((r) => [r[0], r[1]]), [
+        ['4', 'bad-address'],
+        ['6', 'a@example.com'],
+        ['7', 'gone@example.com'],
+        ['8', 'blocked@example.com'],
+        ['11', 'b@example.com'],
+      ]);
+      const subscribers = await db.selectFrom('subscribers').select(['email', 'name']).orderBy('email').execute();
+      assert.deepEqual(subscribers.map((s) => `${s.email}:${s.name}`), [
+        'a@example.com:A', 'b@example.com:B', 'c@example.com:', 'd@example.com:D', 'e@example.com:E', 'gone@example.com:', 'half@example.com:Half Filled',
+      ]);
+      const tagged = await db
+        .selectFrom('subscriber_tags as st')
+        .innerJoin('tags as tg', 'tg.id', 'st.tag_id')
+        .innerJoin('subscribers as s', 's.id', 'st.subscriber_id')
+        .select(['s.email', 'tg.name'])
+        .orderBy('s.email')
+        .orderBy('tg.name')
+        .execute();
+      assert.deepEqual(tagged.map((r) => `${r.email}:${r.name}`), [
+        'a@example.com:spring', 'a@example.com:x', 'b@example.com:spring', 'c@example.com:spring', 'c@example.com:y',
+        'd@example.com:spring', 'd@example.com:x', 'e@example.com:spring', 'half@example.com:spring', 'half@example.com:y',
+      ]);
+      const gone = await db.selectFrom('subscriptions as sb').innerJoin('subscribers as s', 's.id', 'sb.subscriber_id').select('sb.status').where('s.email', '=', 'gone@example.com').execute();
+      assert.deepEqual(gone.map((g) => g.status), ['unsubscribed']);
+
+      // Cut elsewhere, the same file changes nothing more.
+      const tables = async () => Promise.all((['subscribers', 'subscriptions', 'subscriber_tags', 'events'] as const).map((table) => count(db, table)));
+      const before = await tables();
+      const second = await run(3);
+      assert.deepEqual([second.created_count, second.updated_count, second.skipped_count, second.duplicate_count], [0, 0, 2, 2]);
+      assert.deepEqual(await tables(), before);
     });
 
     it('"send confirmation" creates pending subscriptions and mails each new one once', async () => {
