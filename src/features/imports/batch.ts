@@ -151,9 +151,11 @@ export async function applyBatch(db: DbOrTx, ctx: BatchContext, rows: ImportRowI
     for (const c of created.rows) createdFor.add(c.subscriber_id);
   }
   if (toActivate.length > 0) {
+    // "status || ''" keeps SQLite (without statistics) off the status index: given "status = ?", it
+    // walked every pending subscription in the database to find this batch's few by id.
     const activated = await sql<{ subscriber_id: number }>`
       update subscriptions set status = 'active', confirmed_at = ${at}, updated_at = ${at}
-      where id in (select value from ${bulkValues(db, 'bigint', toActivate)}) and status = 'pending'
+      where id in (select value from ${bulkValues(db, 'bigint', toActivate)}) and status || '' = 'pending'
       returning subscriber_id`.execute(db);
     for (const a of activated.rows) changed.add(a.subscriber_id);
   }
