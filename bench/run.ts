@@ -122,9 +122,9 @@ async function main() {
     }
     // --only send runs all three; sqlite, dkim and postgres pick single ones.
     const sendKind = (k: string) => only.has('send') || only.has(k);
-    if (sqliteBench && (sendKind('sqlite') || sendKind('dkim') || sendKind('postgres'))) {
-      if (sendKind('sqlite')) sends.push(await runSend('SQLite', sqliteBench, sink));
-      if (sendKind('dkim')) sends.push(await runSend('SQLite + DKIM (RSA-2048)', sqliteBench, sink, dkimEnv()));
+    if (sendKind('sqlite') || sendKind('dkim') || sendKind('postgres')) {
+      if (sendKind('sqlite') && sqliteBench) sends.push(await runSend('SQLite', sqliteBench, sink));
+      if (sendKind('dkim') && sqliteBench) sends.push(await runSend('SQLite + DKIM (RSA-2048)', sqliteBench, sink, dkimEnv()));
       if (sendKind('postgres') && postgresUrl) {
         const pg = await prepareDb('postgres', N);
         try {

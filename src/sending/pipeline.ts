@@ -90,7 +90,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   // Wake-ups are deferred to the check phase: every SMTP answer that arrived in this poll phase is
   // collected first, so one tick (one commit) records them all instead of one commit per answer.
   let wakeScheduled = false;
+  /** Outcomes worth one commit when most connections are busy (see loop). */
+  const groupSize = Math.max(2, Math.ceil(concurrency / 2));
+  let gathering: (() => void) | undefined;
   const notify = () => {
+    if (gathering && finished.length >= groupSize) gathering();
     if (wakeScheduled) return;
     wakeScheduled = true;
     setImmediate(() => {
@@ -100,6 +104,17 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       for (const f of w) f();
     });
   };
+  /** Waits until `groupSize` outcomes are in, or a millisecond has passed. */
+  const gather = () =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, 1);
+      function done() {
+        clearTimeout(timer);
+        gathering = undefined;
+        resolve();
+      }
+      gathering = done;
+    });
   const nextEvent = (timeoutMs?: number) =>
     new Promise<void>((resolve) => {
       waiters.push(resolve);
@@ -289,6 +304,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       if (state === 'worked') {
         // Let the event loop collect SMTP answers before the next commit (better-sqlite3 is synchronous).
         await new Promise<void>((resolve) => setImmediate(resolve));
+        // Group commit: while most connections are busy and only a few answers are in, wait up to a
+        // millisecond for more, so that one commit (one fsync) records many of them.
+        const inFlight = occupied - finished.length;
+        if (!stopping && finished.length > 0 && finished.length < groupSize && inFlight >= groupSize) await gather();
         continue;
       }
       if (state === 'idle') {
