@@ -6,8 +6,11 @@ import { Worker } from 'node:worker_threads';
  * get tsx's loader hooks from the parent.
  */
 export function startWorker(callerUrl: string, basename: string, workerData: unknown): Worker {
-  if (!callerUrl.endsWith('.ts')) return new Worker(new URL(`./${basename}.js`, callerUrl), { workerData });
+  // The workers (SMTP, DKIM) keep almost nothing alive between messages: a small young generation keeps
+  // their garbage from piling up (peak RSS of a DKIM-signed send 262–269 → 190–197 MB, same rate).
+  const options = { workerData, resourceLimits: { maxYoungGenerationSizeMb: 4 } };
+  if (!callerUrl.endsWith('.ts')) return new Worker(new URL(`./${basename}.js`, callerUrl), options);
   const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
   const entry = JSON.stringify(new URL(`./${basename}.ts`, callerUrl).href);
-  return new Worker(`import(${tsx}).then((tsx) => tsx.tsImport(${entry}, ${entry}))`, { eval: true, workerData });
+  return new Worker(`import(${tsx}).then((tsx) => tsx.tsImport(${entry}, ${entry}))`, { ...options, eval: true });
 }
