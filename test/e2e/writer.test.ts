@@ -286,6 +286,8 @@ for (const dialect of DIALECTS) {
       await step('filter-export', page, async () => {
         await page.getByRole('link', { name: 'See subscribers' }).click();
         await page.getByRole('heading', { level: 1, name: 'Subscribers' }).waitFor();
+        // htmx is a deferred script: typing before it has bound the form would send nothing.
+        await page.waitForLoadState('load');
         // Search (htmx swaps the results and pushes the URL), then narrow by status.
         await page.getByLabel('Search').fill('import.example');
         await page.waitForURL(/[?&]q=import\.example/);
