@@ -454,6 +454,18 @@ for (const dialect of DIALECTS) {
       for (const r of readers) assert.equal(received(smtp, r.email), 1);
     });
 
+    if (dialect === 'postgres') {
+      it('gives Postgres fresh statistics after the snapshot, so the send is not planned blind', async () => {
+        const { t, postId } = await setup({ readers: 30 });
+        const { sql } = await import('kysely');
+        const reltuples = async () =>
+          Number((await sql<{ n: number }>`select reltuples::float8 as n from pg_class where relname = 'deliveries' and relnamespace = current_schema()::regnamespace`.execute(t.db.db)).rows[0]!.n);
+        assert.ok((await reltuples()) <= 0, 'a new table has no statistics yet');
+        await t.sending.startPost(postId);
+        assert.equal(await reltuples(), 30);
+      });
+    }
+
     it('paces the send to SEND_RATE messages per second', async () => {
       const { t, postId } = await setup({ readers: 12, pool: 4, env: { SEND_RATE: '20' } });
       await t.sending.startPost(postId);
