@@ -165,6 +165,28 @@ export async function keepFailure(page: Page, name: string): Promise<void> {
   writeFileSync(path.join(ARTIFACTS, `${safe}.html`), await page.content().catch(() => ''));
 }
 
+/**
+ * The two helpers every journey uses, for artifacts named `<prefix>-<name>`: `check` screenshots a page
+ * and records its serious/critical axe violations in `problems` (axe only runs with JavaScript on);
+ * `step` keeps the page's screenshot and HTML when the step fails.
+ */
+export function journeyHelpers(prefix: string, problems: string[]) {
+  return {
+    async check(p: Page, name: string, options: { javaScriptEnabled?: boolean } = {}): Promise<void> {
+      const violations = await inspectPage(p, `${prefix}-${name}`, { axe: options.javaScriptEnabled !== false });
+      for (const v of violations) problems.push(`${name}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    },
+    async step(name: string, p: Page, fn: () => Promise<void>): Promise<void> {
+      try {
+        await fn();
+      } catch (err) {
+        await keepFailure(p, `${prefix}-${name}`);
+        throw err;
+      }
+    },
+  };
+}
+
 /** A page on another origin, for the embeddable form. */
 export async function serveOtherOrigin(html: string): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((_req, res) => {

@@ -4,8 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DIALECTS } from '../helpers/db.js';
 import {
   browserMissingReason,
-  inspectPage,
-  keepFailure,
+  journeyHelpers,
   launchBrowser,
   newContext,
   serveOtherOrigin,
@@ -35,20 +34,7 @@ for (const dialect of DIALECTS) {
       await server?.stop();
     });
 
-    /** Visits a page, screenshots it at both sizes, and records serious/critical axe violations. */
-    async function check(p: Page, name: string, options: { javaScriptEnabled?: boolean } = {}) {
-      const violations = await inspectPage(p, `${dialect}-${name}`, { axe: options.javaScriptEnabled !== false });
-      for (const v of violations) problems.push(`${name}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-    }
-
-    async function step(name: string, p: Page, fn: () => Promise<void>) {
-      try {
-        await fn();
-      } catch (err) {
-        await keepFailure(p, `${dialect}-${name}`);
-        throw err;
-      }
-    }
+    const { check, step } = journeyHelpers(dialect, problems);
 
     it('1. first run: / → setup → owner signed in → dashboard', async () => {
       await step('first-run', page, async () => {

@@ -5,7 +5,7 @@ import { simpleParser } from 'mailparser';
 import type { Browser, BrowserContext, Download, Page } from 'playwright-core';
 import { DIALECTS } from '../helpers/db.js';
 import type { ReceivedMessage } from '../helpers/smtp-server.js';
-import { browserMissingReason, inspectPage, keepFailure, launchBrowser, newContext, startGazette, type RunningServer } from './harness.js';
+import { browserMissingReason, journeyHelpers, launchBrowser, newContext, startGazette, type RunningServer } from './harness.js';
 
 /**
  * Issue 7, journeys 3 to 5 in a real browser: the writer composes, previews, tests, schedules and sends a
@@ -72,19 +72,7 @@ for (const dialect of DIALECTS) {
       await server?.stop();
     });
 
-    async function check(p: Page, name: string, options: { javaScriptEnabled?: boolean } = {}) {
-      const violations = await inspectPage(p, `${dialect}-writer-${name}`, { axe: options.javaScriptEnabled !== false });
-      for (const v of violations) problems.push(`${name}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-    }
-
-    async function step(name: string, p: Page, fn: () => Promise<void>) {
-      try {
-        await fn();
-      } catch (err) {
-        await keepFailure(p, `${dialect}-writer-${name}`);
-        throw err;
-      }
-    }
+    const { check, step } = journeyHelpers(`${dialect}-writer`, problems);
 
     /** The newsletter message (not a test, not a confirmation) that reached `to`. */
     const newsletterMessageTo = (to: string): ReceivedMessage | undefined =>
