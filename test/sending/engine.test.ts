@@ -466,6 +466,19 @@ for (const dialect of DIALECTS) {
       });
     }
 
+    it("keeps each recipient's own answer from the relay (its queue id)", async () => {
+      const { t, smtp, postId } = await setup({ readers: 7, pool: 3 });
+      smtp.respond.onData = (_raw, envelope) => reply(250, `2.0.0 Ok: queued as Q-${envelope.to[0]}`);
+      await t.sending.startPost(postId);
+      await t.sending.runOnce();
+      const rows = await deliveries(t.db.db, postId);
+      assert.equal(rows.length, 7);
+      for (const r of rows) {
+        assert.equal(r.status, 'sent');
+        assert.match(r.response ?? '', new RegExp(`queued as Q-${r.email.replace(/[.+]/g, '\\$&')}$`));
+      }
+    });
+
     it('paces the send to SEND_RATE messages per second', async () => {
       const { t, postId } = await setup({ readers: 12, pool: 4, env: { SEND_RATE: '20' } });
       await t.sending.startPost(postId);
