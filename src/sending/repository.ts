@@ -200,7 +200,11 @@ export async function markAttempting(trx: DbOrTx, dialect: Dialect, ids: number[
   return marked;
 }
 
-/** Rows of `owner` that failed the last check: `skipped` with the reason (rows no longer ours are left alone). */
+/**
+ * Rows of `owner` that failed the last check: `skipped` with the reason. A row found eligible again here
+ * (its subscriber re-subscribed in between, on Postgres) goes back to the queue, never skipped without a
+ * reason. Rows no longer ours are left alone.
+ */
 async function skipIneligible(trx: DbOrTx, dialect: Dialect, ids: number[], owner: string, now: number): Promise<void> {
   const { rows } = await sql<Pick<ClaimCandidate, 'id' | 'sid' | 'sub_status' | 'suppressed'>>`
     select d.id, s.id as sid, sn.status as sub_status,
@@ -211,11 +215,14 @@ async function skipIneligible(trx: DbOrTx, dialect: Dialect, ids: number[], owne
     left join subscriptions sn on sn.subscriber_id = d.subscriber_id and sn.newsletter_id = p.newsletter_id
     where d.id in ${idSet(dialect, ids)} and d.status = 'claimed' and d.claimed_by = ${owner}`.execute(trx);
   const reasons = new Map<string, number[]>();
+  const eligible: number[] = [];
   for (const r of rows) {
-    const reason = ineligible(r) ?? 'The recipient could not be checked before sending.';
-    reasons.set(reason, [...(reasons.get(reason) ?? []), r.id]);
+    const reason = ineligible(r);
+    if (reason) reasons.set(reason, [...(reasons.get(reason) ?? []), r.id]);
+    else eligible.push(r.id);
   }
   await markSkipped(trx, dialect, reasons, now);
+  await releaseClaims(trx, dialect, eligible, now);
 }
 
 /** Claimed but not attempted rows go back to the queue (pause, cancel, shutdown). */
