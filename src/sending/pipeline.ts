@@ -3,7 +3,7 @@ import type { Clock } from '../lib/clock.js';
 import type { DkimSigner } from './dkim-pool.js';
 import { assemble, type CompiledMessage } from './message.js';
 import { applyOutcomes, type Finished, type ThrottleState } from './outcomes.js';
-import { claimRows, markAttempting, releaseClaims, type ClaimedRow } from './repository.js';
+import { claimRows, markAttempting, recordSentAndMark, releaseClaims, type ClaimedRow } from './repository.js';
 import type { BulkTransport, SendOutcome } from './transport.js';
 import type { EngineLog, EngineOptions } from './options.js';
 
@@ -216,6 +216,13 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
   /** The tick's one transaction: outcomes, then a claim when the buffer runs low, then the markers. */
   async function commitTick(outcomes: Finished[], take: Item[], wantClaim: boolean, now: number) {
+    // Postgres, nothing but successes and no claim: the same changes in one statement (one round trip).
+    if (deps.dialect === 'postgres' && !wantClaim && outcomes.every((f) => f.outcome.kind === 'sent' && f.occupied && !troubled.has(f.row.postId))) {
+      const sent = outcomes.map((f) => ({ id: f.row.id, response: (f.outcome as Extract<SendOutcome, { kind: 'sent' }>).response }));
+      const marked = await recordSentAndMark(db, sent, take.map((i) => i.row.id), deps.owner, now);
+      if (sent.length > 0) throttle.consecutive421 = 0;
+      return { paused: [] as number[], marked, claimed: [] as ClaimedRow[], skipped: 0, postNewsletter: new Map<number, number>() };
+    }
     return db.transaction().execute(async (trx) => {
       const paused = await applyOutcomes(trx, deps.dialect, outcomes, now, options, throttle, troubled);
       let claimed: ClaimedRow[] = [];

@@ -139,7 +139,7 @@ export async function claimRows(
     const want = p.limit - claimed.length - skippedCount;
     if (want <= 0) break;
     // Hot path: a plain template, cheaper than the builder.
-    const { rows } = await sql<ClaimCandidate>`
+    const { rows } = await sql<ClaimCandidate>`/* prepared:gz_claim_${sql.raw(status)} */
       select d.id, d.email, d.message_id, d.attempts, s.id as sid, s.name, s.attributes, s.token,
              sn.status as sub_status,
              exists (select 1 from suppressions x where x.email_hash = s.email_hash) as suppressed
@@ -174,7 +174,7 @@ export async function claimRows(
       });
     }
     // Claimed first, so that the skipped rows (still queued or retry) are marked by the shared update.
-    await sql`update deliveries set status = 'claimed', claimed_by = ${p.owner}, claimed_at = ${p.now}, updated_at = ${p.now}
+    await sql`/* prepared:gz_claimed */ update deliveries set status = 'claimed', claimed_by = ${p.owner}, claimed_at = ${p.now}, updated_at = ${p.now}
               where id in ${idSet(dialect, rows.map((r) => r.id))}`.execute(trx);
     await markSkipped(trx, dialect, skipped, p.now);
   }
@@ -188,15 +188,45 @@ export async function claimRows(
  */
 export async function markAttempting(trx: DbOrTx, dialect: Dialect, ids: number[], owner: string, now: number): Promise<Set<number>> {
   if (ids.length === 0) return new Set();
-  const { rows } = await sql<{ id: number }>`
-    update deliveries set status = 'attempting', attempted_at = ${now}, updated_at = ${now}
+  const { rows } = await sql<{ id: number }>`/* prepared:gz_mark */ ${markerUpdate(dialect, ids, owner, now)}`.execute(trx);
+  const marked = new Set(rows.map((r) => r.id));
+  if (marked.size < ids.length) await skipIneligible(trx, dialect, ids.filter((id) => !marked.has(id)), owner, now);
+  return marked;
+}
+
+function markerUpdate(dialect: Dialect, ids: number[], owner: string, now: number) {
+  return sql`update deliveries set status = 'attempting', attempted_at = ${now}, updated_at = ${now}
     where id in ${idSet(dialect, ids)} and status = 'claimed' and claimed_by = ${owner}
       and exists (select 1 from subscriptions sn join posts p on p.newsletter_id = sn.newsletter_id
                   where p.id = deliveries.post_id and sn.subscriber_id = deliveries.subscriber_id and sn.status = 'active')
       and not exists (select 1 from subscribers s join suppressions x on x.email_hash = s.email_hash where s.id = deliveries.subscriber_id)
-    returning id`.execute(trx);
+    returning id`;
+}
+
+/**
+ * Postgres, the usual tick (every outcome a success, nothing to claim) as ONE statement and one round
+ * trip: the sent rows recorded and the next rows marked attempting together. A single statement is its
+ * own transaction, so both changes are durable together before any of the new messages goes out, as in
+ * the general tick (BEGIN, two updates and COMMIT were four round trips). Rows failing the marker's
+ * check are then skipped or released as markAttempting does.
+ */
+export async function recordSentAndMark(
+  db: DbOrTx,
+  sent: Array<{ id: number; response: string }>,
+  ids: number[],
+  owner: string,
+  now: number,
+): Promise<Set<number>> {
+  const marker = markerUpdate('postgres', ids, owner, now);
+  const { rows } = await (sent.length === 0
+    ? sql<{ id: number }>`/* prepared:gz_mark */ ${marker}`
+    : sql<{ id: number }>`/* prepared:gz_tick */ with sent as (${sentUpdate('postgres', sent, now)}) ${marker}`
+  ).execute(db);
   const marked = new Set(rows.map((r) => r.id));
-  if (marked.size < ids.length) await skipIneligible(trx, dialect, ids.filter((id) => !marked.has(id)), owner, now);
+  if (marked.size < ids.length) {
+    const rest = ids.filter((id) => !marked.has(id));
+    await db.transaction().execute((trx) => skipIneligible(trx, 'postgres', rest, owner, now));
+  }
   return marked;
 }
 
@@ -238,6 +268,10 @@ export async function releaseClaims(trx: DbOrTx, dialect: Dialect, ids: number[]
 /** Sent rows, one statement for the whole batch; each keeps the relay's own answer. */
 export async function recordSent(trx: DbOrTx, dialect: Dialect, rows: Array<{ id: number; response: string }>, now: number): Promise<void> {
   if (rows.length === 0) return;
+  await sql`/* prepared:gz_sent */ ${sentUpdate(dialect, rows, now)}`.execute(trx);
+}
+
+function sentUpdate(dialect: Dialect, rows: Array<{ id: number; response: string }>, now: number) {
   // Each row keeps its own answer (relays put their queue id in it), still in one statement whose
   // text does not depend on the number of rows.
   const answers =
@@ -245,10 +279,10 @@ export async function recordSent(trx: DbOrTx, dialect: Dialect, rows: Array<{ id
       ? sql`unnest(${rows.map((r) => r.id)}::bigint[], ${rows.map((r) => r.response)}::text[]) as v(id, r)`
       : sql`(select json_extract(value, '$[0]') as id, json_extract(value, '$[1]') as r from json_each(${JSON.stringify(rows.map((r) => [r.id, r.response]))})) as v`;
   // A row marked unknown by an over-eager recovery was sent after all: the answer is the truth.
-  await sql`update deliveries
+  return sql`update deliveries
             set status = 'sent', sent_at = ${now}, attempts = deliveries.attempts + 1, error = null, updated_at = ${now}, response = v.r
             from ${answers}
-            where deliveries.id = v.id and deliveries.status in ('attempting', 'unknown')`.execute(trx);
+            where deliveries.id = v.id and deliveries.status in ('attempting', 'unknown')`;
 }
 
 export async function recordOutcome(

@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { sql } from 'kysely';
+import { createTestDb } from '../helpers/db.js';
+
+// Postgres only: SQLite keeps its prepared statements by text (statement-cache.test.ts).
+const enabled = Boolean(process.env.TEST_DATABASE_URL);
+
+test('a statement marked /* prepared:NAME */ runs as a named prepared statement on Postgres, others do not', { skip: !enabled && 'TEST_DATABASE_URL is not set' }, async () => {
+  const t = await createTestDb('postgres', { migrate: false });
+  after(() => t.drop());
+  // One transaction: one connection, whose prepared statements pg_prepared_statements lists.
+  await t.db.transaction().execute(async (trx) => {
+    const names = async () =>
+      (await sql<{ name: string }>`select name from pg_prepared_statements order by name`.execute(trx)).rows.map((r) => r.name);
+    assert.deepEqual(await names(), []);
+    for (const n of [1, 2, 3]) {
+      const { rows } = await sql<{ doubled: number }>`/* prepared:gz_test_double */ select ${n}::int * 2 as doubled`.execute(trx);
+      assert.deepEqual(rows, [{ doubled: n * 2 }]);
+    }
+    const { rows } = await sql<{ n: number }>`select ${5}::int as n`.execute(trx);
+    assert.deepEqual(rows, [{ n: 5 }]);
+    // Prepared once, reused for every call; the unmarked query left nothing behind.
+    assert.deepEqual(await names(), ['gz_test_double']);
+  });
+});
