@@ -5,10 +5,13 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { QueryConfig } from 'pg';
 import { ConfigError, redactUrl, type DatabaseConfig } from '../config.js';
 import type { Database, Db, Dialect } from './database.js';
+import { startWorker } from '../lib/worker-thread.js';
 
 export interface DbHandle {
   db: Db;
   dialect: Dialect;
+  /** SQLite in a file: the background checkpointer (see startCheckpointer). */
+  checkpointer?: Checkpointer;
   /** Answers quickly whether the database responds (used by /healthz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -21,13 +24,15 @@ export interface ConnectOptions {
   searchPath?: string;
   onRetry?: (message: string) => void;
   sleep?: (ms: number) => Promise<void>;
+  /** SQLite in a file: how often the background checkpointer runs (default 100 ms). */
+  checkpointIntervalMs?: number;
 }
 
 export async function connectDatabase(config: DatabaseConfig, options: ConnectOptions = {}): Promise<DbHandle> {
-  return config.kind === 'sqlite' ? openSqlite(config.file) : openPostgres(config.url, options);
+  return config.kind === 'sqlite' ? openSqlite(config.file, options) : openPostgres(config.url, options);
 }
 
-function openSqlite(file: string): DbHandle {
+function openSqlite(file: string, options: ConnectOptions): DbHandle {
   let sqlite: SqliteDatabase.Database;
   try {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -44,9 +49,11 @@ function openSqlite(file: string): DbHandle {
     ]);
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const checkpointer = file === ':memory:' ? undefined : startCheckpointer(sqlite, file, options.checkpointIntervalMs);
   return {
     db,
     dialect: 'sqlite',
+    ...(checkpointer ? { checkpointer } : {}),
     ping: async () => {
       try {
         return sqlite.prepare('select 1 as ok').get() !== undefined;
@@ -54,7 +61,63 @@ function openSqlite(file: string): DbHandle {
         return false;
       }
     },
-    close: () => db.destroy(),
+    close: async () => {
+      await checkpointer?.stop();
+      await db.destroy();
+    },
+  };
+}
+
+export interface Checkpointer {
+  /** Runs one checkpoint now (tests); resolves with SQLite's answer, or null when it could not run. */
+  round(): Promise<{ busy: number; log: number; checkpointed: number } | null>;
+  stop(): Promise<void>;
+}
+
+/** Pages the write-ahead log may reach before the main connection checkpoints by itself after all. */
+const FALLBACK_AUTOCHECKPOINT = 10_000;
+
+/**
+ * Checkpoints in a worker thread with its own connection, every `intervalMs`. SQLite otherwise
+ * checkpoints inside whichever commit pushes the log past 1,000 pages: on the main thread, in the middle
+ * of a request or a send tick, copying pages and fsyncing the database file (5 ms in a send, about 30 ms
+ * per batch of a large import). The main connection keeps a much higher limit as a fallback, and goes
+ * back to SQLite's default if the worker cannot run.
+ */
+export function startCheckpointer(sqlite: SqliteDatabase.Database, file: string, intervalMs = 100): Checkpointer {
+  sqlite.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT}`);
+  const worker = startWorker(import.meta.url, 'checkpointer-worker', { file, intervalMs });
+  worker.unref();
+  let alive = true;
+  const replies: Array<(msg: { t: string; result?: unknown }) => void> = [];
+  worker.on('message', (msg: { t: string; result?: unknown }) => replies.shift()?.(msg));
+  const gone = () => {
+    if (!alive) return;
+    alive = false;
+    if (sqlite.open) sqlite.pragma('wal_autocheckpoint = 1000');
+    for (const reply of replies.splice(0)) reply({ t: 'gone', result: null });
+  };
+  worker.on('error', gone);
+  worker.on('exit', gone);
+  const ask = <T>(t: 'round' | 'stop') =>
+    new Promise<T>((resolve) => {
+      if (!alive) return resolve(null as T);
+      worker.ref(); // an answer is awaited: keep the process up for it
+      replies.push((msg) => {
+        if (replies.length === 0) worker.unref();
+        resolve((msg.result ?? null) as T);
+      });
+      worker.postMessage({ t });
+    });
+  let stopping: Promise<void> | undefined;
+  return {
+    round: () => ask('round'),
+    stop: () =>
+      (stopping ??= (async () => {
+        await ask('stop');
+        alive = false;
+        await worker.terminate();
+      })()),
   };
 }
 

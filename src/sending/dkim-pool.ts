@@ -4,7 +4,7 @@ import type { DkimConfig } from '../config.js';
 import { dkimSignatureLine, prepareKey } from './dkim.js';
 import type { SignReply, SignRequest } from './dkim-worker.js';
 import { DKIM_SIGNED_HEADERS } from './smtp-mailer.js';
-import { startWorker } from './worker-thread.js';
+import { startWorker } from '../lib/worker-thread.js';
 
 /** Signs rendered messages; returns one `DKIM-Signature: …\r\n` line per message, in order. */
 export interface DkimSigner {

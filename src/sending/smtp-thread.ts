@@ -3,7 +3,7 @@ import type { SmtpConfig } from '../config.js';
 import type { SmtpPoolOptions } from './smtp-pool.js';
 import type { FromWorker, ToWorker } from './smtp-thread-worker.js';
 import type { BulkTransport, OutgoingRaw, SendOutcome } from './transport.js';
-import { startWorker } from './worker-thread.js';
+import { startWorker } from '../lib/worker-thread.js';
 
 /**
  * The SMTP pool (smtp-pool.ts) run in a worker thread. The main thread keeps the database work

@@ -1,0 +1,39 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import SqliteDatabase from 'better-sqlite3';
+
+/**
+ * Worker-thread side of startCheckpointer (connect.ts): its own connection to the database file, which
+ * folds the write-ahead log back into the database every `intervalMs`. A PASSIVE checkpoint never
+ * blocks writers or readers; it copies the committed frames and fsyncs the database file here, on this
+ * thread, instead of inside some commit on the main thread (a stall of several milliseconds, up to tens
+ * for a big import, every thousand pages).
+ */
+
+const { file, intervalMs } = workerData as { file: string; intervalMs: number };
+const port = parentPort!;
+const sqlite = new SqliteDatabase(file);
+sqlite.pragma('synchronous = FULL');
+// The checkpoint gives way to anything holding a lock; the next round catches up.
+sqlite.pragma('busy_timeout = 0');
+
+type Result = { busy: number; log: number; checkpointed: number } | null;
+const round = (): Result => {
+  try {
+    const [r] = sqlite.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+    return r ?? null;
+  } catch {
+    // SQLITE_BUSY or a database being closed: the next round tries again.
+    return null;
+  }
+};
+const timer = setInterval(round, intervalMs);
+
+port.on('message', (msg: { t: 'round' } | { t: 'stop' }) => {
+  if (msg.t === 'round') port.postMessage({ t: 'round', result: round() });
+  else {
+    clearInterval(timer);
+    round();
+    sqlite.close();
+    port.postMessage({ t: 'stopped' });
+  }
+});
