@@ -41,7 +41,34 @@ export interface CompiledMessage {
   postId: number;
   /** MAIL FROM. */
   envelopeFrom: string;
+  /** The same message as plain data, for rendering in another thread (see renderMessage). */
+  template: MessageTemplate;
   render(recipient: Recipient, date: number): RenderedMessage;
+}
+
+type Piece = string | MergeField;
+
+/**
+ * A compiled post as plain data (structured-cloneable): what renderMessage needs, so that a worker
+ * thread can render the messages it sends from one copy of this and a small record per recipient.
+ */
+export interface MessageTemplate {
+  baseUrl: string;
+  /** Header lines that are the same for every recipient. */
+  fixed: string;
+  subject: Piece[];
+  subjectIsStatic: boolean;
+  staticSubject: string;
+  postSubject: string;
+  newsletterName: string;
+  text: Piece[];
+  html: Piece[];
+  textHead: string;
+  htmlHead: string;
+  tail: string;
+  webUrl: string;
+  mailto?: string | undefined;
+  needsAttributes: boolean;
 }
 
 export interface CompileSettings {
@@ -75,8 +102,6 @@ export function messageIdDomain(newsletter: NewsletterRow, settings: CompileSett
   return settings.dkimDomain ?? domainOf(senderOf(newsletter, settings).address);
 }
 
-type Piece = string | MergeField;
-
 /** Static text pieces already quoted-printable; fields left for per-recipient values. */
 function compileBody(template: string): Piece[] {
   const { segments } = parseMerge(template);
@@ -99,18 +124,31 @@ export function compileMessage(
   content: PostContent,
   settings: CompileSettings,
 ): CompiledMessage {
-  const urls = publicUrls(settings.baseUrl);
   const sender = senderOf(newsletter, settings);
+  const template = compileTemplate(post, newsletter, content, settings, sender);
+  return {
+    postId: post.id,
+    envelopeFrom: sender.address,
+    template,
+    render: (r, date) => renderMessage(template, r, date),
+  };
+}
+
+function compileTemplate(
+  post: Pick<PostRow, 'id' | 'slug'>,
+  newsletter: NewsletterRow,
+  content: PostContent,
+  settings: CompileSettings,
+  sender: { name: string; address: string },
+): MessageTemplate {
   const host = new URL(settings.baseUrl).hostname;
   const boundary = `=_gz_${randomBytes(12).toString('hex')}`;
-  const mailto = settings.listUnsubscribeMailto;
 
   const subject = parseMerge(headerText(content.subject, 998)).segments;
   const subjectIsStatic = subject.every((s) => typeof s === 'string');
   const staticSubject = subjectIsStatic ? subject.join('') : '';
   const text = compileBody(content.text);
   const html = compileBody(content.html);
-  const needsAttributes = usesAttributes(text) || usesAttributes(html) || usesAttributes(subject);
 
   let fixed = headerLine('From', formatMailbox(sender.name, sender.address));
   const replyTo = newsletter.reply_to?.trim();
@@ -124,51 +162,62 @@ export function compileMessage(
     headerLine('Precedence', 'bulk') +
     headerLine('Feedback-ID', `p${post.id}:n${newsletter.id}:newsletter:gazette`);
 
-  const textHead = `--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`;
-  const htmlHead = `\r\n--${boundary}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`;
-  const tail = `\r\n--${boundary}--\r\n`;
-  const webUrl = urls.archivePost(newsletter.slug, post.slug);
-
-  let dateSecond = -1;
-  let dateText = '';
-
   return {
-    postId: post.id,
-    envelopeFrom: sender.address,
-    render(r: Recipient, date: number): RenderedMessage {
-      const unsubscribeUrl = urls.unsubscribe(r.token);
-      const values: MergeValues = {
-        subscriber: { name: r.name, email: r.email, attributes: needsAttributes ? parseJsonObject(r.attributes) : {} },
-        newsletter: { name: newsletter.name },
-        post: { subject: content.subject },
-        unsubscribe_url: unsubscribeUrl,
-        preferences_url: urls.preferences(r.token),
-        web_url: webUrl,
-      };
-      const second = Math.floor(date / 1000);
-      if (second !== dateSecond) {
-        dateSecond = second;
-        dateText = formatDate(date);
-      }
-      let headers = fixed + headerLine('To', formatMailbox(r.name, r.email));
-      const subjectText = subjectIsStatic ? staticSubject : renderPlain(subject, values);
-      if (!subjectIsStatic) headers += headerLine('Subject', encodeUnstructured(subjectText));
-      const listUnsubscribe = mailto
-        ? `<${unsubscribeUrl}>, <mailto:${mailto}?subject=unsubscribe%20${encodeURIComponent(r.token)}>`
-        : `<${unsubscribeUrl}>`;
-      headers +=
-        headerLine('Date', dateText) +
-        headerLine('Message-ID', r.messageId) +
-        headerLine('List-Unsubscribe', listUnsubscribe);
-
-      let body = textHead;
-      for (const p of text) body += typeof p === 'string' ? p : qpValue(resolveField(p, values));
-      body += htmlHead;
-      for (const p of html) body += typeof p === 'string' ? p : qpValue(escapeHtml(resolveField(p, values)));
-      body += tail;
-      return { subject: subjectText, headers, body };
-    },
+    baseUrl: settings.baseUrl,
+    fixed,
+    subject,
+    subjectIsStatic,
+    staticSubject,
+    postSubject: content.subject,
+    newsletterName: newsletter.name,
+    text,
+    html,
+    textHead: `--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`,
+    htmlHead: `\r\n--${boundary}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`,
+    tail: `\r\n--${boundary}--\r\n`,
+    webUrl: publicUrls(settings.baseUrl).archivePost(newsletter.slug, post.slug),
+    mailto: settings.listUnsubscribeMailto,
+    needsAttributes: usesAttributes(text) || usesAttributes(html) || usesAttributes(subject),
   };
+}
+
+// Per thread: the URL helpers of the templates in use, and the Date header of the current second.
+const urlsOf = new WeakMap<MessageTemplate, ReturnType<typeof publicUrls>>();
+let dateSecond = -1;
+let dateText = '';
+
+/** One recipient's message: only the merge values, personal URLs, To, Date and Message-ID are new. */
+export function renderMessage(t: MessageTemplate, r: Recipient, date: number): RenderedMessage {
+  let urls = urlsOf.get(t);
+  if (!urls) urlsOf.set(t, (urls = publicUrls(t.baseUrl)));
+  const unsubscribeUrl = urls.unsubscribe(r.token);
+  const values: MergeValues = {
+    subscriber: { name: r.name, email: r.email, attributes: t.needsAttributes ? parseJsonObject(r.attributes) : {} },
+    newsletter: { name: t.newsletterName },
+    post: { subject: t.postSubject },
+    unsubscribe_url: unsubscribeUrl,
+    preferences_url: urls.preferences(r.token),
+    web_url: t.webUrl,
+  };
+  const second = Math.floor(date / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = formatDate(date);
+  }
+  let headers = t.fixed + headerLine('To', formatMailbox(r.name, r.email));
+  const subjectText = t.subjectIsStatic ? t.staticSubject : renderPlain(t.subject, values);
+  if (!t.subjectIsStatic) headers += headerLine('Subject', encodeUnstructured(subjectText));
+  const listUnsubscribe = t.mailto
+    ? `<${unsubscribeUrl}>, <mailto:${t.mailto}?subject=unsubscribe%20${encodeURIComponent(r.token)}>`
+    : `<${unsubscribeUrl}>`;
+  headers += headerLine('Date', dateText) + headerLine('Message-ID', r.messageId) + headerLine('List-Unsubscribe', listUnsubscribe);
+
+  let body = t.textHead;
+  for (const p of t.text) body += typeof p === 'string' ? p : qpValue(resolveField(p, values));
+  body += t.htmlHead;
+  for (const p of t.html) body += typeof p === 'string' ? p : qpValue(escapeHtml(resolveField(p, values)));
+  body += t.tail;
+  return { subject: subjectText, headers, body };
 }
 
 function renderPlain(segments: Array<string | MergeField>, values: MergeValues): string {

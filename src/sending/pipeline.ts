@@ -1,7 +1,7 @@
 import type { Db, Dialect } from '../db/database.js';
 import type { Clock } from '../lib/clock.js';
 import type { DkimSigner } from './dkim-pool.js';
-import { assemble, type CompiledMessage } from './message.js';
+import { assemble, type CompiledMessage, type MessageTemplate } from './message.js';
 import { applyOutcomes, type Finished, type ThrottleState } from './outcomes.js';
 import { claimRows, markAttempting, recordSentAndMark, releaseClaims, type ClaimedRow } from './repository.js';
 import type { BulkTransport, SendOutcome } from './transport.js';
@@ -40,6 +40,8 @@ interface Item {
   from?: string;
   subject?: string;
   raw?: Buffer;
+  /** Rendered by the transport where it sends (see BulkTransport.sendTemplated) instead of `raw`. */
+  template?: MessageTemplate;
   /** Handed to the DKIM signer; `raw` arrives with the signature. */
   signing?: boolean;
   /** Set when the message could not be built for this recipient: recorded without sending. */
@@ -144,7 +146,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         (err: unknown) => {
           // Nobody's fault but the post's: its rows go back to the queue and the post is paused.
           const problem: SendOutcome = { kind: 'post', error: `This post could not be prepared for sending: ${(err as Error).message}` };
-          for (const item of ready) if (item.row.postId === postId && !item.raw) item.problem = problem;
+          for (const item of ready) if (item.row.postId === postId && !item.raw && !item.template) item.problem = problem;
         },
       )
       .finally(() => {
@@ -166,7 +168,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     for (const item of ready) {
       if (inHand >= want) break;
       if (item.problem) continue;
-      if (item.raw || item.signing) {
+      if (item.raw || item.template || item.signing) {
         inHand += 1;
         continue;
       }
@@ -174,6 +176,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       if (!compiled) continue;
       inHand += 1;
       item.from = compiled.envelopeFrom;
+      if (!signer && transport.sendTemplated) {
+        // The transport renders it where it sends it: nothing to build here.
+        item.template = compiled.template;
+        continue;
+      }
       try {
         const m = compiled.render(item.row, now);
         item.subject = m.subject;
@@ -203,10 +210,18 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       });
   }
 
-  function send(item: Item): void {
+  function send(item: Item, now: number): void {
     if (deps.sendRate !== undefined) tokens -= 1;
-    transport
-      .send({ from: item.from!, to: item.row.email, raw: item.raw!, messageId: item.row.messageId, subject: item.subject ?? '' })
+    const { row } = item;
+    (item.template && transport.sendTemplated
+      ? transport.sendTemplated({
+          from: item.from!,
+          template: item.template,
+          recipient: { email: row.email, name: row.name, attributes: row.attributes, token: row.token, messageId: row.messageId },
+          date: now,
+        })
+      : transport.send({ from: item.from!, to: row.email, raw: item.raw!, messageId: row.messageId, subject: item.subject ?? '' })
+    )
       .catch((err: unknown): SendOutcome => ({ kind: 'retry', error: `internal error: ${(err as Error).message}` }))
       .then((outcome) => {
         finished.push({ row: item.row, newsletterId: item.newsletterId, outcome, occupied: true });
@@ -252,17 +267,18 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   }
 
   async function tick(): Promise<'idle' | 'worked' | 'wait'> {
+    const now = clock.now();
     const outcomes = finished.splice(0);
     const committed = outcomes.filter((f) => f.occupied).length;
     const allowance = Math.max(0, Math.min(concurrency - (occupied - committed), refill()));
     const take: Item[] = [];
     const unsendable: Item[] = [];
     if (!stopping) {
-      render(allowance, clock.now());
+      render(allowance, now);
       const keep: Item[] = [];
       for (const item of ready) {
         if (item.problem && !item.signing) unsendable.push(item);
-        else if (item.raw && take.length < allowance) take.push(item);
+        else if ((item.raw || item.template) && take.length < allowance) take.push(item);
         else keep.push(item);
       }
       ready = keep;
@@ -275,7 +291,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
     let result: Awaited<ReturnType<typeof commitTick>>;
     try {
-      result = await commitTick([...outcomes, ...problems], take, wantClaim, clock.now());
+      result = await commitTick([...outcomes, ...problems], take, wantClaim, now);
     } catch (err) {
       // Nothing of this tick was written: keep its outcomes and messages for the next attempt.
       finished.unshift(...outcomes);
@@ -290,7 +306,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     for (const item of take) {
       if (!result.marked.has(item.row.id)) continue; // released meanwhile (pause/cancel): not ours now
       occupied += 1;
-      send(item);
+      send(item, now);
     }
     for (const row of result.claimed) ready.push({ row, newsletterId: result.postNewsletter.get(row.postId)! });
     return 'worked';

@@ -1,15 +1,19 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { SmtpConfig } from '../config.js';
+import { assemble, renderMessage, type MessageTemplate, type Recipient } from './message.js';
 import { createSmtpPool, type SmtpPoolOptions } from './smtp-pool.js';
-import type { SendOutcome } from './transport.js';
+import type { OutgoingRaw, SendOutcome } from './transport.js';
 
 /**
- * Worker-thread side of smtp-thread.ts: owns the SMTPConnection pool, so SMTP I/O and the dot-stuffing
- * of message bytes run on their own core and never wait for a database commit on the main thread.
+ * Worker-thread side of smtp-thread.ts: owns the SMTPConnection pool and renders the messages it sends
+ * from their post's template, so rendering, SMTP I/O and the message bytes live on their own core and
+ * never wait for a database commit on the main thread.
  */
 
 export type ToWorker =
-  | { t: 'send'; batch: Array<{ id: number; from: string; to: string; raw: Uint8Array; messageId: string; subject: string }> }
+  | { t: 'send'; batch: Array<WorkerMessage> }
+  /** A post's template, kept under `id` until `drop` says otherwise. */
+  | { t: 'template'; id: number; template: MessageTemplate; drop?: number }
   | { t: 'probe'; id: number }
   | { t: 'close' };
 
@@ -18,6 +22,10 @@ export type FromWorker =
   | { t: 'probed'; id: number; result: { ok: true } | { ok: false; error: string } }
   | { t: 'closed' }
   | { t: 'up' };
+
+export type WorkerMessage =
+  | { id: number; from: string; to: string; raw: Uint8Array; messageId: string; subject: string }
+  | { id: number; from: string; template: number; recipient: Recipient; date: number };
 
 const { smtp, options } = workerData as { smtp: SmtpConfig; options: SmtpPoolOptions };
 const pool = createSmtpPool(smtp, options);
@@ -31,20 +39,46 @@ const flush = () => {
   port.postMessage({ t: 'done', results: batch } satisfies FromWorker);
 };
 
+const done = (id: number, outcome: SendOutcome) => {
+  if (results.length === 0) setImmediate(flush);
+  results.push([id, outcome]);
+};
+
+const templates = new Map<number, MessageTemplate>();
+function toOutgoing(m: WorkerMessage): OutgoingRaw | undefined {
+  if ('raw' in m) return { from: m.from, to: m.to, raw: Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength), messageId: m.messageId, subject: m.subject };
+  const template = templates.get(m.template);
+  if (!template) return undefined;
+  const rendered = renderMessage(template, m.recipient, m.date);
+  return { from: m.from, to: m.recipient.email, raw: assemble(rendered), messageId: m.recipient.messageId, subject: rendered.subject };
+}
+
 port.postMessage({ t: 'up' } satisfies FromWorker);
 
 port.on('message', (msg: ToWorker) => {
   if (msg.t === 'send') {
     for (const m of msg.batch) {
-      const raw = Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength);
+      let outgoing: OutgoingRaw;
+      try {
+        const built = toOutgoing(m);
+        if (!built) {
+          // Only after a worker restart: nothing went out, the engine sends it again later.
+          done(m.id, { kind: 'retry', error: 'internal error: the SMTP worker did not have this post yet' });
+          continue;
+        }
+        outgoing = built;
+      } catch (err) {
+        done(m.id, { kind: 'failed', error: `Could not build this message: ${(err as Error).message}`, suppress: false });
+        continue;
+      }
       pool
-        .send({ from: m.from, to: m.to, raw, messageId: m.messageId, subject: m.subject })
+        .send(outgoing)
         .catch((err: unknown): SendOutcome => ({ kind: 'retry', error: `internal error: ${(err as Error).message}` }))
-        .then((outcome) => {
-          if (results.length === 0) setImmediate(flush);
-          results.push([m.id, outcome]);
-        });
+        .then((outcome) => done(m.id, outcome));
     }
+  } else if (msg.t === 'template') {
+    templates.set(msg.id, msg.template);
+    if (msg.drop !== undefined) templates.delete(msg.drop);
   } else if (msg.t === 'probe') {
     void pool.probe().then((result) => port.postMessage({ t: 'probed', id: msg.id, result } satisfies FromWorker));
   } else if (msg.t === 'close') {

@@ -1,9 +1,13 @@
 import type { Worker } from 'node:worker_threads';
 import type { SmtpConfig } from '../config.js';
 import type { SmtpPoolOptions } from './smtp-pool.js';
-import type { FromWorker, ToWorker } from './smtp-thread-worker.js';
-import type { BulkTransport, OutgoingRaw, SendOutcome } from './transport.js';
+import type { MessageTemplate } from './message.js';
+import type { FromWorker, ToWorker, WorkerMessage } from './smtp-thread-worker.js';
+import type { BulkTransport, OutgoingRaw, OutgoingTemplated, SendOutcome } from './transport.js';
 import { startWorker } from '../lib/worker-thread.js';
+
+/** Post templates a worker keeps at once (posts sending at the same time); the oldest goes first. */
+const TEMPLATES_KEPT = 8;
 
 /**
  * The SMTP pool (smtp-pool.ts) run in a worker thread. The main thread keeps the database work
@@ -16,7 +20,9 @@ export function createThreadedSmtpTransport(smtp: SmtpConfig, options: SmtpPoolO
   const pending = new Map<number, (o: SendOutcome) => void>();
   const probes = new Map<number, (r: { ok: true } | { ok: false; error: string }) => void>();
   let nextId = 1;
-  let outbox: Extract<ToWorker, { t: 'send' }>['batch'] = [];
+  let outbox: WorkerMessage[] = [];
+  /** Templates the current worker has, by object, with the id it knows them by (oldest first). */
+  let templates = new Map<MessageTemplate, number>();
   let closed = false;
   let closing: Promise<void> | undefined;
   let onClosed: (() => void) | undefined;
@@ -27,6 +33,7 @@ export function createThreadedSmtpTransport(smtp: SmtpConfig, options: SmtpPoolO
   const busy = () => pending.size + probes.size > 0;
   const spawn = (): Worker => {
     const w = startWorker(import.meta.url, 'smtp-thread-worker', workerData);
+    templates = new Map();
     up = new Promise<void>((resolve) => (markUp = resolve));
     w.on('message', (msg: FromWorker) => {
       if (msg.t === 'up') markUp?.();
@@ -64,9 +71,11 @@ export function createThreadedSmtpTransport(smtp: SmtpConfig, options: SmtpPoolO
   // holding them until its next full garbage collection (tens of MB at thousands of messages/s).
   const flush = () => {
     const batch = outbox;
+    if (batch.length === 0) return;
     outbox = [];
     const moved: ArrayBuffer[] = [];
     for (const m of batch) {
+      if (!('raw' in m)) continue;
       const { buffer, byteOffset, byteLength } = m.raw;
       if (byteOffset === 0 && byteLength === buffer.byteLength && buffer instanceof ArrayBuffer) moved.push(buffer);
     }
@@ -75,17 +84,46 @@ export function createThreadedSmtpTransport(smtp: SmtpConfig, options: SmtpPoolO
     w.postMessage({ t: 'send', batch } satisfies ToWorker, moved);
   };
 
+  const poolClosed = (): Promise<SendOutcome> => Promise.resolve({ kind: 'relay', error: 'the SMTP pool is closed' });
+  const enqueue = (message: (id: number) => WorkerMessage): Promise<SendOutcome> => {
+    if (closed) return poolClosed();
+    return new Promise((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      if (outbox.length === 0) queueMicrotask(flush);
+      outbox.push(message(id));
+    });
+  };
+
+  /** The id the current worker knows `template` by, sending it first if it does not have it. */
+  const templateId = (template: MessageTemplate): number => {
+    const w = current();
+    let id = templates.get(template);
+    if (id !== undefined) return id;
+    id = nextId++;
+    let drop: number | undefined;
+    if (templates.size >= TEMPLATES_KEPT) {
+      const [oldest, oldestId] = templates.entries().next().value!;
+      templates.delete(oldest);
+      drop = oldestId;
+    }
+    templates.set(template, id);
+    // Sent before any message that uses it: messages on one port arrive in order.
+    if (outbox.length > 0) flush();
+    w.postMessage({ t: 'template', id, template, ...(drop !== undefined ? { drop } : {}) } satisfies ToWorker);
+    return id;
+  };
+
   return {
     kind: 'smtp',
     concurrency: Math.max(1, options.size),
     send(m: OutgoingRaw): Promise<SendOutcome> {
-      if (closed) return Promise.resolve({ kind: 'relay', error: 'the SMTP pool is closed' });
-      return new Promise((resolve) => {
-        const id = nextId++;
-        pending.set(id, resolve);
-        if (outbox.length === 0) queueMicrotask(flush);
-        outbox.push({ id, from: m.from, to: m.to, raw: m.raw, messageId: m.messageId, subject: m.subject });
-      });
+      return enqueue((id) => ({ id, from: m.from, to: m.to, raw: m.raw, messageId: m.messageId, subject: m.subject }));
+    },
+    sendTemplated(m: OutgoingTemplated): Promise<SendOutcome> {
+      if (closed) return poolClosed();
+      const template = templateId(m.template);
+      return enqueue((id) => ({ id, from: m.from, template, recipient: m.recipient, date: m.date }));
     },
     async ready() {
       if (closed) return;

@@ -1,3 +1,5 @@
+import type { MessageTemplate, Recipient } from './message.js';
+
 /**
  * Where the engine hands compiled messages: a pool of SMTP connections (smtp-pool.ts) or, without a
  * relay, the dev outbox. Every attempt ends in exactly one outcome class; the engine maps classes to
@@ -27,11 +29,26 @@ export interface OutgoingRaw {
   subject: string;
 }
 
+/** A message the transport renders itself, from its post's template and one recipient. */
+export interface OutgoingTemplated {
+  from: string;
+  template: MessageTemplate;
+  recipient: Recipient;
+  /** The Date header's time (the engine's clock). */
+  date: number;
+}
+
 export interface BulkTransport {
   readonly kind: 'smtp' | 'dev-outbox';
   /** Messages that may be in flight at once (SMTP_POOL_SIZE for the relay). */
   readonly concurrency: number;
   send(message: OutgoingRaw): Promise<SendOutcome>;
+  /**
+   * Present when the transport renders messages where it sends them (the SMTP worker thread): the
+   * main thread then hands over a recipient record instead of 14 KB of message, and renders nothing.
+   * Not used with DKIM (messages are signed in their own threads first).
+   */
+  sendTemplated?(message: OutgoingTemplated): Promise<SendOutcome>;
   /** Resolves once the transport can send at once (e.g. its worker thread is up), so no message is
    *  marked `attempting` long before it can really go out. */
   ready?(): Promise<void>;
