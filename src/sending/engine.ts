@@ -143,8 +143,12 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
         now: clock.now(),
         pageSize: options.snapshotPageSize,
         maxPages,
-        // Pages are synchronous work on SQLite: let requests and the send loop run between them.
-        between: () => new Promise<void>((resolve) => setImmediate(resolve)),
+        // Pages are synchronous work on SQLite: let requests and the send loop run between them, and
+        // wake the send loop, which may have run out of rows before this page was written.
+        between: () => {
+          wake();
+          return new Promise<void>((resolve) => setImmediate(resolve));
+        },
       });
       // Postgres plans the claim and marker statements from table statistics; right after a snapshot
       // (or an import) of thousands of rows they are missing, and the marker update was planned to take

@@ -22,7 +22,7 @@ export interface HousekeeperDeps {
   transport: BulkTransport;
   log: EngineLog;
   startPost(postId: number): Promise<void>;
-  snapshot(postId: number): Promise<void>;
+  snapshot(postId: number, maxPages?: number): Promise<void>;
   wake(): void;
   /** A post was sent to everyone (its compiled message can go). */
   finished(postId: number): void;
@@ -155,7 +155,9 @@ export function createHousekeeper(d: HousekeeperDeps) {
 
   async function unfinishedSnapshots(): Promise<void> {
     const rows = await db.selectFrom('posts').select('id').where('status', 'in', ['sending', 'paused']).where('audience_frozen_at', 'is', null).execute();
-    for (const { id } of rows) await d.snapshot(id);
+    // A few pages here; the rest is written in the background while the send goes on (at 1,000,000
+    // subscribers waiting for the whole snapshot held the first message back by 12 s).
+    for (const { id } of rows) await d.snapshot(id, options.snapshotWaitPages);
   }
 
   // Leases are renewed a few times per TTL, not on every pass: each renewal is a durable write.

@@ -15,7 +15,8 @@ import type { EngineLog, EngineOptions } from './options.js';
  *   3. claims the next batch of rows when the buffer runs low (a claim is only a reservation: claimed
  *      rows go back to the queue after a crash, so a big claim costs memory, never correctness).
  * SMTP happens between ticks, outside any transaction. A message is rendered just before the tick
- * that marks it (with DKIM: signed in worker threads a little ahead), so only a handful of rendered
+ * that marks it (with DKIM: signed in worker threads a little ahead), or, when the transport renders
+ * (the SMTP worker, without DKIM), after it and over there; either way only a handful of rendered
  * messages exist at any time, whatever the size of the audience.
  */
 

@@ -11,7 +11,8 @@ const TEMPLATES_KEPT = 8;
 
 /**
  * The SMTP pool (smtp-pool.ts) run in a worker thread. The main thread keeps the database work
- * (claims, write-ahead markers, group commits) and the rendering; the worker keeps the connections.
+ * (claims, write-ahead markers, group commits); the worker keeps the connections and renders the
+ * messages from their post's template (sendTemplated), or takes signed bytes (DKIM) as they are.
  * Together they use two cores, and a synchronous SQLite commit never stalls an SMTP conversation.
  * If the worker dies with messages in flight, those are reported `unknown`: they may have gone out.
  */
