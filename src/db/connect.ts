@@ -91,11 +91,13 @@ export function startCheckpointer(sqlite: SqliteDatabase.Database, file: string,
   let alive = true;
   const replies: Array<(msg: { t: string; result?: unknown }) => void> = [];
   worker.on('message', (msg: { t: string; result?: unknown }) => replies.shift()?.(msg));
-  const gone = () => {
+  const gone = (why: unknown) => {
     if (!alive) return;
     alive = false;
     if (sqlite.open) sqlite.pragma('wal_autocheckpoint = 1000');
     for (const reply of replies.splice(0)) reply({ t: 'gone', result: null });
+    // Not fatal (commits checkpoint again, as SQLite does by default), but an operator should know.
+    process.emitWarning(`the SQLite checkpoint thread stopped (${why instanceof Error ? why.message : `exit code ${String(why)}`}); commits checkpoint again`);
   };
   worker.on('error', gone);
   worker.on('exit', gone);
