@@ -2,7 +2,8 @@ import { ConflictError } from '../lib/errors.js';
 import type { Db, Dialect } from '../db/database.js';
 import type { Clock } from '../lib/clock.js';
 import { backoff, type EngineLog, type EngineOptions } from './options.js';
-import { OPEN_STATES, holdLease, liveLeaseOwners, recoverOrphans } from './repository.js';
+import { holdLease, liveLeaseOwners } from './leases.js';
+import { OPEN_STATES, recoverOrphans } from './repository.js';
 import type { BulkTransport } from './transport.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { DbOrTx } from '../db/database.js';
 import type { DeliveryStatus, PostStatus } from '../db/tables/posts.js';
 import { NotFoundError } from '../lib/errors.js';
-import { countByStatus, countSentSince, findPost, listProblemRecipients, type ProblemRecipient } from './repository.js';
+import { findPost } from './repository.js';
 
 /** Where a send stands, counted from the deliveries rows (never from a separate counter). */
 export interface SendProgress {
@@ -79,4 +79,57 @@ export async function readProgress(db: DbOrTx, postId: number, now: number): Pro
     live: post.status === 'sending' || (post.status === 'paused' && post.resume_at !== null) || (post.status === 'cancelled' && counts.attempting > 0),
     problems: counts.unknown + counts.failed > 0 ? await listProblemRecipients(db, postId, 100) : [],
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+export async function countByStatus(db: DbOrTx, postId: number): Promise<Partial<Record<DeliveryStatus, number>>> {
+  const rows = await db
+    .selectFrom('deliveries')
+    .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('post_id', '=', postId)
+    .groupBy('status')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+}
+
+export async function countSentSince(db: DbOrTx, postId: number, since: number): Promise<number> {
+  const row = await db
+    .selectFrom('deliveries')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('post_id', '=', postId)
+    .where('sent_at', '>=', since)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export interface ProblemRecipient {
+  id: number;
+  email: string;
+  status: 'unknown' | 'failed';
+  error: string | null;
+  attempts: number;
+  messageId: string;
+  updatedAt: number;
+}
+
+export async function listProblemRecipients(db: DbOrTx, postId: number, limit: number): Promise<ProblemRecipient[]> {
+  const rows = await db
+    .selectFrom('deliveries')
+    .select(['id', 'email', 'status', 'error', 'attempts', 'message_id', 'updated_at'])
+    .where('post_id', '=', postId)
+    .where('status', 'in', ['unknown', 'failed'])
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    email: r.email,
+    status: r.status as 'unknown' | 'failed',
+    error: r.error,
+    attempts: r.attempts,
+    messageId: r.message_id,
+    updatedAt: r.updated_at,
+  }));
 }

@@ -318,7 +318,7 @@ export async function releasePostClaims(trx: DbOrTx, postId: number, now: number
 }
 
 // ---------------------------------------------------------------------------------------------
-// Recovery and leases
+// Recovery
 
 /**
  * After a crash: rows claimed by a sender that is gone go back to the queue (never attempted);
@@ -346,91 +346,4 @@ export async function recoverOrphans(db: DbOrTx, postIds: number[], liveOwners: 
     .$if(liveOwners.length > 0, (q) => q.where((eb) => eb.or([eb('claimed_by', 'is', null), eb('claimed_by', 'not in', liveOwners)])))
     .executeTakeFirst();
   return { requeued: Number(requeued.numUpdatedRows), unknown: Number(unknown.numUpdatedRows) };
-}
-
-/** Takes or renews the lease `name` for `owner`; true when `owner` holds it now. */
-export async function holdLease(db: DbOrTx, name: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
-  await db
-    .insertInto('leases')
-    .values({ name, owner, expires_at: now + ttlMs })
-    .onConflict((oc) =>
-      oc
-        .column('name')
-        .doUpdateSet({ owner, expires_at: now + ttlMs })
-        .where((eb) => eb.or([eb('leases.owner', '=', owner), eb('leases.expires_at', '<', now)])),
-    )
-    .execute();
-  const row = await db.selectFrom('leases').select('owner').where('name', '=', name).executeTakeFirst();
-  return row?.owner === owner;
-}
-
-export async function dropLease(db: DbOrTx, name: string, owner: string): Promise<void> {
-  await db.deleteFrom('leases').where('name', '=', name).where('owner', '=', owner).execute();
-}
-
-/** Owners of unexpired leases named `prefix…` (the running senders). */
-export async function liveLeaseOwners(db: DbOrTx, prefix: string, now: number): Promise<string[]> {
-  const rows = await db.selectFrom('leases').select('owner').where('name', 'like', `${prefix}%`).where('expires_at', '>=', now).execute();
-  return rows.map((r) => r.owner);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Progress
-
-export async function countByStatus(db: DbOrTx, postId: number): Promise<Partial<Record<DeliveryStatus, number>>> {
-  const rows = await db
-    .selectFrom('deliveries')
-    .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('post_id', '=', postId)
-    .groupBy('status')
-    .execute();
-  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
-}
-
-export async function countSentSince(db: DbOrTx, postId: number, since: number): Promise<number> {
-  const row = await db
-    .selectFrom('deliveries')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('post_id', '=', postId)
-    .where('sent_at', '>=', since)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}
-
-export async function hasOpenRows(db: DbOrTx, postId: number): Promise<boolean> {
-  for (const status of OPEN_STATES) {
-    const row = await db.selectFrom('deliveries').select('id').where('post_id', '=', postId).where('status', '=', status).limit(1).executeTakeFirst();
-    if (row) return true;
-  }
-  return false;
-}
-
-export interface ProblemRecipient {
-  id: number;
-  email: string;
-  status: 'unknown' | 'failed';
-  error: string | null;
-  attempts: number;
-  messageId: string;
-  updatedAt: number;
-}
-
-export async function listProblemRecipients(db: DbOrTx, postId: number, limit: number): Promise<ProblemRecipient[]> {
-  const rows = await db
-    .selectFrom('deliveries')
-    .select(['id', 'email', 'status', 'error', 'attempts', 'message_id', 'updated_at'])
-    .where('post_id', '=', postId)
-    .where('status', 'in', ['unknown', 'failed'])
-    .orderBy('id')
-    .limit(limit)
-    .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    email: r.email,
-    status: r.status as 'unknown' | 'failed',
-    error: r.error,
-    attempts: r.attempts,
-    messageId: r.message_id,
-    updatedAt: r.updated_at,
-  }));
 }
