@@ -51,6 +51,8 @@ interface SendResult {
   rssBeforeMb: number;
   peakRssMb: number;
   cpuSeconds: number;
+  /** CPU the sink spent receiving it: on two cores, what is left for the sender. */
+  sinkCpuSeconds: number;
   dbGrowthMb: number;
   messageBytes: number;
   distinct: number;
@@ -96,6 +98,7 @@ async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEn
     rssBeforeMb: Math.round(report.rssBeforeMb),
     peakRssMb: Math.round(report.peakRssMb),
     cpuSeconds: Number(report.cpuSeconds.toFixed(1)),
+    sinkCpuSeconds: Number(stats.cpuSeconds.toFixed(1)),
     dbGrowthMb: Number(((await bench.sizeBytes()) - sizeBefore) / 2 ** 20).toFixed(1) as unknown as number,
     messageBytes: Math.round(stats.bytes / stats.messages),
     distinct: stats.distinct,
@@ -253,10 +256,10 @@ function markdown(): string {
   const sends = (results.send as SendResult[] | undefined) ?? [];
   const ceilings = results.ceilings as { library: number; physical: number; messageBytes: number } | undefined;
   if (sends.length) {
-    lines.push('| send | msg/s | first message | RSS before → peak | CPU s | DB growth | vs library ceiling | vs physical ceiling |', '|---|---|---|---|---|---|---|---|');
+    lines.push('| send | msg/s | first message | RSS before → peak | CPU s | sink CPU s | DB growth | vs library ceiling | vs physical ceiling |', '|---|---|---|---|---|---|---|---|---|');
     for (const s of sends) {
       const vs = (c?: number) => (c ? `${Math.round((100 * s.rate) / c)}%` : 'n/a');
-      lines.push(`| ${s.label} | ${s.rate} | ${s.firstMessageMs} ms | ${s.rssBeforeMb} → ${s.peakRssMb} MB | ${s.cpuSeconds} | ${s.dbGrowthMb} MB | ${vs(ceilings?.library)} | ${vs(ceilings?.physical)} |`);
+      lines.push(`| ${s.label} | ${s.rate} | ${s.firstMessageMs} ms | ${s.rssBeforeMb} → ${s.peakRssMb} MB | ${s.cpuSeconds} | ${s.sinkCpuSeconds} | ${s.dbGrowthMb} MB | ${vs(ceilings?.library)} | ${vs(ceilings?.physical)} |`);
     }
     lines.push('');
   }

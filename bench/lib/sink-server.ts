@@ -14,6 +14,8 @@ export interface SinkStats {
   lastAt: number | null;
   bytes: number;
   connections: number;
+  /** User+system CPU seconds the sink process spent since the last reset. */
+  cpuSeconds: number;
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -27,6 +29,7 @@ export function createSink(): { server: Server; stats(): SinkStats; reset(): voi
   let lastAt: number | null = null;
   let bytes = 0;
   let connections = 0;
+  let cpuAtReset = process.cpuUsage();
 
   const server = createServer((socket: Socket) => {
     connections += 1;
@@ -109,7 +112,10 @@ export function createSink(): { server: Server; stats(): SinkStats; reset(): voi
 
   return {
     server,
-    stats: () => ({ messages, distinct: recipients.size, duplicates, firstAt, lastAt, bytes, connections }),
+    stats: () => {
+      const cpu = process.cpuUsage(cpuAtReset);
+      return { messages, distinct: recipients.size, duplicates, firstAt, lastAt, bytes, connections, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+    },
     reset: () => {
       recipients = new Map();
       messages = 0;
@@ -118,6 +124,7 @@ export function createSink(): { server: Server; stats(): SinkStats; reset(): voi
       lastAt = null;
       bytes = 0;
       connections = 0;
+      cpuAtReset = process.cpuUsage();
     },
   };
 }
