@@ -1,12 +1,18 @@
-import type { Transform } from 'node:stream';
-import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { SmtpConfig } from '../config.js';
+import { SmtpError, SmtpSession } from './smtp-session.js';
 import { classifySendError, classifySessionError, isWireReady, type BulkTransport, type OutgoingRaw, type SendOutcome } from './transport.js';
 
 /**
- * The engine's own pool of nodemailer SMTPConnections: pre-built bytes go straight to `send()`, with
- * no per-message composition (5–10× faster than `sendMail()`, see research/performance.md). The pool
- * also knows where in the SMTP dialogue a failure happened, which decides between "retry" and
+ * The engine's own pool of SMTP sessions (smtp-session.ts): pre-built bytes go straight out, with no
+ * per-message composition. Messages wait in one queue; a session takes the next one as soon as it can:
+ * when it is idle, or, with PIPELINING, the moment it writes a message, so the next envelope leaves in
+ * the same packet as that message (one round trip per message instead of two).
+ *
+ * A message may come with a gate (`submit`): its envelope goes out early, its body only once the gate
+ * opens (the engine opens it when the row's `attempting` marker is durable). A gate that closes instead
+ * abandons the message: nothing of it was delivered, and the session is dropped if the relay was
+ * already waiting for the body. The pool opens sessions up to its size (fewer when the relay refuses
+ * extra ones) and knows where in the dialogue a failure happened, which decides between "retry" and
  * "unknown".
  */
 
@@ -23,23 +29,39 @@ export interface SmtpPoolOptions {
   tls?: { rejectUnauthorized?: boolean };
 }
 
-interface Conn {
-  c: SMTPConnection;
-  alive: boolean;
-  /** Connected (and logged in): a session the relay accepted. */
-  ready: boolean;
-  messages: number;
+/** Resolves true when the message may go, false when it must not (it is then never sent). */
+export type Gate = Promise<boolean>;
+
+export interface SmtpPool extends BulkTransport {
+  /** Like `send`, with a gate; resolves null for a message the gate stopped. */
+  submit(message: OutgoingRaw, gate?: Gate): Promise<SendOutcome | null>;
 }
 
-type SessionFailure = { kind: 'session'; fatal: boolean; error: string; code?: number };
+interface Conn {
+  session: SmtpSession;
+  /** Counted in `open`/`established` until gone. */
+  alive: boolean;
+  messages: number;
+  /** A message is in progress on it (possibly two: one finishing, the next one's envelope). */
+  busy: boolean;
+}
 
-export function createSmtpPool(smtp: SmtpConfig, options: SmtpPoolOptions): BulkTransport {
+interface Job {
+  m: OutgoingRaw;
+  gate: Gate | undefined;
+  /** Sends tried on a session the relay had already closed (at most one retry on a fresh one). */
+  stale: number;
+  done: (outcome: SendOutcome | null) => void;
+}
+
+export function createSmtpPool(smtp: SmtpConfig, options: SmtpPoolOptions): SmtpPool {
   const size = Math.max(1, options.size);
   const maxMessages = options.maxMessagesPerConnection ?? 1000;
   const idle: Conn[] = [];
-  const waiters: Array<() => void> = [];
-  /** Connections open or opening. */
+  const queue: Job[] = [];
+  /** Sessions open or opening. */
   let open = 0;
+  let opening = 0;
   /** Sessions the relay accepted and that are still open. */
   let established = 0;
   // Lowered when the relay refuses extra sessions while others work; raised again as sends succeed.
@@ -47,176 +69,173 @@ export function createSmtpPool(smtp: SmtpConfig, options: SmtpPoolOptions): Bulk
   let successes = 0;
   let closed = false;
 
-  const release = (conn: Conn) => {
-    if (conn.alive && !closed) idle.push(conn);
-    else drop(conn);
-    waiters.shift()?.();
-  };
+  const sessionOptions = () => ({
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.secure,
+    ...(smtp.user ? { user: smtp.user, password: smtp.password ?? '' } : {}),
+    ...(options.clientName ? { clientName: options.clientName } : {}),
+    connectionTimeoutMs: options.connectionTimeoutMs ?? 15_000,
+    greetingTimeoutMs: options.greetingTimeoutMs ?? 15_000,
+    socketTimeoutMs: options.socketTimeoutMs ?? 300_000,
+    ...(options.tls ? { tls: options.tls } : {}),
+  });
 
   const gone = (conn: Conn) => {
+    if (!conn.alive) return;
     conn.alive = false;
     open -= 1;
-    if (conn.ready) established -= 1;
+    established -= 1;
+    const at = idle.indexOf(conn);
+    if (at >= 0) idle.splice(at, 1);
   };
-
   const drop = (conn: Conn) => {
-    if (conn.alive) {
+    gone(conn);
+    conn.session.close();
+  };
+  const release = (conn: Conn) => {
+    conn.busy = false;
+    if (!conn.alive) return dispatch();
+    if (closed || conn.messages >= maxMessages) {
+      conn.session.quit();
       gone(conn);
-      try {
-        conn.c.close();
-      } catch {
-        // already closed
-      }
-    }
-    waiters.shift()?.();
+    } else idle.push(conn);
+    dispatch();
   };
 
-  const connect = (): Promise<Conn | SessionFailure> =>
-    new Promise((resolve) => {
-      const c = new SMTPConnection({
-        host: smtp.host,
-        port: smtp.port,
-        secure: smtp.secure,
-        ...(options.clientName ? { name: options.clientName } : {}),
-        connectionTimeout: options.connectionTimeoutMs ?? 15_000,
-        greetingTimeout: options.greetingTimeoutMs ?? 15_000,
-        socketTimeout: options.socketTimeoutMs ?? 300_000,
-        ...(options.tls ? { tls: options.tls } : {}),
-      });
-      const conn: Conn = { c, alive: true, ready: false, messages: 0 };
-      let settled = false;
-      const accepted = () => {
-        settled = true;
-        conn.ready = true;
-        established += 1;
-        resolve(conn);
-      };
-      open += 1;
-      const fail = (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        drop(conn);
-        resolve({ kind: 'session', ...classifySessionError(err) });
-      };
-      // Errors also arrive through callbacks; the event must have a listener or it would throw.
-      c.on('error', (err) => fail(err));
-      c.on('end', () => {
-        if (conn.alive) {
-          gone(conn);
-          const at = idle.indexOf(conn);
-          if (at >= 0) idle.splice(at, 1);
-          waiters.shift()?.();
-        }
-      });
-      c.connect((err) => {
-        if (err) return fail(err);
-        if (!smtp.user) return accepted();
-        c.login({ user: smtp.user, pass: smtp.password ?? '' }, (loginErr) => (loginErr ? fail(loginErr) : accepted()));
-      });
-    });
-
-  /** A connection to send on, or the reason none can be had. */
-  const acquire = async (): Promise<Conn | SessionFailure> => {
-    for (;;) {
-      if (closed) return { kind: 'session', fatal: true, error: 'the SMTP pool is closed' };
+  /** Gives queued messages to idle sessions, and opens sessions while messages wait for one. */
+  function dispatch(): void {
+    while (queue.length > 0) {
       const conn = idle.pop();
-      if (conn) {
-        if (conn.alive) return conn;
-        continue;
-      }
-      if (open < limit) {
-        const made = await connect();
-        if (!('kind' in made)) return made;
-        // Other sessions work: the relay limits how many we may open. Wait for one of those.
-        if (!made.fatal && established > 0) {
-          limit = Math.max(1, established);
-          continue;
-        }
-        return made;
-      }
-      await new Promise<void>((resolve) => waiters.push(resolve));
+      if (!conn) break;
+      if (conn.alive) run(conn, queue.shift()!);
     }
-  };
+    while (!closed && queue.length > opening && open < limit) openSession();
+  }
 
-  const sendOn = (conn: Conn, m: OutgoingRaw): Promise<{ outcome: SendOutcome; dataSent: boolean; err?: unknown }> =>
-    new Promise((resolve) => {
-      let dataSent = false;
-      const wireReady = isWireReady(m.raw);
-      // SMTPConnection pipes a message that has pipe(): the call comes once the relay said 354, so
-      // it marks the point after which a lost connection leaves the outcome unknown.
-      const payload = {
-        on: () => payload,
-        removeListener: () => payload,
-        destroy: () => undefined,
-        pipe: (dest: NodeJS.WritableStream) => {
-          dataSent = true;
-          if (wireReady && typeof (dest as Partial<Transform>).push === 'function') {
-            // Already transparent (no line starts with a dot, CRLF line ends): skip the escaping
-            // transform's byte-by-byte pass and hand the bytes to its output; the final CRLF is
-            // left for the transform's own "<CRLF>.<CRLF>" terminator.
-            (dest as Transform).push(m.raw.subarray(0, m.raw.length - 2));
-            dest.end();
-          } else dest.end(m.raw);
-          return dest;
-        },
-      };
-      conn.c.send({ from: m.from, to: [m.to], size: m.raw.length }, payload as never, (err, info) => {
-        if (err) resolve({ outcome: classifySendError(err, dataSent), dataSent, err });
-        else resolve({ outcome: { kind: 'sent', response: String(info?.response ?? '250 OK').slice(0, 500) }, dataSent });
-      });
+  function openSession(): void {
+    open += 1;
+    opening += 1;
+    SmtpSession.open(sessionOptions()).then(
+      (session) => {
+        opening -= 1;
+        established += 1;
+        const conn: Conn = { session, alive: true, messages: 0, busy: false };
+        session.onClose = () => {
+          gone(conn);
+          dispatch();
+        };
+        if (!session.alive) gone(conn);
+        else if (closed) {
+          session.quit();
+          gone(conn);
+        } else idle.push(conn);
+        dispatch();
+      },
+      (err: unknown) => {
+        opening -= 1;
+        open -= 1;
+        const failure = classifySessionError(err);
+        // Other sessions work: the relay limits how many we may open. The messages wait for those.
+        if (!failure.fatal && established > 0) limit = Math.max(1, established);
+        else queue.shift()?.done({ kind: 'relay', error: failure.error, ...(failure.code !== undefined ? { code: failure.code } : {}) });
+        dispatch();
+      },
+    );
+  }
+
+  /** One message on one session: envelope, gate, body; the next message may start on it meanwhile. */
+  async function run(conn: Conn, job: Job): Promise<void> {
+    conn.busy = true;
+    conn.messages += 1;
+    const reused = conn.messages > 1;
+    const { session } = conn;
+    try {
+      await session.envelope(job.m.from, job.m.to, job.m.raw.length);
+    } catch (err) {
+      const e = asSmtpError(err);
+      // A kept-alive session the relay had already closed: nothing was sent, try a fresh one once.
+      if (reused && e.code === 'ECONNECTION' && e.responseCode === undefined && job.stale === 0) {
+        job.stale += 1;
+        drop(conn);
+        queue.unshift(job);
+        return dispatch();
+      }
+      job.done(classifySendError(e, false));
+      if (e.code === 'EENVELOPE' || e.code === 'EMESSAGE') {
+        // Refused before anything was written (too big for the relay): the session is as it was.
+        if (e.responseCode === undefined && session.alive) return release(conn);
+        if (session.alive) {
+          return void session.reset().then(
+            () => release(conn),
+            () => {
+              drop(conn);
+              release(conn);
+            },
+          );
+        }
+      }
+      drop(conn);
+      return release(conn);
+    }
+    if (job.gate && !(await job.gate.catch(() => false))) {
+      // The relay waits for this message's body: only closing the session ends that without sending.
+      job.done(null);
+      drop(conn);
+      return release(conn);
+    }
+    // With PIPELINING the next message's envelope leaves together with this message.
+    const next = session.pipelining && conn.messages < maxMessages && !closed ? queue.shift() : undefined;
+    const answer = session.data(job.m.raw, isWireReady(job.m.raw));
+    if (next) void run(conn, next);
+    try {
+      const response = await answer;
+      if (limit < size && ++successes % 50 === 0) limit += 1;
+      job.done({ kind: 'sent', response: response.slice(0, 500) });
+    } catch (err) {
+      const e = asSmtpError(err);
+      job.done(classifySendError(e, e.dataSent));
+      // The relay's answer to the final dot ends the transaction whatever it says; anything else
+      // (a lost connection, a timeout) ends the session.
+      if (!(e.code === 'EMESSAGE' && e.responseCode !== undefined)) drop(conn);
+    }
+    if (!next) release(conn);
+  }
+
+  function submit(m: OutgoingRaw, gate?: Gate): Promise<SendOutcome | null> {
+    if (closed) return Promise.resolve({ kind: 'relay', error: 'the SMTP pool is closed' });
+    return new Promise((done) => {
+      queue.push({ m, gate, stale: 0, done });
+      dispatch();
     });
+  }
 
   return {
     kind: 'smtp',
     concurrency: size,
-    async send(m) {
-      for (let attempt = 0; ; attempt++) {
-        const conn = await acquire();
-        if ('kind' in conn) return { kind: 'relay', error: conn.error, ...(conn.code !== undefined ? { code: conn.code } : {}) };
-        const reused = conn.messages > 0;
-        const { outcome, dataSent, err } = await sendOn(conn, m);
-        conn.messages += 1;
-        if (outcome.kind === 'sent') {
-          if (limit < size && ++successes % 50 === 0) limit += 1;
-          if (conn.messages >= maxMessages) {
-            conn.c.quit();
-            drop(conn);
-          } else release(conn);
-          return outcome;
-        }
-        const e = (err ?? {}) as { code?: string; responseCode?: number };
-        // A kept-alive session the relay had already closed: nothing was sent, try a fresh one once.
-        if (reused && !dataSent && e.responseCode === undefined && attempt === 0) {
-          drop(conn);
-          continue;
-        }
-        if ((e.code === 'EENVELOPE' || e.code === 'EMESSAGE') && e.responseCode !== 421 && conn.alive && !conn.c.destroyed) {
-          conn.c.reset((resetErr) => (resetErr ? drop(conn) : release(conn)));
-        } else {
-          drop(conn);
-        }
-        return outcome;
-      }
-    },
+    submit,
+    send: (m) => submit(m) as Promise<SendOutcome>,
     async probe() {
-      const made = await connect();
-      if ('kind' in made) return { ok: false, error: made.error };
-      made.c.quit();
-      drop(made);
-      limit = size;
-      return { ok: true };
+      try {
+        const session = await SmtpSession.open(sessionOptions());
+        session.quit();
+        limit = size;
+        return { ok: true };
+      } catch (err) {
+        return { ok: false, error: classifySessionError(err).error };
+      }
     },
     async close() {
       closed = true;
       for (const conn of idle.splice(0)) {
-        try {
-          conn.c.quit();
-        } catch {
-          // gone already
-        }
-        drop(conn);
+        conn.session.quit();
+        gone(conn);
       }
-      for (const w of waiters.splice(0)) w();
+      for (const job of queue.splice(0)) job.done({ kind: 'relay', error: 'the SMTP pool is closed' });
     },
   };
+}
+
+function asSmtpError(err: unknown): SmtpError {
+  return err instanceof SmtpError ? err : new SmtpError((err as Error)?.message ?? String(err), 'EPROTOCOL');
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { createSmtpPool } from '../../src/sending/smtp-pool.js';
-import { isWireReady, type BulkTransport } from '../../src/sending/transport.js';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { createSmtpPool, type SmtpPool } from '../../src/sending/smtp-pool.js';
+import { isWireReady, type BulkTransport, type OutgoingRaw } from '../../src/sending/transport.js';
 import { qpPiece } from '../../src/sending/mime.js';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp-server.js';
 
@@ -12,6 +12,10 @@ import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp-server.js'
  */
 
 const head = 'From: a@example.com\r\nTo: b@example.com\r\nSubject: dots\r\n\r\n';
+
+/** A pool on the test relay (plain SMTP, no login). */
+const poolFor = (smtp: TestSmtpServer, size: number): SmtpPool =>
+  createSmtpPool({ host: '127.0.0.1', port: smtp.port, secure: false, user: undefined, password: undefined }, { size });
 
 describe('isWireReady', () => {
   it('accepts CRLF messages with no line starting with a dot', () => {
@@ -46,7 +50,7 @@ describe('the SMTP pool on the wire', () => {
   let pool: BulkTransport;
   before(async () => {
     smtp = await startSmtpServer();
-    pool = createSmtpPool({ host: '127.0.0.1', port: smtp.port, secure: false, user: undefined, password: undefined }, { size: 2 });
+    pool = poolFor(smtp, 2);
   });
   after(async () => {
     await pool.close();
@@ -81,5 +85,79 @@ describe('the SMTP pool on the wire', () => {
     for (const [i, raw] of raws.entries()) {
       assert.deepEqual(smtp.messages.find((m) => m.envelope.to.includes(`many${i}@example.com`))!.raw, raw);
     }
+  });
+});
+
+describe('the SMTP pool with gates and PIPELINING', () => {
+  /** A fresh relay (it offers PIPELINING) and a pool on it, both closed when the test ends. */
+  async function relayAndPool(t: TestContext, size: number): Promise<{ smtp: TestSmtpServer; pool: SmtpPool }> {
+    const smtp = await startSmtpServer({ parse: false });
+    const pool = poolFor(smtp, size);
+    t.after(async () => {
+      await pool.close();
+      await smtp.close();
+    });
+    return { smtp, pool };
+  }
+
+  const outgoing = (to: string): OutgoingRaw => ({ from: 'a@example.com', to, raw: Buffer.from(`${head}for ${to}\r\n`), messageId: `<${to}>`, subject: 'gated' });
+
+  /** Every recipient the relay accepted a message for, sorted (a duplicate shows twice). */
+  const delivered = (smtp: TestSmtpServer) => smtp.messages.flatMap((m) => m.envelope.to).sort();
+
+  /** Resolves with the first address the relay is asked for at RCPT TO: the envelope is out. */
+  const firstRcpt = (smtp: TestSmtpServer) => new Promise<string>((resolve) => (smtp.respond.onRcpt = (address) => void resolve(address)));
+
+  /** Submits one message whose gate the test opens or closes once its envelope reached the relay. */
+  async function submitGated(smtp: TestSmtpServer, pool: SmtpPool, to: string, open: boolean) {
+    const rcpt = firstRcpt(smtp);
+    let decide!: (open: boolean) => void;
+    const outcome = pool.submit(outgoing(to), new Promise<boolean>((resolve) => (decide = resolve)));
+    assert.equal(await rcpt, to);
+    decide(open);
+    return outcome;
+  }
+
+  it('sends a message once its gate opens after the envelope went out', async (t) => {
+    const { smtp, pool } = await relayAndPool(t, 1);
+    assert.equal((await submitGated(smtp, pool, 'gated@example.com', true))?.kind, 'sent');
+    assert.deepEqual(delivered(smtp), ['gated@example.com']);
+  });
+
+  it('never delivers a message whose gate closes, and sends the next one on a fresh session', async (t) => {
+    const { smtp, pool } = await relayAndPool(t, 1);
+    assert.equal(await submitGated(smtp, pool, 'stopped@example.com', false), null);
+    // The relay was waiting for the body: the pool hangs up instead.
+    await smtp.waitUntil(() => smtp.connections.open === 0, 5000, 'the stopped session to close');
+    assert.equal((await pool.send(outgoing('later@example.com'))).kind, 'sent');
+    assert.deepEqual(delivered(smtp), ['later@example.com']);
+    assert.equal(smtp.connections.total, 2);
+  });
+
+  it('sends many messages on two pipelined sessions, each exactly once', async (t) => {
+    const { smtp, pool } = await relayAndPool(t, 2);
+    const addresses = Array.from({ length: 30 }, (_, i) => `many${String(i).padStart(2, '0')}@example.com`);
+    const outcomes = await Promise.all(addresses.map((to) => pool.send(outgoing(to))));
+    assert.deepEqual(
+      outcomes.map((o) => o.kind),
+      addresses.map(() => 'sent'),
+    );
+    assert.deepEqual(delivered(smtp), addresses);
+    assert.ok(smtp.connections.total <= 2, `${smtp.connections.total} connections`);
+  });
+
+  it('with some gates closed among many messages, delivers exactly the others, once each', async (t) => {
+    const { smtp, pool } = await relayAndPool(t, 2);
+    const addresses = Array.from({ length: 30 }, (_, i) => `mixed${String(i).padStart(2, '0')}@example.com`);
+    const opens = addresses.map((_, i) => i % 3 !== 0);
+    const outcomes = await Promise.all(addresses.map((to, i) => pool.submit(outgoing(to), Promise.resolve(opens[i]!))));
+    assert.deepEqual(
+      outcomes.map((o) => o?.kind ?? null),
+      opens.map((open) => (open ? 'sent' : null)),
+    );
+    assert.deepEqual(
+      delivered(smtp),
+      addresses.filter((_, i) => opens[i]),
+    );
   });
 });

@@ -1,0 +1,422 @@
+import { createHmac } from 'node:crypto';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { hostname } from 'node:os';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+
+/**
+ * One SMTP client session for the bulk sender: connect (plain, implicit TLS or STARTTLS), EHLO, AUTH,
+ * then pre-built messages one after another. It does what the send path needs and nothing else,
+ * because on this path every microsecond per message counts (nodemailer's SMTPConnection costs several
+ * times the CPU per message; bench/RESULTS.md): the envelope goes out in one write (RFC 2920 PIPELINING
+ * when offered), the message and its terminating dot in one more, replies are parsed from short strings.
+ *
+ * Failures are `SmtpError`s shaped as transport.ts classifies them: `code` (ECONNECTION, ETIMEDOUT,
+ * ETLS, EAUTH, EENVELOPE, EMESSAGE, EPROTOCOL), the relay's `responseCode` and `response` when it
+ * answered, the `command` it answered, and `dataSent` once any byte of the message went out (after
+ * that, a lost connection may have delivered it).
+ */
+
+export interface SessionOptions {
+  host: string;
+  port: number;
+  /** Implicit TLS (smtps); otherwise STARTTLS is used whenever the relay offers it. */
+  secure: boolean;
+  user?: string;
+  password?: string;
+  /** Name announced with EHLO; by default this host's name, or its address literal when that is not a domain. */
+  clientName?: string;
+  connectionTimeoutMs: number;
+  greetingTimeoutMs: number;
+  /** Longest silence from the relay once the session is up. */
+  socketTimeoutMs: number;
+  tls?: { rejectUnauthorized?: boolean };
+}
+
+export class SmtpError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly reply?: Reply,
+    readonly command?: string,
+    public dataSent = false,
+  ) {
+    super(message);
+    this.name = 'SmtpError';
+  }
+  get responseCode(): number | undefined {
+    return this.reply?.code;
+  }
+  get response(): string | undefined {
+    return this.reply?.text;
+  }
+}
+
+export interface Reply {
+  code: number;
+  /** The whole reply, lines joined with a space: "550 5.1.1 <a@b.example>: no such user". */
+  text: string;
+  /** Its lines, when there were several (EHLO). */
+  lines?: string[];
+}
+
+type Waiter = { command: string; settle: (r: Reply) => void; reject: (e: SmtpError) => void };
+
+const CRLF_DOT_CRLF = Buffer.from('.\r\n');
+const CONTINUED = /^\d{3}-/;
+/** Envelope addresses are written between angle brackets: nothing that could end the command or the bracket. */
+const ENVELOPE_SAFE = /^[\x21-\x3b\x3d\x3f-\x7e]*$/;
+
+export class SmtpSession {
+  private socket: Socket;
+  private waiters: Waiter[] = [];
+  private pending = '';
+  private lines: string[] = [];
+  private extensions = new Map<string, string>();
+  private closedError: SmtpError | undefined;
+  private corked = false;
+  /** Called once when the connection is gone, whoever closed it. */
+  onClose: (() => void) | undefined;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    this.attach(socket);
+  }
+
+  /** Opens a session ready for `send`; rejects with an SmtpError saying where it failed. */
+  static async open(o: SessionOptions): Promise<SmtpSession> {
+    const socket = await dial(o);
+    const session = new SmtpSession(socket);
+    try {
+      session.timeout(o.greetingTimeoutMs);
+      const greeting = await session.expect('CONN');
+      if (greeting.code !== 220) throw new SmtpError(`The relay refused the session: ${greeting.text}`, 'EPROTOCOL', greeting, 'CONN');
+      await session.hello(o.clientName ?? defaultName(socket));
+      if (!o.secure && session.extensions.has('STARTTLS')) {
+        const answer = await session.command('STARTTLS');
+        if (answer.code !== 220) throw new SmtpError(`STARTTLS was refused: ${answer.text}`, 'ETLS', answer, 'STARTTLS');
+        await session.upgrade(o);
+        await session.hello(o.clientName ?? defaultName(socket));
+      }
+      if (o.user) await session.login(o.user, o.password ?? '');
+      session.timeout(o.socketTimeoutMs);
+      return session;
+    } catch (err) {
+      session.close();
+      throw err;
+    }
+  }
+
+  get alive(): boolean {
+    return this.closedError === undefined;
+  }
+
+  /** Whether the relay takes commands in groups (RFC 2920): only then may the next envelope follow a message at once. */
+  get pipelining(): boolean {
+    return this.extensions.has('PIPELINING');
+  }
+
+  /** Sends one message to one recipient; resolves with the relay's answer to the final dot. */
+  async send(from: string, to: string, raw: Buffer, wireReady: boolean): Promise<string> {
+    await this.envelope(from, to, raw.length);
+    return this.data(raw, wireReady);
+  }
+
+  /**
+   * Opens a transaction: MAIL FROM, RCPT TO and DATA (in one write with PIPELINING). Resolves once the
+   * relay said 354 and waits for the message; after that only `data` or `close` may follow. When it
+   * rejects, the relay has nothing of this message, and `reset` makes the session usable again.
+   */
+  async envelope(from: string, to: string, size: number): Promise<void> {
+    for (const [address, command] of [
+      [from, 'MAIL FROM'],
+      [to, 'RCPT TO'],
+    ] as const) {
+      if (!ENVELOPE_SAFE.test(address)) {
+        throw new SmtpError('The address cannot be written in an SMTP envelope', 'EENVELOPE', { code: 553, text: `553 5.1.3 Not sent: ${JSON.stringify(address)} is not a valid envelope address` }, command);
+      }
+    }
+    const limit = Number(this.extensions.get('SIZE') ?? 0);
+    if (limit > 0 && size > limit) throw new SmtpError(`Message size larger than allowed ${limit}`, 'EMESSAGE', undefined, 'MAIL FROM');
+    let params = '';
+    if (this.extensions.has('SIZE')) params += ` SIZE=${size}`;
+    // Declaring 8BITMIME says the body MAY hold 8-bit bytes (RFC 6152): right for 7-bit messages too,
+    // and cheaper than scanning every message for one.
+    if (this.extensions.has('8BITMIME')) params += ' BODY=8BITMIME';
+    const mail = `MAIL FROM:<${from}>${params}\r\n`;
+    const rcpt = `RCPT TO:<${to}>\r\n`;
+    let mailReply: Reply, rcptReply: Reply, dataReply: Reply;
+    if (this.pipelining) {
+      const replies = [this.expect('MAIL FROM'), this.expect('RCPT TO'), this.expect('DATA')] as const;
+      this.write(mail + rcpt + 'DATA\r\n');
+      [mailReply, rcptReply, dataReply] = await Promise.all(replies);
+    } else {
+      mailReply = await this.command(mail, 'MAIL FROM');
+      if (mailReply.code !== 250) throw envelopeError(mailReply, 'MAIL FROM');
+      rcptReply = await this.command(rcpt, 'RCPT TO');
+      if (rcptReply.code !== 250 && rcptReply.code !== 251) throw envelopeError(rcptReply, 'RCPT TO');
+      dataReply = await this.command('DATA\r\n', 'DATA');
+    }
+    if (mailReply.code !== 250 || (rcptReply.code !== 250 && rcptReply.code !== 251)) {
+      // A relay that took DATA with no valid recipient: end the empty transaction (it delivers nothing).
+      if (dataReply.code === 354) await this.command('.\r\n', 'DATA');
+      throw mailReply.code !== 250 ? envelopeError(mailReply, 'MAIL FROM') : envelopeError(rcptReply, 'RCPT TO');
+    }
+    if (dataReply.code !== 354) throw new SmtpError(`DATA was refused: ${dataReply.text}`, 'EMESSAGE', dataReply, 'DATA');
+  }
+
+  /**
+   * The message of the open transaction and its final dot; resolves with the relay's answer. `raw` is
+   * sent as it is when `wireReady` (CRLF line ends, no line starting with a dot), else dot-stuffed.
+   * Everything it writes before its first await, so an `envelope` called right after it (same turn)
+   * leaves in the same packet: with PIPELINING the next message's envelope rides with this one.
+   */
+  async data(raw: Buffer, wireReady: boolean): Promise<string> {
+    const body = wireReady ? raw : stuff(raw);
+    // A session already gone writes nothing: then the relay cannot have any of it.
+    const writing = this.alive;
+    const done = this.expect('DATA');
+    this.writeBytes(body);
+    this.writeBytes(CRLF_DOT_CRLF);
+    let answer: Reply;
+    try {
+      answer = await done;
+    } catch (err) {
+      if (writing && err instanceof SmtpError) throw new SmtpError(err.message, err.code, err.reply, 'DATA', true);
+      throw err;
+    }
+    if (answer.code >= 200 && answer.code < 300) return answer.text;
+    throw new SmtpError(`The message was refused: ${answer.text}`, 'EMESSAGE', answer, 'DATA', true);
+  }
+
+  /** Ends a transaction the relay refused, so the session can take the next message. */
+  async reset(): Promise<void> {
+    const answer = await this.command('RSET\r\n', 'RSET');
+    if (answer.code !== 250) throw new SmtpError(`RSET was refused: ${answer.text}`, 'EPROTOCOL', answer, 'RSET');
+  }
+
+  /** Says goodbye and closes (without waiting for the answer). */
+  quit(): void {
+    if (!this.alive) return;
+    this.socket.end('QUIT\r\n');
+    this.fail(new SmtpError('The session was closed', 'ECONNECTION'));
+  }
+
+  close(): void {
+    this.fail(new SmtpError('The session was closed', 'ECONNECTION'));
+    this.socket.destroy();
+  }
+
+  // --- the conversation ---
+
+  private attach(socket: Socket): void {
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('timeout', () => {
+      this.fail(new SmtpError('The relay did not answer in time', 'ETIMEDOUT'));
+      socket.destroy();
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(new SmtpError(`Connection error: ${err.message}`, err.code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'ECONNECTION')));
+    socket.on('close', () => this.fail(new SmtpError('The relay closed the connection', 'ECONNECTION')));
+  }
+
+  private timeout(ms: number): void {
+    this.socket.setTimeout(ms);
+  }
+
+  private write(text: string): void {
+    this.writeBytes(Buffer.from(text, 'latin1'));
+  }
+
+  /** Writes of one turn leave together (one writev), whatever their number. */
+  private writeBytes(bytes: Buffer): void {
+    if (this.closedError) return;
+    const socket = this.socket;
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(bytes);
+  }
+
+  private expect(command: string): Promise<Reply> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    // Rejections come from fail(), which empties the queue with the error that closed the session.
+    return new Promise((settle, reject) => this.waiters.push({ command, settle, reject }));
+  }
+
+  private command(line: string, name = line.trim().split(' ')[0]!): Promise<Reply> {
+    const answer = this.expect(name);
+    this.write(line.endsWith('\r\n') ? line : `${line}\r\n`);
+    return answer;
+  }
+
+  private receive(chunk: Buffer): void {
+    const text = this.pending + chunk.toString('latin1');
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl === -1) break;
+      const line = text.slice(start, text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl);
+      start = nl + 1;
+      this.lines.push(line);
+      // "250-…" continues a reply; "250 …" (or a bare "250") ends it.
+      if (CONTINUED.test(line)) continue;
+      const lines = this.lines;
+      this.lines = [];
+      const code = Number(line.slice(0, 3));
+      const reply: Reply = { code: Number.isInteger(code) && code >= 200 && code < 600 ? code : 0, text: lines.length === 1 ? line : lines.join(' ') };
+      if (lines.length > 1) reply.lines = lines;
+      if (reply.code === 421) {
+        // The relay is closing the session: this answer is for whatever was asked, and nothing more will come.
+        this.fail(new SmtpError(`The relay is closing the session: ${reply.text}`, 'ECONNECTION', reply, this.waiters[0]?.command));
+        this.socket.destroy();
+        return;
+      }
+      if (reply.code === 0) {
+        // fail() rejects every waiter, the one this line answered included.
+        this.fail(new SmtpError(`The relay's answer is not SMTP: ${reply.text.slice(0, 200)}`, 'EPROTOCOL', undefined, this.waiters[0]?.command));
+        this.socket.destroy();
+        return;
+      }
+      const waiter = this.waiters.shift();
+      if (!waiter) {
+        this.fail(new SmtpError(`The relay answered nothing that was asked: ${reply.text}`, 'EPROTOCOL', reply));
+        this.socket.destroy();
+        return;
+      }
+      waiter.settle(reply);
+    }
+    this.pending = text.slice(start);
+    if (this.pending.length > 4096) {
+      this.fail(new SmtpError('The relay sent an over-long line', 'EPROTOCOL'));
+      this.socket.destroy();
+    }
+  }
+
+  private fail(err: SmtpError): void {
+    if (this.closedError) return;
+    this.closedError = err;
+    for (const w of this.waiters.splice(0)) w.reject(err);
+    const onClose = this.onClose;
+    this.onClose = undefined;
+    onClose?.();
+  }
+
+  private async hello(name: string): Promise<void> {
+    let answer = await this.command(`EHLO ${name}`, 'EHLO');
+    this.extensions = new Map();
+    if (answer.code !== 250) {
+      // A relay that does not speak ESMTP: plain HELO, no extensions.
+      answer = await this.command(`HELO ${name}`, 'HELO');
+      if (answer.code !== 250) throw new SmtpError(`The relay refused HELO: ${answer.text}`, 'EPROTOCOL', answer, 'HELO');
+      return;
+    }
+    for (const line of (answer.lines ?? []).slice(1)) {
+      const m = /^([A-Za-z0-9][A-Za-z0-9-]*)(?:[ =](.*))?$/.exec(line.slice(4).trim());
+      if (m) this.extensions.set(m[1]!.toUpperCase(), (m[2] ?? '').trim());
+    }
+  }
+
+  private async upgrade(o: SessionOptions): Promise<void> {
+    const plain = this.socket;
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('timeout');
+    plain.removeAllListeners('close');
+    plain.removeAllListeners('error');
+    const secured = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = tlsConnect({ socket: plain, ...tlsOptions(o) });
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new SmtpError(`TLS negotiation did not finish within ${o.greetingTimeoutMs} ms`, 'ETLS', undefined, 'STARTTLS'));
+      }, o.greetingTimeoutMs);
+      s.once('secureConnect', () => {
+        clearTimeout(timer);
+        s.removeAllListeners('error');
+        resolve(s);
+      });
+      s.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new SmtpError(`TLS failed: ${err.message}`, 'ETLS', undefined, 'STARTTLS'));
+      });
+    });
+    this.socket = secured;
+    this.attach(secured);
+    this.timeout(o.greetingTimeoutMs);
+  }
+
+  private async login(user: string, password: string): Promise<void> {
+    const offered = new Set((this.extensions.get('AUTH') ?? '').toUpperCase().split(/\s+/).filter(Boolean));
+    const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+    let answer: Reply;
+    if (offered.has('PLAIN') || offered.size === 0) {
+      answer = await this.command(`AUTH PLAIN ${b64(`\0${user}\0${password}`)}`, 'AUTH PLAIN');
+    } else if (offered.has('LOGIN')) {
+      answer = await this.command('AUTH LOGIN', 'AUTH LOGIN');
+      if (answer.code === 334) answer = await this.command(b64(user), 'AUTH LOGIN');
+      if (answer.code === 334) answer = await this.command(b64(password), 'AUTH LOGIN');
+    } else if (offered.has('CRAM-MD5')) {
+      answer = await this.command('AUTH CRAM-MD5', 'AUTH CRAM-MD5');
+      if (answer.code === 334) {
+        const challenge = Buffer.from(answer.text.slice(4).trim(), 'base64').toString('latin1');
+        answer = await this.command(b64(`${user} ${createHmac('md5', password).update(challenge).digest('hex')}`), 'AUTH CRAM-MD5');
+      }
+    } else {
+      throw new SmtpError(`The relay offers no login method Gazette can use (AUTH ${[...offered].join(' ')})`, 'EAUTH', undefined, 'AUTH');
+    }
+    if (answer.code !== 235) throw new SmtpError(`Invalid login: ${answer.text}`, 'EAUTH', answer, 'AUTH');
+  }
+}
+
+function tlsOptions(o: SessionOptions) {
+  return { host: o.host, ...(isIP(o.host) ? {} : { servername: o.host }), rejectUnauthorized: o.tls?.rejectUnauthorized ?? true };
+}
+
+/** Opens the TCP (or TLS) connection within the connection timeout. */
+function dial(o: SessionOptions): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = o.secure ? tlsConnect({ port: o.port, ...tlsOptions(o) }) : netConnect({ host: o.host, port: o.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new SmtpError(`Could not connect to ${o.host}:${o.port} within ${o.connectionTimeoutMs} ms`, 'ETIMEDOUT', undefined, 'CONN'));
+    }, o.connectionTimeoutMs);
+    socket.once(o.secure ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      socket.destroy();
+      const tls = o.secure && !/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|ENETUNREACH/.test(err.code ?? '');
+      reject(new SmtpError(`${tls ? 'TLS failed' : 'Could not connect'} to ${o.host}:${o.port}: ${err.message}`, tls ? 'ETLS' : 'ECONNECTION', undefined, 'CONN'));
+    });
+  });
+}
+
+function defaultName(socket: Socket): string {
+  const name = hostname();
+  if (name.includes('.') && /^[A-Za-z0-9.-]+$/.test(name)) return name;
+  const address = socket.localAddress ?? '127.0.0.1';
+  return isIP(address) === 6 ? `[IPv6:${address}]` : `[${address}]`;
+}
+
+function envelopeError(reply: Reply, command: string): SmtpError {
+  return new SmtpError(`${command === 'MAIL FROM' ? 'The sender' : 'The recipient'} was refused: ${reply.text}`, 'EENVELOPE', reply, command);
+}
+
+/**
+ * Dot-stuffing for a message that is not wire-ready: CRLF line ends everywhere (a lone CR or LF
+ * becomes one, so no receiver can read an end of data into the content) and a second dot before any
+ * line that starts with one; ends with CRLF.
+ */
+export function stuff(raw: Buffer): Buffer {
+  let text = raw.toString('latin1').replace(/\r\n|\r|\n/g, '\r\n');
+  text = text.replace(/(^|\r\n)\./g, '$1..');
+  if (!text.endsWith('\r\n')) text += '\r\n';
+  return Buffer.from(text, 'latin1');
+}
