@@ -2,9 +2,10 @@ import type { Db, Dialect } from '../db/database.js';
 import type { Clock } from '../lib/clock.js';
 import type { DkimSigner } from './dkim-pool.js';
 import { assemble, type CompiledMessage, type MessageTemplate } from './message.js';
-import { applyOutcomes, type Finished, type ThrottleState } from './outcomes.js';
-import { claimRows, markAttempting, recordSentAndMark, releaseClaims, type ClaimedRow } from './repository.js';
-import type { BulkTransport, SendOutcome } from './transport.js';
+import type { Finished, ThrottleState } from './outcomes.js';
+import { recordSentAndMark, releaseClaims, type ClaimedRow } from './repository.js';
+import { runTick, type TickInput } from './tick.js';
+import type { BulkTransport, OutgoingRaw, OutgoingTemplated, Prepared, SendOutcome } from './transport.js';
 import type { EngineLog, EngineOptions } from './options.js';
 
 /**
@@ -47,6 +48,8 @@ interface Item {
   signing?: boolean;
   /** Set when the message could not be built for this recipient: recorded without sending. */
   problem?: SendOutcome;
+  /** Handed to the transport ahead (its envelope may be out already); goes when released. */
+  prepared?: Prepared;
 }
 
 export interface Pipeline {
@@ -70,6 +73,13 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const lowWater = Math.max(concurrency, Math.floor(claimSize / 2));
   /** With DKIM, this many messages are signed ahead of the free connections. */
   const signAhead = Math.max(concurrency * 4, 32);
+  /**
+   * Messages handed to the transport before their tick (transport.prepare): one per connection, so
+   * each connection can have the next envelope out while the commit that marks it runs. They are
+   * only claimed, not `attempting`: a crash re-queues them, and nothing of them was delivered.
+   */
+  const lookahead = transport.prepare ? concurrency : 0;
+  let preparedCount = 0;
   let ready: Item[] = [];
   let signing = 0;
   /** Rows marked attempting whose outcome is not committed yet (the DB's `attempting` count). */
@@ -163,7 +173,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
    */
   function render(allowance: number, now: number): void {
     const signer = deps.signer();
-    const want = signer ? signAhead : allowance;
+    const want = signer ? signAhead : allowance + lookahead;
     const toSign: Array<{ item: Item; headers: string; body: string }> = [];
     let inHand = 0;
     for (const item of ready) {
@@ -211,18 +221,30 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       });
   }
 
-  function send(item: Item, now: number): void {
-    if (deps.sendRate !== undefined) tokens -= 1;
+  function outgoing(item: Item, now: number): OutgoingRaw | OutgoingTemplated {
     const { row } = item;
-    (item.template && transport.sendTemplated
-      ? transport.sendTemplated({
+    return item.template
+      ? {
           from: item.from!,
           template: item.template,
           recipient: { email: row.email, name: row.name, attributes: row.attributes, token: row.token, messageId: row.messageId },
           date: now,
-        })
-      : transport.send({ from: item.from!, to: row.email, raw: item.raw!, messageId: row.messageId, subject: item.subject ?? '' })
-    )
+        }
+      : { from: item.from!, to: row.email, raw: item.raw!, messageId: row.messageId, subject: item.subject ?? '' };
+  }
+
+  function send(item: Item, now: number): void {
+    if (deps.sendRate !== undefined) tokens -= 1;
+    let sending: Promise<SendOutcome>;
+    if (item.prepared) {
+      preparedCount -= 1;
+      sending = item.prepared.release();
+      item.prepared = undefined;
+    } else {
+      const m = outgoing(item, now);
+      sending = 'template' in m ? transport.sendTemplated!(m) : transport.send(m);
+    }
+    sending
       .catch((err: unknown): SendOutcome => ({ kind: 'retry', error: `internal error: ${(err as Error).message}` }))
       .then((outcome) => {
         finished.push({ row: item.row, newsletterId: item.newsletterId, outcome, occupied: true });
@@ -230,41 +252,49 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       });
   }
 
+  /** Hands the next messages to the transport ahead of their tick (see `lookahead`). */
+  function prepareAhead(now: number): void {
+    if (lookahead === 0 || stopping) return;
+    for (const item of ready) {
+      if (preparedCount >= lookahead) return;
+      if (item.prepared || item.problem || item.signing || !(item.raw || item.template)) continue;
+      item.prepared = transport.prepare!(outgoing(item, now));
+      preparedCount += 1;
+    }
+  }
+
+  function unprepare(item: Item): void {
+    if (!item.prepared) return;
+    item.prepared.cancel();
+    item.prepared = undefined;
+    preparedCount -= 1;
+  }
+
   /** The tick's one transaction: outcomes, then a claim when the buffer runs low, then the markers. */
   async function commitTick(outcomes: Finished[], take: Item[], wantClaim: boolean, now: number) {
+    const takeIds = take.map((i) => i.row.id);
     // Postgres, nothing but successes and no claim: the same changes in one statement (one round trip).
     if (deps.dialect === 'postgres' && !wantClaim && outcomes.every((f) => f.outcome.kind === 'sent' && f.occupied && !troubled.has(f.row.postId))) {
       const sent = outcomes.map((f) => ({ id: f.row.id, response: (f.outcome as Extract<SendOutcome, { kind: 'sent' }>).response }));
-      const marked = await recordSentAndMark(db, sent, take.map((i) => i.row.id), deps.owner, now);
+      const marked = await recordSentAndMark(db, sent, takeIds, deps.owner, now);
       if (sent.length > 0) throttle.consecutive421 = 0;
       return { paused: [] as number[], marked, claimed: [] as ClaimedRow[], skipped: 0, postNewsletter: new Map<number, number>() };
     }
-    return db.transaction().execute(async (trx) => {
-      const paused = await applyOutcomes(trx, deps.dialect, outcomes, now, options, throttle, troubled);
-      let claimed: ClaimedRow[] = [];
-      let skipped = 0;
-      const postNewsletter = new Map<number, number>();
-      if (wantClaim) {
-        const active = await trx
-          .selectFrom('posts')
-          .select(['id', 'newsletter_id', 'relay_failures'])
-          .where('status', '=', 'sending')
-          .orderBy('started_at')
-          .orderBy('id')
-          .execute();
-        for (const post of active) {
-          const room = claimSize - ready.length - claimed.length - skipped;
-          if (room <= 0) break;
-          postNewsletter.set(post.id, post.newsletter_id);
-          if (post.relay_failures > 0) troubled.add(post.id);
-          const got = await claimRows(trx, deps.dialect, { postId: post.id, newsletterId: post.newsletter_id, owner: deps.owner, now, limit: room });
-          claimed = claimed.concat(got.claimed);
-          skipped += got.skipped;
-        }
-      }
-      const marked = await markAttempting(trx, deps.dialect, take.map((i) => i.row.id), deps.owner, now);
-      return { paused, marked, claimed, skipped, postNewsletter };
-    });
+    const input: TickInput = {
+      outcomes,
+      take: takeIds,
+      claimRoom: wantClaim ? Math.max(0, claimSize - ready.length) : 0,
+      now,
+      owner: deps.owner,
+      options,
+      throttle,
+      troubled: [...troubled],
+    };
+    const r = await runTick(db, deps.dialect, input);
+    throttle.consecutive421 = r.throttle.consecutive421;
+    troubled.clear();
+    for (const id of r.troubled) troubled.add(id);
+    return { paused: r.paused, marked: new Set(r.marked), claimed: r.claimed, skipped: r.skipped, postNewsletter: new Map(r.postNewsletter) };
   }
 
   async function tick(): Promise<'idle' | 'worked' | 'wait'> {
@@ -278,7 +308,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       render(allowance, now);
       const keep: Item[] = [];
       for (const item of ready) {
-        if (item.problem && !item.signing) unsendable.push(item);
+        if (item.problem && !item.signing) {
+          unprepare(item);
+          unsendable.push(item);
+        }
         else if ((item.raw || item.template) && take.length < allowance) take.push(item);
         else keep.push(item);
       }
@@ -305,16 +338,24 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     // Rows skipped at claim time (unsubscribed meanwhile) are progress too: only an empty claim means done.
     if (wantClaim && result.claimed.length === 0 && result.skipped === 0) exhausted = true;
     for (const item of take) {
-      if (!result.marked.has(item.row.id)) continue; // released meanwhile (pause/cancel): not ours now
+      if (!result.marked.has(item.row.id)) {
+        unprepare(item); // skipped, or released meanwhile (pause/cancel): not ours now
+        continue;
+      }
       occupied += 1;
       send(item, now);
     }
     for (const row of result.claimed) ready.push({ row, newsletterId: result.postNewsletter.get(row.postId)! });
+    prepareAhead(now);
     return 'worked';
   }
 
   function forget(postId: number) {
-    ready = ready.filter((i) => i.row.postId !== postId);
+    ready = ready.filter((i) => {
+      if (i.row.postId !== postId) return true;
+      unprepare(i);
+      return false;
+    });
     // The post may be edited before it resumes: compile it afresh then.
     compiledPosts.delete(postId);
     epochs.set(postId, (epochs.get(postId) ?? 0) + 1);
@@ -374,6 +415,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       // Anything still buffered was claimed, never attempted: back to the queue.
       await loop().catch((err: unknown) => log.error({ err }, 'recording the last outcomes failed'));
       const ids = ready.map((i) => i.row.id);
+      for (const item of ready) unprepare(item);
       ready = [];
       if (ids.length > 0) await db.transaction().execute((trx) => releaseClaims(trx, deps.dialect, ids, clock.now()));
     },

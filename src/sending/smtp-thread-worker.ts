@@ -12,39 +12,45 @@ import type { OutgoingRaw, SendOutcome } from './transport.js';
 
 export type ToWorker =
   | { t: 'send'; batch: Array<WorkerMessage> }
+  /** Gated messages (sent with `gated`) that may go now, and ones that must not. */
+  | { t: 'gates'; go: number[]; cancel: number[] }
   /** A post's template, kept under `id` until `drop` says otherwise. */
   | { t: 'template'; id: number; template: MessageTemplate; drop?: number }
   | { t: 'probe'; id: number }
   | { t: 'close' };
 
 export type FromWorker =
-  | { t: 'done'; results: Array<[number, SendOutcome]> }
+  /** A null outcome: a gated message that was cancelled, never sent. */
+  | { t: 'done'; results: Array<[number, SendOutcome | null]> }
   | { t: 'probed'; id: number; result: { ok: true } | { ok: false; error: string } }
   | { t: 'closed' }
   | { t: 'up' };
 
-export type WorkerMessage =
+export type WorkerMessage = (
   | { id: number; from: string; to: string; raw: Uint8Array; messageId: string; subject: string }
-  | { id: number; from: string; template: number; recipient: Recipient; date: number };
+  | { id: number; from: string; template: number; recipient: Recipient; date: number }
+) & { gated?: boolean };
 
 const { smtp, options } = workerData as { smtp: SmtpConfig; options: SmtpPoolOptions };
 const pool = createSmtpPool(smtp, options);
 const port = parentPort!;
 
 // Outcomes of one event-loop turn go back together.
-let results: Array<[number, SendOutcome]> = [];
+let results: Array<[number, SendOutcome | null]> = [];
 const flush = () => {
   const batch = results;
   results = [];
   port.postMessage({ t: 'done', results: batch } satisfies FromWorker);
 };
 
-const done = (id: number, outcome: SendOutcome) => {
+const done = (id: number, outcome: SendOutcome | null) => {
   if (results.length === 0) setImmediate(flush);
   results.push([id, outcome]);
 };
 
 const templates = new Map<number, MessageTemplate>();
+/** Open gates of gated messages, by message id. */
+const gates = new Map<number, (go: boolean) => void>();
 function toOutgoing(m: WorkerMessage): OutgoingRaw | undefined {
   if ('raw' in m) return { from: m.from, to: m.to, raw: Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength), messageId: m.messageId, subject: m.subject };
   const template = templates.get(m.template);
@@ -71,11 +77,17 @@ port.on('message', (msg: ToWorker) => {
         done(m.id, { kind: 'failed', error: `Could not build this message: ${(err as Error).message}`, suppress: false });
         continue;
       }
+      let gate: Promise<boolean> | undefined;
+      if (m.gated) gate = new Promise<boolean>((open) => gates.set(m.id, open));
       pool
-        .send(outgoing)
+        .submit(outgoing, gate)
+        .finally(() => gates.delete(m.id))
         .catch((err: unknown): SendOutcome => ({ kind: 'retry', error: `internal error: ${(err as Error).message}` }))
         .then((outcome) => done(m.id, outcome));
     }
+  } else if (msg.t === 'gates') {
+    for (const id of msg.go) gates.get(id)?.(true);
+    for (const id of msg.cancel) gates.get(id)?.(false);
   } else if (msg.t === 'template') {
     templates.set(msg.id, msg.template);
     if (msg.drop !== undefined) templates.delete(msg.drop);

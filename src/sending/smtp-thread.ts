@@ -3,7 +3,7 @@ import type { SmtpConfig } from '../config.js';
 import type { SmtpPoolOptions } from './smtp-pool.js';
 import type { MessageTemplate } from './message.js';
 import type { FromWorker, ToWorker, WorkerMessage } from './smtp-thread-worker.js';
-import type { BulkTransport, OutgoingRaw, OutgoingTemplated, SendOutcome } from './transport.js';
+import type { BulkTransport, OutgoingRaw, OutgoingTemplated, Prepared, SendOutcome } from './transport.js';
 import { startWorker } from '../lib/worker-thread.js';
 
 /** Post templates a worker keeps at once (posts sending at the same time); the oldest goes first. */
@@ -18,7 +18,10 @@ const TEMPLATES_KEPT = 8;
  */
 export function createThreadedSmtpTransport(smtp: SmtpConfig, options: SmtpPoolOptions): BulkTransport {
   const workerData = { smtp: { ...smtp }, options };
-  const pending = new Map<number, (o: SendOutcome) => void>();
+  const pending = new Map<number, (o: SendOutcome | null) => void>();
+  /** Prepared messages not released yet: if the worker dies, they certainly did not go out. */
+  const unreleased = new Set<number>();
+  let gates: { go: number[]; cancel: number[] } = { go: [], cancel: [] };
   const probes = new Map<number, (r: { ok: true } | { ok: false; error: string }) => void>();
   let nextId = 1;
   let outbox: WorkerMessage[] = [];
@@ -53,8 +56,11 @@ export function createThreadedSmtpTransport(smtp: SmtpConfig, options: SmtpPoolO
     const died = (reason: string) => {
       if (worker !== w) return;
       worker = undefined;
-      for (const resolve of pending.values()) resolve({ kind: 'unknown', error: `the SMTP worker stopped (${reason}) while sending` });
+      for (const [id, resolve] of pending) {
+        resolve(unreleased.has(id) ? { kind: 'retry', error: `the SMTP worker stopped (${reason}) before sending` } : { kind: 'unknown', error: `the SMTP worker stopped (${reason}) while sending` });
+      }
       pending.clear();
+      unreleased.clear();
       for (const resolve of probes.values()) resolve({ ok: false, error: `the SMTP worker stopped (${reason})` });
       probes.clear();
       markUp?.();
@@ -72,29 +78,46 @@ export function createThreadedSmtpTransport(smtp: SmtpConfig, options: SmtpPoolO
   // holding them until its next full garbage collection (tens of MB at thousands of messages/s).
   const flush = () => {
     const batch = outbox;
-    if (batch.length === 0) return;
+    const open = gates;
+    if (batch.length === 0 && open.go.length + open.cancel.length === 0) return;
     outbox = [];
+    gates = { go: [], cancel: [] };
+    const w = current();
+    w.ref();
+    // Messages before the gates that may name them: one port delivers in order.
+    if (batch.length > 0) send(w, batch);
+    if (open.go.length + open.cancel.length > 0) w.postMessage({ t: 'gates', ...open } satisfies ToWorker);
+  };
+  const send = (w: Worker, batch: WorkerMessage[]) => {
     const moved: ArrayBuffer[] = [];
     for (const m of batch) {
       if (!('raw' in m)) continue;
       const { buffer, byteOffset, byteLength } = m.raw;
       if (byteOffset === 0 && byteLength === buffer.byteLength && buffer instanceof ArrayBuffer) moved.push(buffer);
     }
-    const w = current();
-    w.ref();
     w.postMessage({ t: 'send', batch } satisfies ToWorker, moved);
+  };
+  const later = () => {
+    if (outbox.length === 0 && gates.go.length + gates.cancel.length === 0) queueMicrotask(flush);
   };
 
   const poolClosed = (): Promise<SendOutcome> => Promise.resolve({ kind: 'relay', error: 'the SMTP pool is closed' });
-  const enqueue = (message: (id: number) => WorkerMessage): Promise<SendOutcome> => {
+  const enqueue = (message: (id: number) => WorkerMessage, onId?: (id: number) => void): Promise<SendOutcome | null> => {
     if (closed) return poolClosed();
     return new Promise((resolve) => {
       const id = nextId++;
       pending.set(id, resolve);
-      if (outbox.length === 0) queueMicrotask(flush);
-      outbox.push(message(id));
+      // Built first: building may flush the outbox (a template goes to the worker before its messages).
+      const built = message(id);
+      later();
+      outbox.push(built);
+      onId?.(id);
     });
   };
+  const toWorker = (m: OutgoingRaw | OutgoingTemplated) =>
+    'raw' in m
+      ? (id: number): WorkerMessage => ({ id, from: m.from, to: m.to, raw: m.raw, messageId: m.messageId, subject: m.subject })
+      : (id: number): WorkerMessage => ({ id, from: m.from, template: templateId(m.template), recipient: m.recipient, date: m.date });
 
   /** The id the current worker knows `template` by, sending it first if it does not have it. */
   const templateId = (template: MessageTemplate): number => {
@@ -119,12 +142,41 @@ export function createThreadedSmtpTransport(smtp: SmtpConfig, options: SmtpPoolO
     kind: 'smtp',
     concurrency: Math.max(1, options.size),
     send(m: OutgoingRaw): Promise<SendOutcome> {
-      return enqueue((id) => ({ id, from: m.from, to: m.to, raw: m.raw, messageId: m.messageId, subject: m.subject }));
+      return enqueue(toWorker(m)) as Promise<SendOutcome>;
     },
     sendTemplated(m: OutgoingTemplated): Promise<SendOutcome> {
       if (closed) return poolClosed();
-      const template = templateId(m.template);
-      return enqueue((id) => ({ id, from: m.from, template, recipient: m.recipient, date: m.date }));
+      return enqueue(toWorker(m)) as Promise<SendOutcome>;
+    },
+    prepare(m: OutgoingRaw | OutgoingTemplated): Prepared {
+      let id: number | undefined;
+      const build = closed ? undefined : toWorker(m);
+      const outcome = build
+        ? enqueue(
+            (n) => ({ ...build(n), gated: true }),
+            (n) => {
+              id = n;
+              unreleased.add(n);
+            },
+          )
+        : poolClosed();
+      let settled = false;
+      const gate = (go: boolean) => {
+        if (settled || id === undefined) return;
+        settled = true;
+        if (!unreleased.delete(id) || !pending.has(id)) return;
+        later();
+        (go ? gates.go : gates.cancel).push(id);
+      };
+      return {
+        release() {
+          gate(true);
+          return outcome.then((o) => o ?? { kind: 'retry', error: 'internal error: a released message was reported cancelled' });
+        },
+        cancel() {
+          gate(false);
+        },
+      };
     },
     async ready() {
       if (closed) return;

@@ -38,6 +38,14 @@ export interface OutgoingTemplated {
   date: number;
 }
 
+/** A message handed over before it may go (see BulkTransport.prepare). */
+export interface Prepared {
+  /** The message may go now (its `attempting` marker is durable); resolves with how it went. */
+  release(): Promise<SendOutcome>;
+  /** It must not go: nothing of it is delivered. */
+  cancel(): void;
+}
+
 export interface BulkTransport {
   readonly kind: 'smtp' | 'dev-outbox';
   /** Messages that may be in flight at once (SMTP_POOL_SIZE for the relay). */
@@ -49,6 +57,13 @@ export interface BulkTransport {
    * Not used with DKIM (messages are signed in their own threads first).
    */
   sendTemplated?(message: OutgoingTemplated): Promise<SendOutcome>;
+  /**
+   * Present when the transport can start a message before it may go: the SMTP pool opens its envelope
+   * (MAIL, RCPT, DATA) at once and sends the body only on `release()`, so the round trip of the envelope
+   * overlaps the commit that marks the row `attempting`. Nothing of the message is delivered before
+   * `release()`; `cancel()` guarantees it never is.
+   */
+  prepare?(message: OutgoingRaw | OutgoingTemplated): Prepared;
   /** Resolves once the transport can send at once (e.g. its worker thread is up), so no message is
    *  marked `attempting` long before it can really go out. */
   ready?(): Promise<void>;
