@@ -270,31 +270,40 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     preparedCount -= 1;
   }
 
-  /** The tick's one transaction: outcomes, then a claim when the buffer runs low, then the markers. */
-  async function commitTick(outcomes: Finished[], take: Item[], wantClaim: boolean, now: number) {
+  /** The tick's transaction: the outcomes that came in and the markers of the messages about to go. */
+  async function commitTick(outcomes: Finished[], take: Item[], now: number) {
     const takeIds = take.map((i) => i.row.id);
-    // Postgres, nothing but successes and no claim: the same changes in one statement (one round trip).
-    if (deps.dialect === 'postgres' && !wantClaim && outcomes.every((f) => f.outcome.kind === 'sent' && f.occupied && !troubled.has(f.row.postId))) {
+    // Postgres, nothing but successes: the same changes in one statement (one round trip).
+    if (deps.dialect === 'postgres' && outcomes.every((f) => f.outcome.kind === 'sent' && f.occupied && !troubled.has(f.row.postId))) {
       const sent = outcomes.map((f) => ({ id: f.row.id, response: (f.outcome as Extract<SendOutcome, { kind: 'sent' }>).response }));
       const marked = await recordSentAndMark(db, sent, takeIds, deps.owner, now);
       if (sent.length > 0) throttle.consecutive421 = 0;
-      return { paused: [] as number[], marked, claimed: [] as ClaimedRow[], skipped: 0, postNewsletter: new Map<number, number>() };
+      return { paused: [] as number[], marked };
     }
-    const input: TickInput = {
-      outcomes,
-      take: takeIds,
-      claimRoom: wantClaim ? Math.max(0, claimSize - ready.length) : 0,
-      now,
-      owner: deps.owner,
-      options,
-      throttle,
-      troubled: [...troubled],
-    };
-    const r = await runTick(db, deps.dialect, input);
+    const r = await transaction({ outcomes, take: takeIds, claimRoom: 0, now });
+    return { paused: r.paused, marked: new Set(r.marked) };
+  }
+
+  /** Runs one transaction of tick.ts and takes back the state it changed. */
+  async function transaction(part: Pick<TickInput, 'outcomes' | 'take' | 'claimRoom' | 'now'>) {
+    const r = await runTick(db, deps.dialect, { ...part, owner: deps.owner, options, throttle, troubled: [...troubled] });
     throttle.consecutive421 = r.throttle.consecutive421;
     troubled.clear();
     for (const id of r.troubled) troubled.add(id);
-    return { paused: r.paused, marked: new Set(r.marked), claimed: r.claimed, skipped: r.skipped, postNewsletter: new Map(r.postNewsletter) };
+    return r;
+  }
+
+  /**
+   * Claims the next rows in a transaction of its own, after the tick's messages are on their way: a
+   * claim of a few hundred rows takes milliseconds that every connection would otherwise spend waiting
+   * for its marker.
+   */
+  async function claim(now: number): Promise<void> {
+    const r = await transaction({ outcomes: [], take: [], claimRoom: Math.max(0, claimSize - ready.length), now });
+    // Rows skipped at claim time (unsubscribed meanwhile) are progress too: only an empty claim means done.
+    if (r.claimed.length === 0 && r.skipped === 0) exhausted = true;
+    const newsletters = new Map(r.postNewsletter);
+    for (const row of r.claimed) ready.push({ row, newsletterId: newsletters.get(row.postId)! });
   }
 
   async function tick(): Promise<'idle' | 'worked' | 'wait'> {
@@ -323,29 +332,28 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     }
     const problems = unsendable.map((i): Finished => ({ row: i.row, newsletterId: i.newsletterId, outcome: i.problem!, occupied: false }));
 
-    let result: Awaited<ReturnType<typeof commitTick>>;
-    try {
-      result = await commitTick([...outcomes, ...problems], take, wantClaim, now);
-    } catch (err) {
-      // Nothing of this tick was written: keep its outcomes and messages for the next attempt.
-      finished.unshift(...outcomes);
-      ready.unshift(...unsendable, ...take);
-      throw err;
-    }
-
-    occupied -= committed;
-    for (const postId of result.paused) forget(postId);
-    // Rows skipped at claim time (unsubscribed meanwhile) are progress too: only an empty claim means done.
-    if (wantClaim && result.claimed.length === 0 && result.skipped === 0) exhausted = true;
-    for (const item of take) {
-      if (!result.marked.has(item.row.id)) {
-        unprepare(item); // skipped, or released meanwhile (pause/cancel): not ours now
-        continue;
+    if (outcomes.length + problems.length + take.length > 0) {
+      let result: Awaited<ReturnType<typeof commitTick>>;
+      try {
+        result = await commitTick([...outcomes, ...problems], take, now);
+      } catch (err) {
+        // Nothing of this tick was written: keep its outcomes and messages for the next attempt.
+        finished.unshift(...outcomes);
+        ready.unshift(...unsendable, ...take);
+        throw err;
       }
-      occupied += 1;
-      send(item, now);
+      occupied -= committed;
+      for (const postId of result.paused) forget(postId);
+      for (const item of take) {
+        if (!result.marked.has(item.row.id)) {
+          unprepare(item); // skipped, or released meanwhile (pause/cancel): not ours now
+          continue;
+        }
+        occupied += 1;
+        send(item, now);
+      }
     }
-    for (const row of result.claimed) ready.push({ row, newsletterId: result.postNewsletter.get(row.postId)! });
+    if (wantClaim) await claim(now);
     prepareAhead(now);
     return 'worked';
   }
