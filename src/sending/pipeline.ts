@@ -1,6 +1,8 @@
 import type { Db, Dialect } from '../db/database.js';
 import type { Clock } from '../lib/clock.js';
 import type { DkimSigner } from './dkim-pool.js';
+import { createCompiledPosts } from './compiled-posts.js';
+import { createPacer } from './pacer.js';
 import { assemble, type CompiledMessage, type MessageTemplate } from './message.js';
 import type { Finished, ThrottleState } from './outcomes.js';
 import { recordSentAndMark, releaseClaims, type ClaimedRow } from './repository.js';
@@ -89,14 +91,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   let exhausted = false;
   let stopping = false;
   let running: Promise<void> | undefined;
-  // Pacing: a token bucket refilled on the real clock (SEND_RATE is about wall time).
-  let tokens = 1;
-  let lastRefill = performance.now();
+  const pacer = createPacer(deps.sendRate, concurrency);
   const throttle: ThrottleState = { consecutive421: 0 };
-  /** Compiled messages at hand, by post; `epochs` tells a compile that finished after a forget() apart. */
-  const compiledPosts = new Map<number, CompiledMessage>();
-  const compiling = new Set<number>();
-  const epochs = new Map<number, number>();
   /** Posts with relay trouble on record: their counter is reset by the next successful send. */
   const troubled = new Set<number>();
 
@@ -134,38 +130,14 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       if (timeoutMs !== undefined) setTimeout(notify, timeoutMs);
     });
 
-  const refill = (): number => {
-    if (deps.sendRate === undefined) return Infinity;
-    const now = performance.now();
-    tokens = Math.min(Math.max(1, Math.min(concurrency, deps.sendRate)), tokens + ((now - lastRefill) * deps.sendRate) / 1000);
-    lastRefill = now;
-    return Math.floor(tokens);
-  };
-
-  /** The post's compiled message, or undefined while it is being compiled (the loop is woken then). */
-  function compiledFor(postId: number): CompiledMessage | undefined {
-    const at = compiledPosts.get(postId);
-    if (at || compiling.has(postId)) return at;
-    compiling.add(postId);
-    const epoch = epochs.get(postId) ?? 0;
-    deps
-      .compiled(postId)
-      .then(
-        (compiled) => {
-          if ((epochs.get(postId) ?? 0) === epoch) compiledPosts.set(postId, compiled);
-        },
-        (err: unknown) => {
-          // Nobody's fault but the post's: its rows go back to the queue and the post is paused.
-          const problem: SendOutcome = { kind: 'post', error: `This post could not be prepared for sending: ${(err as Error).message}` };
-          for (const item of ready) if (item.row.postId === postId && !item.raw && !item.template) item.problem = problem;
-        },
-      )
-      .finally(() => {
-        compiling.delete(postId);
-        notify();
-      });
-    return undefined;
-  }
+  const compiledPosts = createCompiledPosts(deps.compiled, {
+    failed(postId, err) {
+      // Nobody's fault but the post's: its rows go back to the queue and the post is paused.
+      const problem: SendOutcome = { kind: 'post', error: `This post could not be prepared for sending: ${err.message}` };
+      for (const item of ready) if (item.row.postId === postId && !item.raw && !item.template) item.problem = problem;
+    },
+    settled: () => notify(),
+  });
 
   /**
    * Renders the front of the buffer: as many messages as may be sent now, or with DKIM on, enough to
@@ -183,7 +155,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         inHand += 1;
         continue;
       }
-      const compiled = compiledFor(item.row.postId);
+      const compiled = compiledPosts.get(item.row.postId);
       if (!compiled) continue;
       inHand += 1;
       item.from = compiled.envelopeFrom;
@@ -234,7 +206,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   }
 
   function send(item: Item, now: number): void {
-    if (deps.sendRate !== undefined) tokens -= 1;
+    pacer.take();
     let sending: Promise<SendOutcome>;
     if (item.prepared) {
       preparedCount -= 1;
@@ -310,7 +282,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     const now = clock.now();
     const outcomes = finished.splice(0);
     const committed = outcomes.filter((f) => f.occupied).length;
-    const allowance = Math.max(0, Math.min(concurrency - (occupied - committed), refill()));
+    const allowance = Math.max(0, Math.min(concurrency - (occupied - committed), pacer.available()));
     const take: Item[] = [];
     const unsendable: Item[] = [];
     if (!stopping) {
@@ -365,8 +337,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       return false;
     });
     // The post may be edited before it resumes: compile it afresh then.
-    compiledPosts.delete(postId);
-    epochs.set(postId, (epochs.get(postId) ?? 0) + 1);
+    compiledPosts.forget(postId);
   }
 
   async function loop(): Promise<void> {
@@ -390,8 +361,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       if (state === 'wait') {
         if (stopping && occupied === 0 && finished.length === 0 && signing === 0) return;
         // Waiting only for the rate limiter: wake when the next token is due.
-        const paced = deps.sendRate !== undefined && finished.length === 0 && ready.length > 0 && occupied < concurrency;
-        if (finished.length === 0) await nextEvent(paced ? Math.ceil(1000 / deps.sendRate!) : undefined);
+        const paced = pacer.intervalMs !== undefined && finished.length === 0 && ready.length > 0 && occupied < concurrency;
+        if (finished.length === 0) await nextEvent(paced ? pacer.intervalMs : undefined);
       }
     }
   }
