@@ -328,6 +328,8 @@ export class SmtpSession {
     plain.removeAllListeners('timeout');
     plain.removeAllListeners('close');
     plain.removeAllListeners('error');
+    // The TLS socket reports what goes wrong from here on; an error on the plain one must not go unheard.
+    plain.on('error', () => undefined);
     const secured = await new Promise<TLSSocket>((resolve, reject) => {
       const s = tlsConnect({ socket: plain, ...tlsOptions(o) });
       const timer = setTimeout(() => {
