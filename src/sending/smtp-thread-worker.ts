@@ -5,7 +5,7 @@ import { createSmtpPool, type SmtpPoolOptions } from './smtp-pool.js';
 import type { OutgoingRaw, SendOutcome } from './transport.js';
 
 /**
- * Worker-thread side of smtp-thread.ts: owns the SMTPConnection pool and renders the messages it sends
+ * Worker-thread side of smtp-thread.ts: owns the SMTP pool (smtp-pool.ts) and renders the messages it sends
  * from their post's template, so rendering, SMTP I/O and the message bytes live on their own core and
  * never wait for a database commit on the main thread.
  */

@@ -91,7 +91,7 @@ export function describeSmtpError(err: unknown): string {
 const ENHANCED = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/;
 
 /**
- * Classifies a failed SMTPConnection.send(). `dataSent` says whether the message body had started to
+ * Classifies a failed send on an SMTP session (smtp-session.ts). `dataSent` says whether the message body had started to
  * go out: a lost connection after that point may have delivered the message (RFC 1047), before it
  * certainly did not.
  */
