@@ -93,6 +93,11 @@ export function createSmtpPool(smtp: SmtpConfig, options: SmtpPoolOptions): Smtp
     gone(conn);
     conn.session.close();
   };
+  /** Closes a session that cannot go on and frees its place. */
+  const discard = (conn: Conn) => {
+    drop(conn);
+    release(conn);
+  };
   const release = (conn: Conn) => {
     conn.busy = false;
     if (!conn.alive) return dispatch();
@@ -168,21 +173,16 @@ export function createSmtpPool(smtp: SmtpConfig, options: SmtpPoolOptions): Smtp
         if (session.alive) {
           return void session.reset().then(
             () => release(conn),
-            () => {
-              drop(conn);
-              release(conn);
-            },
+            () => discard(conn),
           );
         }
       }
-      drop(conn);
-      return release(conn);
+      return discard(conn);
     }
     if (job.gate && !(await job.gate.catch(() => false))) {
       // The relay waits for this message's body: only closing the session ends that without sending.
       job.done(null);
-      drop(conn);
-      return release(conn);
+      return discard(conn);
     }
     // With PIPELINING the next message's envelope leaves together with this message.
     const next = session.pipelining && conn.messages < maxMessages && !closed ? queue.shift() : undefined;

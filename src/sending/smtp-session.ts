@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { stuff } from './transport.js';
 
 /**
  * One SMTP client session for the bulk sender: connect (plain, implicit TLS or STARTTLS), EHLO, AUTH,
@@ -409,16 +410,4 @@ function defaultName(socket: Socket): string {
 
 function envelopeError(reply: Reply, command: string): SmtpError {
   return new SmtpError(`${command === 'MAIL FROM' ? 'The sender' : 'The recipient'} was refused: ${reply.text}`, 'EENVELOPE', reply, command);
-}
-
-/**
- * Dot-stuffing for a message that is not wire-ready: CRLF line ends everywhere (a lone CR or LF
- * becomes one, so no receiver can read an end of data into the content) and a second dot before any
- * line that starts with one; ends with CRLF.
- */
-export function stuff(raw: Buffer): Buffer {
-  let text = raw.toString('latin1').replace(/\r\n|\r|\n/g, '\r\n');
-  text = text.replace(/(^|\r\n)\./g, '$1..');
-  if (!text.endsWith('\r\n')) text += '\r\n';
-  return Buffer.from(text, 'latin1');
 }

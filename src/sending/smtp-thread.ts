@@ -145,26 +145,22 @@ export function createThreadedSmtpTransport(smtp: SmtpConfig, options: SmtpPoolO
       return enqueue(toWorker(m)) as Promise<SendOutcome>;
     },
     sendTemplated(m: OutgoingTemplated): Promise<SendOutcome> {
-      if (closed) return poolClosed();
       return enqueue(toWorker(m)) as Promise<SendOutcome>;
     },
     prepare(m: OutgoingRaw | OutgoingTemplated): Prepared {
+      // Unset when the pool is closed: the outcome then says so, and the gate has nothing to open.
       let id: number | undefined;
-      const build = closed ? undefined : toWorker(m);
-      const outcome = build
-        ? enqueue(
-            (n) => ({ ...build(n), gated: true }),
-            (n) => {
-              id = n;
-              unreleased.add(n);
-            },
-          )
-        : poolClosed();
-      let settled = false;
+      const build = toWorker(m);
+      const outcome = enqueue(
+        (n) => ({ ...build(n), gated: true }),
+        (n) => {
+          id = n;
+          unreleased.add(n);
+        },
+      );
+      // Once per message: a second call finds it no longer unreleased.
       const gate = (go: boolean) => {
-        if (settled || id === undefined) return;
-        settled = true;
-        if (!unreleased.delete(id) || !pending.has(id)) return;
+        if (id === undefined || !unreleased.delete(id) || !pending.has(id)) return;
         later();
         (go ? gates.go : gates.cancel).push(id);
       };

@@ -143,3 +143,15 @@ export function isWireReady(raw: Buffer): boolean {
   const n = raw.length;
   return n >= 2 && raw[0] !== 0x2e && raw[n - 2] === 0x0d && raw[n - 1] === 0x0a && raw.indexOf(LF_DOT) === -1 && raw.indexOf(CR_DOT) === -1;
 }
+
+/**
+ * Dot-stuffing for a message that is not wire-ready: CRLF line ends everywhere (a lone CR or LF
+ * becomes one, so no receiver can read an end of data into the content) and a second dot before any
+ * line that starts with one; ends with CRLF.
+ */
+export function stuff(raw: Buffer): Buffer {
+  let text = raw.toString('latin1').replace(/\r\n|\r|\n/g, '\r\n');
+  text = text.replace(/(^|\r\n)\./g, '$1..');
+  if (!text.endsWith('\r\n')) text += '\r\n';
+  return Buffer.from(text, 'latin1');
+}

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
-import { SmtpError, SmtpSession, stuff, type SessionOptions } from '../../src/sending/smtp-session.js';
-import { classifySendError, classifySessionError } from '../../src/sending/transport.js';
+import { SmtpError, SmtpSession, type SessionOptions } from '../../src/sending/smtp-session.js';
+import { classifySendError, classifySessionError, stuff } from '../../src/sending/transport.js';
 import { reply, startSmtpServer, type TestSmtpServer } from '../helpers/smtp-server.js';
 
 /**

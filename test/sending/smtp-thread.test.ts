@@ -79,3 +79,31 @@ describe('the SMTP worker renders messages from post templates', () => {
     }
   });
 });
+
+describe('prepared messages through the SMTP worker', () => {
+  it('opens envelopes at once, delivers only what is released, and never what is cancelled', async () => {
+    const smtp = await startSmtpServer();
+    const transport = createThreadedSmtpTransport({ host: '127.0.0.1', port: smtp.port, secure: false, user: undefined, password: undefined }, { size: 3 });
+    try {
+      const rcpts: string[] = [];
+      smtp.respond.onRcpt = (address) => {
+        rcpts.push(address);
+        return undefined;
+      };
+      const raw = (to: string) => Buffer.from(`From: news@example.org\r\nTo: ${to}\r\nSubject: Hi\r\n\r\nHello.\r\n`);
+      const to = ['a@example.com', 'b@example.com', 'c@example.com', 'd@example.com'];
+      const prepared = to.map((address) => transport.prepare!({ from: 'news@example.org', to: address, raw: raw(address), messageId: `<${address}>`, subject: 'Hi' }));
+      // Three sessions take the first three; their envelopes go out before anything is released.
+      await smtp.waitUntil(() => rcpts.length >= 3, 5000, 'three envelopes');
+      assert.equal(smtp.messages.length, 0, 'nothing is delivered before it is released');
+      prepared[1]!.cancel();
+      const outcomes = await Promise.all([prepared[0]!.release(), prepared[2]!.release(), prepared[3]!.release()]);
+      assert.deepEqual(outcomes.map((o) => o.kind), ['sent', 'sent', 'sent']);
+      await smtp.waitFor(3);
+      assert.deepEqual(smtp.messages.flatMap((m) => m.envelope.to).sort(), ['a@example.com', 'c@example.com', 'd@example.com']);
+    } finally {
+      await transport.close();
+      await smtp.close();
+    }
+  });
+});
