@@ -1,10 +1,14 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { Migrator, PostgresAdapter, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
+import { PROJECT_ROOT } from '../lib/paths.js';
 
-/** The migrations folder, both from source (tsx) and from the build (dist/migrations). */
-export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+/**
+ * The migrations folder: migrations/ from source (tsx), dist/migrations from the build (whether this
+ * module runs from dist/src/db/ or inside the bundle dist/server.js).
+ */
+export const MIGRATIONS_DIR = import.meta.url.endsWith('.ts') ? path.join(PROJECT_ROOT, 'migrations') : path.join(PROJECT_ROOT, 'dist', 'migrations');
 
 const MIGRATION_FILE = /^\d{4}_\d{2}_\d{2}_\d{4}_[\w-]+\.(js|ts)$/;
 

@@ -11,8 +11,8 @@ import { createTestDb, type TestDb } from '../helpers/db.js';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp-server.js';
 
 /**
- * End-to-end harness: the real built server (`node dist/src/server.js`, what `npm start` runs after its
- * build) on a temp data dir, a real SMTP server in this process, and Debian's Chromium driven by
+ * End-to-end harness: the real built server (`node dist/server.js`, the bundle that `npm start` runs after
+ * its build) on a temp data dir, a real SMTP server in this process, and Debian's Chromium driven by
  * playwright-core. Screenshots of every visited page go to test-artifacts/ (ignored by git).
  */
 
@@ -47,9 +47,9 @@ export interface RunningServer {
   output(): string;
 }
 
-export async function startGazette(options: { dialect: 'sqlite' | 'postgres' }): Promise<RunningServer> {
-  const dist = path.join(PROJECT_ROOT, 'dist', 'src', 'server.js');
-  if (!existsSync(dist)) throw new Error('dist/src/server.js is missing: run `npm run build` first (scripts/run-tests.mjs does)');
+export async function startGazette(options: { dialect: 'sqlite' | 'postgres'; env?: Record<string, string> }): Promise<RunningServer> {
+  const dist = path.join(PROJECT_ROOT, 'dist', 'server.js');
+  if (!existsSync(dist)) throw new Error('dist/server.js is missing: run `npm run build` first (scripts/run-tests.mjs does)');
   const port = await freePort();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'gazette-e2e-'));
   const smtp = await startSmtpServer();
@@ -66,6 +66,7 @@ export async function startGazette(options: { dialect: 'sqlite' | 'postgres' }):
       SMTP_URL: smtp.url,
       LOG_LEVEL: 'warn',
       ...(db?.url ? { DATABASE_URL: db.url } : {}),
+      ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

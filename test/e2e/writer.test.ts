@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { simpleParser } from 'mailparser';
 import type { Browser, BrowserContext, Download, Page } from 'playwright-core';
 import { DIALECTS } from '../helpers/db.js';
 import type { ReceivedMessage } from '../helpers/smtp-server.js';
+import { verifyDkim } from '../sending/dkim-verify.js';
 import { browserMissingReason, journeyHelpers, launchBrowser, newContext, startGazette, type RunningServer } from './harness.js';
 
 /**
@@ -50,6 +52,9 @@ const CSV = [
   '',
 ].join('\r\n');
 
+/** The server signs with this key: the newsletter is signed in the built DKIM worker threads. */
+const DKIM = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+
 const skip = browserMissingReason();
 
 for (const dialect of DIALECTS) {
@@ -62,7 +67,10 @@ for (const dialect of DIALECTS) {
     const problems: string[] = [];
 
     before(async () => {
-      server = await startGazette({ dialect });
+      server = await startGazette({
+        dialect,
+        env: { DKIM_DOMAIN: 'example.com', DKIM_SELECTOR: 'gz', DKIM_PRIVATE_KEY: DKIM.privateKey },
+      });
       browser = await launchBrowser();
       writer = await newContext(browser);
       page = await writer.newPage();
@@ -178,7 +186,10 @@ for (const dialect of DIALECTS) {
       await server.smtp.waitUntil(() => Object.values(READERS).every((r) => newsletterMessageTo(r.email)), 10_000, 'the newsletter for every reader');
       const unsubscribeUrls: Record<string, string> = {};
       for (const [key, reader] of Object.entries(READERS)) {
-        const mail = await simpleParser(newsletterMessageTo(reader.email)!.raw);
+        const raw = newsletterMessageTo(reader.email)!.raw;
+        const dkim = verifyDkim(raw, DKIM.publicKey);
+        assert.ok(dkim.ok && dkim.tags.d === 'example.com' && dkim.tags.s === 'gz', `${key}: DKIM signature verifies (${dkim.reason})`);
+        const mail = await simpleParser(raw);
         assert.ok(mail.html && mail.html.includes(POST.heading) && mail.html.includes(`alt="${POST.imageAlt}"`), `${key}: HTML part`);
         assert.ok(mail.text && mail.text.includes(POST.heading) && mail.text.includes(POST.linkHref), `${key}: text part`);
         assert.ok(mail.text.includes(`Hello ${reader.name.split(' ')[0]}`), `${key}: merge fields filled per reader`);
