@@ -3,7 +3,7 @@ import { buildApp } from './app.js';
 import { createMailer, openDatabase, readEnvironment, resolveSecret } from './boot.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { MigrationError } from './db/migrate.js';
-import { renderPostEmail } from './features/posts/email.js';
+import { renderPostEmail, warmEmailRenderer } from './features/posts/email.js';
 import { systemClock } from './lib/clock.js';
 import { createSendingEngine } from './sending/engine.js';
 import type { EngineLog } from './sending/options.js';
@@ -70,6 +70,8 @@ async function main(): Promise<void> {
   }
   // Only after listen: scheduled starts and interrupted sends resume once the server is really up.
   sending.start();
+  // Healthy first, then the modules the email renderer loads on first use (see warmEmailRenderer).
+  setImmediate(() => warmEmailRenderer().catch((err: unknown) => app.log.warn({ err }, 'could not load the email renderer')));
 }
 
 main().catch((err: unknown) => {

@@ -63,15 +63,20 @@ export async function countAudience(db: DbOrTx, newsletterId: number, audience: 
 }
 
 /**
- * One keyset page of the audience in subscriber-id order, starting after `afterId`. Keyed on the
- * subscription's column, so the page is a range of the subscriptions_audience index already in order
- * (keyed on s.id, SQLite sorted every remaining row for each page: 16 ms against 0.6 ms at 100,000).
+ * The end of the next keyset page of the audience in subscriber-id order after `afterId`: the last
+ * subscriber id of up to `limit` rows, and how many rows that is. Keyed on the subscription's column, so
+ * the page is a range of the subscriptions_audience index already in order (keyed on s.id, SQLite sorted
+ * every remaining row for each page: 16 ms against 0.6 ms at 100,000).
  */
-export async function audiencePage(db: DbOrTx, newsletterId: number, audience: Audience, afterId: number, limit: number) {
-  return audienceQuery(db, newsletterId, audience)
-    .select(['s.id as subscriber_id', 's.email as email'])
+export async function audiencePageEnd(db: DbOrTx, newsletterId: number, audience: Audience, afterId: number, limit: number) {
+  const page = audienceQuery(db, newsletterId, audience)
+    .select('sn.subscriber_id as subscriber_id')
     .where('sn.subscriber_id', '>', afterId)
     .orderBy('sn.subscriber_id')
-    .limit(limit)
-    .execute();
+    .limit(limit);
+  const row = await db
+    .selectFrom(page.as('page'))
+    .select((eb) => [eb.fn.max('page.subscriber_id').as('last'), eb.fn.countAll().as('n')])
+    .executeTakeFirstOrThrow();
+  return { lastId: row.last === null ? undefined : Number(row.last), rows: Number(row.n) };
 }

@@ -15,6 +15,17 @@ import { renderMarkdown, type BodyInventory } from './markdown.js';
 
 const eta = new Eta({ views: VIEWS_DIR, autoEscape: true, cache: true });
 
+/**
+ * juice and html-to-text, loaded on first use: they are a third of the server's start-up time otherwise.
+ * The server warms them once it is listening (warmEmailRenderer), so the first send or preview does not
+ * hold up every request while ~200 ms of modules load.
+ */
+const rendererModules = () => Promise.all([import('juice'), import('html-to-text')]);
+
+export function warmEmailRenderer(): Promise<void> {
+  return rendererModules().then(() => undefined);
+}
+
 export interface RenderedPost extends PostContent {
   /** The sanitised body on its own (merge tags in place): for the web archive and the feed. */
   bodyHtml: string;
@@ -39,8 +50,7 @@ export async function renderPost(post: Pick<PostRow, 'subject' | 'preheader' | '
     bodyHtml: body.html,
     links,
   });
-  // Loaded on first use: these two are a third of the server's start-up time otherwise.
-  const [{ default: juice }, { convert }] = await Promise.all([import('juice'), import('html-to-text')]);
+  const [{ default: juice }, { convert }] = await rendererModules();
   const inlined = juice(document, {
     preserveMediaQueries: true,
     preserveFontFaces: false,
