@@ -11,6 +11,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { startNodeOptions } from '../scripts/start-command.js';
 import { PROJECT_ROOT } from '../src/lib/paths.js';
 import { libraryCeiling, physicalCeiling } from './lib/ceilings.js';
 import { createPost, OWNER, prepareDb, type BenchDb } from './lib/databases.js';
@@ -64,9 +65,10 @@ async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEn
   const sizeBefore = await bench.sizeBytes();
   await sink.reset();
   // BENCH_PROFILE=1 writes a V8 CPU profile of each send to bench/out/profiles (open it in Chrome DevTools);
-  // BENCH_NODE_ARGS adds Node options to the sending process (e.g. "--max-semi-space-size=4").
+  // The sending process runs with the Node options of `npm start`; BENCH_NODE_ARGS adds more (e.g.
+  // "--max-semi-space-size=4", which then wins).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROJECT_ROOT, 'bench', 'out', 'profiles')}`] : [];
-  const nodeArgs = [...profile, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const nodeArgs = [...startNodeOptions(), ...profile, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const child = spawn(process.execPath, [...nodeArgs, path.join(PROJECT_ROOT, 'bench', 'send-worker.mjs'), String(postId)], {
     env: {
       PATH: process.env.PATH ?? '',

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/lib/paths.js';
+import { startNodeOptions } from '../../scripts/start-command.js';
 import type { SinkStats } from './sink-server.js';
 
 export async function freePort(): Promise<number> {
@@ -82,7 +83,7 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const t0 = performance.now();
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'server.js')], {
+  const child = spawn(process.execPath, [...startNodeOptions(), path.join(PROJECT_ROOT, 'dist', 'server.js')], {
     env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', BASE_URL: baseUrl, LOG_LEVEL: 'warn', ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

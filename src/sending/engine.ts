@@ -145,12 +145,14 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
         now: clock.now(),
         pageSize: options.snapshotPageSize,
         maxPages,
-        // Pages are synchronous work on SQLite (~5 ms for 500 rows, 1 s for 100,000): after each, rest as
-        // long as it took, so the snapshot takes at most half of the main thread and requests and the send
-        // loop run in between (they waited behind it: subscribe page p99 ~100 ms as a big send started).
+        // Pages are synchronous work on SQLite (~5 ms for 500 rows, 1 s for 100,000). In the background,
+        // rest as long as each page took, so the snapshot takes at most half of the main thread and
+        // requests and the send loop run in between (they waited behind it: subscribe page p99 ~100 ms as
+        // a big send started); the first pages, which the writer's request waits for, go without rests.
         // And wake the send loop, which may have run out of rows before this page was written.
         between: (pageMs) => {
           wake();
+          if (maxPages !== undefined) return new Promise<void>((resolve) => setImmediate(resolve));
           return new Promise<void>((resolve) => setTimeout(resolve, Math.min(pageMs, 100)));
         },
       });

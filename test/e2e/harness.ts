@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { startNodeOptions } from '../../scripts/start-command.js';
 import { PROJECT_ROOT } from '../../src/lib/paths.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp-server.js';
@@ -55,7 +56,7 @@ export async function startGazette(options: { dialect: 'sqlite' | 'postgres'; en
   const smtp = await startSmtpServer();
   const db = options.dialect === 'postgres' ? await createTestDb('postgres', { migrate: false }) : undefined;
   const baseUrl = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(process.execPath, [dist], {
+  const child: ChildProcess = spawn(process.execPath, [...startNodeOptions(), dist], {
     cwd: dataDir,
     env: {
       PATH: process.env.PATH,

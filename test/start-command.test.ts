@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { startNodeOptions } from '../scripts/start-command.js';
+import { PROJECT_ROOT } from '../src/lib/paths.js';
+
+/**
+ * `npm start` and the image start the same server with the same Node options (the benchmark and the
+ * browser journeys take theirs from the start script, so they measure and test what operators run).
+ */
+describe('the start command', () => {
+  it('is the same in package.json and in the image', () => {
+    const dockerfile = readFileSync(path.join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
+    const cmd = /^CMD (\[.*\])$/m.exec(dockerfile);
+    assert.ok(cmd, 'the Dockerfile has an exec-form CMD');
+    assert.deepEqual(JSON.parse(cmd[1]!), ['node', ...startNodeOptions(), 'dist/server.js']);
+  });
+
+  it('keeps the main thread’s young generation small (peak memory of a big send; bench/RESULTS.md)', () => {
+    assert.ok(startNodeOptions().some((o) => /^--max-semi-space-size=\d+$/.test(o)), startNodeOptions().join(' '));
+  });
+});
