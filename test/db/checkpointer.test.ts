@@ -16,6 +16,8 @@ test('a SQLite file is checkpointed by the background worker, not by commits on 
   const { db } = handle;
   const { rows } = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(db);
   assert.equal(rows[0]!.wal_autocheckpoint, 10_000, 'the main connection only checkpoints as a fallback');
+  const cache = await sql<{ cache_size: number }>`pragma cache_size`.execute(db);
+  assert.equal(cache.rows[0]!.cache_size, -8000, 'an 8 MB page cache (better-sqlite3 would give 16 MB)');
 
   await sql`create table t (n integer primary key, pad text)`.execute(db);
   await handle.checkpointer.round();
