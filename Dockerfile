@@ -84,6 +84,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=40s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
 # The same Node options as `npm start` (test/start-command.test.ts): a small young generation and an old one
-# that grows by 10% at a time keep a big send's memory flat (peak RSS at 1,000,000 recipients 215 → ~150 MB;
-# bench/RESULTS.md); V8's defaults let both fill with garbage first.
+# that grows by 10% at a time keep a big send's memory flat (with SQLite's 8 MB page cache, peak RSS at
+# 1,000,000 recipients 217 → 140 MB; bench/RESULTS.md); V8's defaults let both fill with garbage first.
 CMD ["node", "--max-semi-space-size=2", "--heap-growing-percent=10", "dist/server.js"]

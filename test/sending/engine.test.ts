@@ -421,6 +421,10 @@ for (const dialect of DIALECTS) {
       // The rest of the snapshot is real background work (not timer-driven): wait for it, briefly.
       for (let i = 0; i < 500 && (await postStatus(small.db.db, big)).audience_frozen_at === null; i++) await new Promise((r) => setTimeout(r, 10));
       assert.notEqual((await postStatus(small.db.db, big)).audience_frozen_at, null);
+      // The database made each Message-ID's random part (INSERT … SELECT): one per row, never one per page.
+      const ids = (await small.db.db.selectFrom('deliveries').select('message_id').where('post_id', '=', big).execute()).map((r) => r.message_id);
+      assert.equal(new Set(ids).size, 30, 'thirty different Message-IDs');
+      for (const id of ids) assert.match(id, /^<[0-9a-f]{30,32}@[a-z0-9.-]+>$/);
       await small.sending.runOnce();
       assert.deepEqual(await statusCounts(small.db.db, big), { sent: 30 });
     });
