@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Eta } from 'eta';
 import type { NewsletterRow } from '../../db/tables/newsletters.js';
 import type { PostRow } from '../../db/tables/posts.js';
@@ -32,7 +33,45 @@ export interface RenderedPost extends PostContent {
   inventory: BodyInventory;
 }
 
-export async function renderPost(post: Pick<PostRow, 'subject' | 'preheader' | 'body'>, newsletter: Pick<NewsletterRow, 'name' | 'postal_address'>): Promise<RenderedPost> {
+type PostInput = Pick<PostRow, 'subject' | 'preheader' | 'body'>;
+type NewsletterInput = Pick<NewsletterRow, 'name' | 'postal_address'>;
+
+/** Renders kept, by a hash of everything a render reads; the oldest goes first. */
+const RENDERS_KEPT = 32;
+const renders = new Map<string, Promise<RenderedPost>>();
+
+/**
+ * The post rendered for email and the web. A render is synchronous work of 20–90 ms (juice above all), and
+ * the same post is rendered again and again: for each archive page view, the review page, the send. So
+ * renders are kept by their inputs (the result depends on nothing else) and shared, frozen; an edit
+ * changes the key. A failed render is not kept.
+ */
+export function renderPost(post: PostInput, newsletter: NewsletterInput): Promise<RenderedPost> {
+  const key = createHash('sha256').update(JSON.stringify([post.subject, post.preheader, post.body, newsletter.name, newsletter.postal_address])).digest('base64');
+  const kept = renders.get(key);
+  if (kept) {
+    renders.delete(key);
+    renders.set(key, kept);
+    return kept;
+  }
+  const rendering = render(post, newsletter).then(freeze);
+  renders.set(key, rendering);
+  if (renders.size > RENDERS_KEPT) renders.delete(renders.keys().next().value!);
+  rendering.catch(() => {
+    if (renders.get(key) === rendering) renders.delete(key);
+  });
+  return rendering;
+}
+
+function freeze(r: RenderedPost): RenderedPost {
+  Object.freeze(r.inventory.links);
+  for (const image of r.inventory.images) Object.freeze(image);
+  Object.freeze(r.inventory.images);
+  Object.freeze(r.inventory);
+  return Object.freeze(r);
+}
+
+async function render(post: PostInput, newsletter: NewsletterInput): Promise<RenderedPost> {
   const guard = createMergeGuard();
   const body = renderMarkdown(guard.protect(post.body));
   const subject = guard.protect(post.subject);

@@ -216,3 +216,29 @@ describe('pre-send checks', () => {
     assert.ok(!(await checks(post(para.repeat(10)))).some((c) => /KB/.test(c.message)));
   });
 });
+
+describe('renders kept by their inputs', () => {
+  it('gives the same frozen render for the same post, and a fresh one when any input changes', async () => {
+    const base = post('Kept body {{ subscriber.name }}', { subject: 'Kept subject', preheader: 'Kept preheader' });
+    const first = await renderPost(base, NEWSLETTER);
+    assert.equal(await renderPost({ ...base }, { ...NEWSLETTER }), first, 'equal inputs share one render');
+    assert.ok(Object.isFrozen(first) && Object.isFrozen(first.inventory) && Object.isFrozen(first.inventory.links));
+    assert.throws(() => {
+      (first as { html: string }).html = 'changed';
+    }, TypeError);
+
+    const changes: Array<[string, PostRow, NewsletterRow, string]> = [
+      ['body', { ...base, body: 'Edited body' }, NEWSLETTER, 'Edited body'],
+      ['subject', { ...base, subject: 'Edited subject' }, NEWSLETTER, 'Edited subject'],
+      ['preheader', { ...base, preheader: 'Edited preheader' }, NEWSLETTER, 'Edited preheader'],
+      ['newsletter name', base, { ...NEWSLETTER, name: 'Edited Name' }, 'Edited Name'],
+      ['postal address', base, { ...NEWSLETTER, postal_address: '9 Edited Road' }, '9 Edited Road'],
+    ];
+    for (const [what, p, n, text] of changes) {
+      const again = await renderPost(p, n);
+      assert.notEqual(again, first, `a changed ${what} renders afresh`);
+      assert.ok(again.html.includes(text), `the ${what} change is in the new render`);
+      assert.ok(!first.html.includes(text), `the kept render still has the old ${what}`);
+    }
+  });
+});
