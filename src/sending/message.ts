@@ -186,8 +186,8 @@ const urlsOf = new WeakMap<MessageTemplate, ReturnType<typeof publicUrls>>();
 let dateSecond = -1;
 let dateText = '';
 
-/** One recipient's message: only the merge values, personal URLs, To, Date and Message-ID are new. */
-export function renderMessage(t: MessageTemplate, r: Recipient, date: number): RenderedMessage {
+/** What is new for each recipient: the merge values, and the header lines after the fixed ones. */
+function personalise(t: MessageTemplate, r: Recipient, date: number): { values: MergeValues; subject: string; headers: string } {
   let urls = urlsOf.get(t);
   if (!urls) urlsOf.set(t, (urls = publicUrls(t.baseUrl)));
   const unsubscribeUrl = urls.unsubscribe(r.token);
@@ -204,20 +204,68 @@ export function renderMessage(t: MessageTemplate, r: Recipient, date: number): R
     dateSecond = second;
     dateText = formatDate(date);
   }
-  let headers = t.fixed + headerLine('To', formatMailbox(r.name, r.email));
-  const subjectText = t.subjectIsStatic ? t.staticSubject : renderPlain(t.subject, values);
-  if (!t.subjectIsStatic) headers += headerLine('Subject', encodeUnstructured(subjectText));
+  let headers = headerLine('To', formatMailbox(r.name, r.email));
+  const subject = t.subjectIsStatic ? t.staticSubject : renderPlain(t.subject, values);
+  if (!t.subjectIsStatic) headers += headerLine('Subject', encodeUnstructured(subject));
   const listUnsubscribe = t.mailto
     ? `<${unsubscribeUrl}>, <mailto:${t.mailto}?subject=unsubscribe%20${encodeURIComponent(r.token)}>`
     : `<${unsubscribeUrl}>`;
   headers += headerLine('Date', dateText) + headerLine('Message-ID', r.messageId) + headerLine('List-Unsubscribe', listUnsubscribe);
+  return { values, subject, headers };
+}
 
+/** A merge field of a quoted-printable body part, as it is written for one recipient. */
+function bodyValue(p: MergeField, values: MergeValues, html: boolean): string {
+  const text = resolveField(p, values);
+  return qpValue(html ? escapeHtml(text) : text);
+}
+
+/** One recipient's message: only the merge values, personal URLs, To, Date and Message-ID are new. */
+export function renderMessage(t: MessageTemplate, r: Recipient, date: number): RenderedMessage {
+  const { values, subject, headers } = personalise(t, r, date);
   let body = t.textHead;
-  for (const p of t.text) body += typeof p === 'string' ? p : qpValue(resolveField(p, values));
+  for (const p of t.text) body += typeof p === 'string' ? p : bodyValue(p, values, false);
   body += t.htmlHead;
-  for (const p of t.html) body += typeof p === 'string' ? p : qpValue(escapeHtml(resolveField(p, values)));
+  for (const p of t.html) body += typeof p === 'string' ? p : bodyValue(p, values, true);
   body += t.tail;
-  return { subject: subjectText, headers, body };
+  return { subject, headers: t.fixed + headers, body };
+}
+
+/**
+ * A template's static parts as bytes, made once where messages are sent (the SMTP worker): each
+ * message is then one buffer of the right size with the static bytes copied in and only the
+ * recipient's pieces encoded, instead of a 14 KB string joined and encoded again per message.
+ */
+export interface WireTemplate {
+  template: MessageTemplate;
+  /** Fixed header lines; then the body: static pieces and merge fields, the text part's before `htmlAt`. */
+  fixed: Buffer;
+  body: Array<Buffer | MergeField>;
+  htmlAt: number;
+}
+
+export function wireTemplate(t: MessageTemplate): WireTemplate {
+  const bytes = (p: string | MergeField) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p);
+  const body = [bytes(`\r\n${t.textHead}`), ...t.text.map(bytes)];
+  const htmlAt = body.length;
+  body.push(bytes(t.htmlHead), ...t.html.map(bytes), bytes(t.tail));
+  return { template: t, fixed: Buffer.from(t.fixed, 'utf8'), body, htmlAt };
+}
+
+/** The same bytes as `assemble(renderMessage(…))`, built without the intermediate strings. */
+export function renderWire(w: WireTemplate, r: Recipient, date: number): { subject: string; raw: Buffer } {
+  const { values, subject, headers } = personalise(w.template, r, date);
+  const parts: Array<Buffer | string> = [w.fixed, headers];
+  for (let i = 0; i < w.body.length; i++) {
+    const p = w.body[i]!;
+    parts.push(Buffer.isBuffer(p) ? p : bodyValue(p, values, i >= w.htmlAt));
+  }
+  let size = 0;
+  for (const p of parts) size += typeof p === 'string' ? Buffer.byteLength(p, 'utf8') : p.length;
+  const raw = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const p of parts) at += typeof p === 'string' ? raw.write(p, at, 'utf8') : p.copy(raw, at);
+  return { subject, raw };
 }
 
 function renderPlain(segments: Array<string | MergeField>, values: MergeValues): string {

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { SmtpConfig } from '../config.js';
-import { assemble, renderMessage, type MessageTemplate, type Recipient } from './message.js';
+import { renderWire, wireTemplate, type MessageTemplate, type Recipient, type WireTemplate } from './message.js';
 import { createSmtpPool, type SmtpPoolOptions } from './smtp-pool.js';
 import type { OutgoingRaw, SendOutcome } from './transport.js';
 
@@ -48,15 +48,15 @@ const done = (id: number, outcome: SendOutcome | null) => {
   results.push([id, outcome]);
 };
 
-const templates = new Map<number, MessageTemplate>();
+const templates = new Map<number, WireTemplate>();
 /** Open gates of gated messages, by message id. */
 const gates = new Map<number, (go: boolean) => void>();
 function toOutgoing(m: WorkerMessage): OutgoingRaw | undefined {
   if ('raw' in m) return { from: m.from, to: m.to, raw: Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength), messageId: m.messageId, subject: m.subject };
   const template = templates.get(m.template);
   if (!template) return undefined;
-  const rendered = renderMessage(template, m.recipient, m.date);
-  return { from: m.from, to: m.recipient.email, raw: assemble(rendered), messageId: m.recipient.messageId, subject: rendered.subject };
+  const { raw, subject } = renderWire(template, m.recipient, m.date);
+  return { from: m.from, to: m.recipient.email, raw, messageId: m.recipient.messageId, subject };
 }
 
 port.postMessage({ t: 'up' } satisfies FromWorker);
@@ -89,7 +89,7 @@ port.on('message', (msg: ToWorker) => {
     for (const id of msg.go) gates.get(id)?.(true);
     for (const id of msg.cancel) gates.get(id)?.(false);
   } else if (msg.t === 'template') {
-    templates.set(msg.id, msg.template);
+    templates.set(msg.id, wireTemplate(msg.template));
     if (msg.drop !== undefined) templates.delete(msg.drop);
   } else if (msg.t === 'probe') {
     void pool.probe().then((result) => port.postMessage({ t: 'probed', id: msg.id, result } satisfies FromWorker));
