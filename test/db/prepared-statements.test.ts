@@ -22,5 +22,13 @@ test('a statement marked /* prepared:NAME */ runs as a named prepared statement 
     assert.deepEqual(rows, [{ n: 5 }]);
     // Prepared once, reused for every call; the unmarked query left nothing behind.
     assert.deepEqual(await names(), ['gz_test_double']);
+    // Planned once too: a generic plan, never one per call (the columns exist from Postgres 14).
+    const mode = await sql<{ plan_cache_mode: string }>`show plan_cache_mode`.execute(trx);
+    assert.equal(mode.rows[0]!.plan_cache_mode, 'force_generic_plan');
+    const [stats] = (await sql<Record<string, unknown>>`select * from pg_prepared_statements where name = 'gz_test_double'`.execute(trx)).rows;
+    if (stats && 'custom_plans' in stats) {
+      assert.equal(Number(stats.custom_plans), 0);
+      assert.equal(Number(stats.generic_plans), 3);
+    }
   });
 });
