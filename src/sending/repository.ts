@@ -203,7 +203,9 @@ export async function claimRows(
 /**
  * The write-ahead marker: durable before any SMTP byte. Each recipient is checked once more here, in
  * the commit right before the message goes out, so an unsubscribe or a suppression that arrived after
- * the claim still stops it (those rows become `skipped`). Returns the ids that were marked.
+ * the claim still stops it (those rows become `skipped`), and so does the post's own state: rows of a
+ * post that is no longer sending go back to the queue (on Postgres a claim can commit just after a
+ * pause released the post's claims). Returns the ids that were marked.
  */
 export async function markAttempting(trx: DbOrTx, dialect: Dialect, ids: number[], owner: string, now: number): Promise<Set<number>> {
   if (ids.length === 0) return new Set();
@@ -217,7 +219,8 @@ function markerUpdate(dialect: Dialect, ids: number[], owner: string, now: numbe
   return sql`update deliveries set status = 'attempting', attempted_at = ${now}, updated_at = ${now}
     where id in ${idSet(dialect, ids)} and status = 'claimed' and claimed_by = ${owner}
       and exists (select 1 from subscriptions sn join posts p on p.newsletter_id = sn.newsletter_id
-                  where p.id = deliveries.post_id and sn.subscriber_id = deliveries.subscriber_id and sn.status = 'active')
+                  where p.id = deliveries.post_id and p.status = 'sending'
+                    and sn.subscriber_id = deliveries.subscriber_id and sn.status = 'active')
       and not exists (select 1 from subscribers s join suppressions x on x.email_hash = s.email_hash where s.id = deliveries.subscriber_id)
     returning id`;
 }
