@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { assemble, compileMessage, type CompiledMessage, type Recipient } from '../../src/sending/message.js';
+import { assemble, compileMessage, type CompiledMessage, type MessageTemplate, type Recipient } from '../../src/sending/message.js';
 import { createThreadedSmtpTransport } from '../../src/sending/smtp-thread.js';
 import type { BulkTransport } from '../../src/sending/transport.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
@@ -102,6 +102,46 @@ describe('prepared messages through the SMTP worker', () => {
       await smtp.waitFor(3);
       assert.deepEqual(smtp.messages.flatMap((m) => m.envelope.to).sort(), ['a@example.com', 'c@example.com', 'd@example.com']);
     } finally {
+      await transport.close();
+      await smtp.close();
+    }
+  });
+});
+
+describe('when the SMTP worker dies', () => {
+  it('reports released messages unknown, unreleased ones retry, and starts a new worker for the next', async () => {
+    let holdData: (() => void) | undefined;
+    const dataSeen: string[] = [];
+    const smtp = await startSmtpServer();
+    const transport = createThreadedSmtpTransport({ host: '127.0.0.1', port: smtp.port, secure: false, user: undefined, password: undefined }, { size: 3 });
+    try {
+      // The relay holds its answer to the first message: it is on the wire when the worker dies.
+      smtp.respond.onData = (_raw, envelope) => {
+        dataSeen.push(...envelope.to);
+        return new Promise((resolve) => (holdData = () => resolve(undefined)));
+      };
+      const raw = (to: string) => Buffer.from(`From: news@example.org\r\nTo: ${to}\r\nSubject: Hi\r\n\r\nHello.\r\n`);
+      const prepare = (to: string) => transport.prepare!({ from: 'news@example.org', to, raw: raw(to), messageId: `<${to}>`, subject: 'Hi' });
+      const released = prepare('released@example.com');
+      const unreleased = prepare('waiting@example.com');
+      const releasedOutcome = released.release();
+      await smtp.waitUntil(() => dataSeen.length === 1, 5000, 'the released message on the wire');
+      assert.deepEqual(dataSeen, ['released@example.com']);
+      // A template the worker cannot use throws in its message handler: the thread dies, as with any bug.
+      const broken = transport.sendTemplated!({ from: 'news@example.org', template: {} as MessageTemplate, recipient: { email: 'x@example.com', name: '', attributes: '{}', token: 't', messageId: '<x@example.com>' }, date: Date.now() });
+      const [a, c] = await Promise.all([releasedOutcome, broken]);
+      // Released only now, after the death answered it: the answer is the one the death gave.
+      const b = await unreleased.release();
+      assert.equal(a.kind, 'unknown', 'on the wire when the worker died: may have been delivered');
+      assert.equal(b.kind, 'retry', 'prepared but never released: certainly not delivered');
+      assert.equal(c.kind, 'unknown');
+      holdData?.();
+      // The next message gets a new worker and goes out.
+      smtp.respond.onData = undefined;
+      const next = await transport.send({ from: 'news@example.org', to: 'next@example.com', raw: raw('next@example.com'), messageId: '<next@example.com>', subject: 'Hi' });
+      assert.equal(next.kind, 'sent');
+    } finally {
+      holdData?.();
       await transport.close();
       await smtp.close();
     }
