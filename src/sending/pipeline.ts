@@ -7,6 +7,7 @@ import { assemble, type CompiledMessage, type MessageTemplate } from './message.
 import type { Finished, ThrottleState } from './outcomes.js';
 import { recordSentAndMark, releaseClaims, type ClaimedRow } from './repository.js';
 import { runTick, type TickInput } from './tick.js';
+import { createWakeups } from './wakeups.js';
 import type { BulkTransport, OutgoingRaw, OutgoingTemplated, Prepared, SendOutcome } from './transport.js';
 import type { EngineLog, EngineOptions } from './options.js';
 
@@ -87,7 +88,6 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   /** Rows marked attempting whose outcome is not committed yet (the DB's `attempting` count). */
   let occupied = 0;
   const finished: Finished[] = [];
-  let waiters: Array<() => void> = [];
   let exhausted = false;
   let stopping = false;
   let running: Promise<void> | undefined;
@@ -96,39 +96,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   /** Posts with relay trouble on record: their counter is reset by the next successful send. */
   const troubled = new Set<number>();
 
-  // Wake-ups are deferred to the check phase: every SMTP answer that arrived in this poll phase is
-  // collected first, so one tick (one commit) records them all instead of one commit per answer.
-  let wakeScheduled = false;
   /** Outcomes worth one commit when most connections are busy (see loop). */
   const groupSize = Math.max(2, Math.ceil(concurrency / 2));
-  let gathering: (() => void) | undefined;
-  const notify = () => {
-    if (gathering && finished.length >= groupSize) gathering();
-    if (wakeScheduled) return;
-    wakeScheduled = true;
-    setImmediate(() => {
-      wakeScheduled = false;
-      const w = waiters;
-      waiters = [];
-      for (const f of w) f();
-    });
-  };
-  /** Waits until `groupSize` outcomes are in, or a millisecond has passed. */
-  const gather = () =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, 1);
-      function done() {
-        clearTimeout(timer);
-        gathering = undefined;
-        resolve();
-      }
-      gathering = done;
-    });
-  const nextEvent = (timeoutMs?: number) =>
-    new Promise<void>((resolve) => {
-      waiters.push(resolve);
-      if (timeoutMs !== undefined) setTimeout(notify, timeoutMs);
-    });
+  const wakeups = createWakeups(() => finished.length >= groupSize);
+  const notify = wakeups.notify;
 
   const compiledPosts = createCompiledPosts(deps.compiled, {
     failed(postId, err) {
@@ -351,7 +322,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         // Group commit: while most connections are busy and only a few answers are in, wait up to a
         // millisecond for more, so that one commit (one fsync) records many of them.
         const inFlight = occupied - finished.length;
-        if (!stopping && finished.length > 0 && finished.length < groupSize && inFlight >= groupSize) await gather();
+        if (!stopping && finished.length > 0 && finished.length < groupSize && inFlight >= groupSize) await wakeups.gather();
         continue;
       }
       if (state === 'idle') {
@@ -362,7 +333,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         if (stopping && occupied === 0 && finished.length === 0 && signing === 0) return;
         // Waiting only for the rate limiter: wake when the next token is due.
         const paced = pacer.intervalMs !== undefined && finished.length === 0 && ready.length > 0 && occupied < concurrency;
-        if (finished.length === 0) await nextEvent(paced ? pacer.intervalMs : undefined);
+        if (finished.length === 0) await wakeups.next(paced ? pacer.intervalMs : undefined);
       }
     }
   }

@@ -1,8 +1,9 @@
 import { createHmac } from 'node:crypto';
-import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { hostname } from 'node:os';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import { dial, defaultName, SmtpError, startTls, type Reply, type SessionOptions } from './smtp-dial.js';
 import { stuff } from './transport.js';
+
+export { SmtpError, type Reply, type SessionOptions } from './smtp-dial.js';
 
 /**
  * One SMTP client session for the bulk sender: connect (plain, implicit TLS or STARTTLS), EHLO, AUTH,
@@ -16,49 +17,6 @@ import { stuff } from './transport.js';
  * answered, the `command` it answered, and `dataSent` once any byte of the message went out (after
  * that, a lost connection may have delivered it).
  */
-
-export interface SessionOptions {
-  host: string;
-  port: number;
-  /** Implicit TLS (smtps); otherwise STARTTLS is used whenever the relay offers it. */
-  secure: boolean;
-  user?: string;
-  password?: string;
-  /** Name announced with EHLO; by default this host's name, or its address literal when that is not a domain. */
-  clientName?: string;
-  connectionTimeoutMs: number;
-  greetingTimeoutMs: number;
-  /** Longest silence from the relay once the session is up. */
-  socketTimeoutMs: number;
-  tls?: { rejectUnauthorized?: boolean };
-}
-
-export class SmtpError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-    readonly reply?: Reply,
-    readonly command?: string,
-    public dataSent = false,
-  ) {
-    super(message);
-    this.name = 'SmtpError';
-  }
-  get responseCode(): number | undefined {
-    return this.reply?.code;
-  }
-  get response(): string | undefined {
-    return this.reply?.text;
-  }
-}
-
-export interface Reply {
-  code: number;
-  /** The whole reply, lines joined with a space: "550 5.1.1 <a@b.example>: no such user". */
-  text: string;
-  /** Its lines, when there were several (EHLO). */
-  lines?: string[];
-}
 
 type Waiter = { command: string; settle: (r: Reply) => void; reject: (e: SmtpError) => void };
 
@@ -331,22 +289,7 @@ export class SmtpSession {
     plain.removeAllListeners('error');
     // The TLS socket reports what goes wrong from here on; an error on the plain one must not go unheard.
     plain.on('error', () => undefined);
-    const secured = await new Promise<TLSSocket>((resolve, reject) => {
-      const s = tlsConnect({ socket: plain, ...tlsOptions(o) });
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(new SmtpError(`TLS negotiation did not finish within ${o.greetingTimeoutMs} ms`, 'ETLS', undefined, 'STARTTLS'));
-      }, o.greetingTimeoutMs);
-      s.once('secureConnect', () => {
-        clearTimeout(timer);
-        s.removeAllListeners('error');
-        resolve(s);
-      });
-      s.once('error', (err) => {
-        clearTimeout(timer);
-        reject(new SmtpError(`TLS failed: ${err.message}`, 'ETLS', undefined, 'STARTTLS'));
-      });
-    });
+    const secured = await startTls(plain, o);
     this.socket = secured;
     this.attach(secured);
     this.timeout(o.greetingTimeoutMs);
@@ -373,39 +316,6 @@ export class SmtpSession {
     }
     if (answer.code !== 235) throw new SmtpError(`Invalid login: ${answer.text}`, 'EAUTH', answer, 'AUTH');
   }
-}
-
-function tlsOptions(o: SessionOptions) {
-  return { host: o.host, ...(isIP(o.host) ? {} : { servername: o.host }), rejectUnauthorized: o.tls?.rejectUnauthorized ?? true };
-}
-
-/** Opens the TCP (or TLS) connection within the connection timeout. */
-function dial(o: SessionOptions): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = o.secure ? tlsConnect({ port: o.port, ...tlsOptions(o) }) : netConnect({ host: o.host, port: o.port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new SmtpError(`Could not connect to ${o.host}:${o.port} within ${o.connectionTimeoutMs} ms`, 'ETIMEDOUT', undefined, 'CONN'));
-    }, o.connectionTimeoutMs);
-    socket.once(o.secure ? 'secureConnect' : 'connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      socket.destroy();
-      const tls = o.secure && !/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|ENETUNREACH/.test(err.code ?? '');
-      reject(new SmtpError(`${tls ? 'TLS failed' : 'Could not connect'} to ${o.host}:${o.port}: ${err.message}`, tls ? 'ETLS' : 'ECONNECTION', undefined, 'CONN'));
-    });
-  });
-}
-
-function defaultName(socket: Socket): string {
-  const name = hostname();
-  if (name.includes('.') && /^[A-Za-z0-9.-]+$/.test(name)) return name;
-  const address = socket.localAddress ?? '127.0.0.1';
-  return isIP(address) === 6 ? `[IPv6:${address}]` : `[${address}]`;
 }
 
 function envelopeError(reply: Reply, command: string): SmtpError {
