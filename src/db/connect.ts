@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import type { QueryConfig } from 'pg';
+import type { ClientBase, QueryConfig } from 'pg';
 import { ConfigError, redactUrl, type DatabaseConfig } from '../config.js';
 import type { Database, Db, Dialect } from './database.js';
 import { startWorker } from '../lib/worker-thread.js';
@@ -184,6 +184,15 @@ async function openPostgres(url: string, options: ConnectOptions): Promise<DbHan
     connectionString: url,
     max: 10,
     connectionTimeoutMillis: 5000,
+    // Awaited before the pool hands the connection to anyone (a query sent from the 'connect' event
+    // would overlap the caller's first query, which pg deprecates). Named statements are the send
+    // loop's few, run thousands of times with the same shape of values: planned once (custom plans made
+    // Postgres plan the claim and marker afresh each time, about a tenth of its work during a send). The
+    // setting is only for speed: a server that refuses it still serves.
+    onConnect: (async (client: ClientBase) => {
+      namePreparedStatements(client);
+      await client.query('set plan_cache_mode = force_generic_plan').catch(() => {});
+    }) as (client: ClientBase) => void,
     ...(options.searchPath ? { options: `-c search_path=${options.searchPath}` } : {}),
     // Timestamps are epoch milliseconds in bigint columns; counts are int8 too. Both fit in a double.
     types: {
@@ -193,13 +202,6 @@ async function openPostgres(url: string, options: ConnectOptions): Promise<DbHan
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => {});
-  pool.on('connect', (client) => {
-    namePreparedStatements(client);
-    // Named statements are the send loop's few, run thousands of times with the same shape of values:
-    // planned once (custom plans made Postgres plan the claim and marker afresh each time, about a
-    // tenth of its work during a send). Queued ahead of any other query on this connection.
-    client.query('set plan_cache_mode = force_generic_plan').catch(() => {});
-  });
 
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   const deadline = Date.now() + (options.connectTimeoutMs ?? 0);
