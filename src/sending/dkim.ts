@@ -54,9 +54,14 @@ export function relaxedHeader(name: string, value: string): string {
 
 /** RFC 6376 §3.4.4. */
 export function relaxedBody(body: string): string {
-  const collapsed = body.replace(/[ \t]+/g, ' ').replace(/ (?=\r\n|$)/g, '');
-  const trimmed = collapsed.replace(/(?:\r\n)+$/, '');
-  return trimmed === '' ? '' : `${trimmed}\r\n`;
+  // Only the whitespace that changes is replaced: a tab, or a run of two or more (replacing every
+  // single space of a 14 KB body with itself took a fifth of a signing thread's time). Runs are single
+  // spaces after the first pass, so a line's trailing whitespace is then exactly ' ' before its CRLF.
+  let text = body.replace(/\t[ \t]*| [ \t]+/g, ' ').replace(/ \r\n/g, '\r\n');
+  if (text.endsWith(' ')) text = text.slice(0, -1);
+  let end = text.length;
+  while (end >= 2 && text.charCodeAt(end - 1) === 10 && text.charCodeAt(end - 2) === 13) end -= 2;
+  return end === 0 ? '' : `${text.slice(0, end)}\r\n`;
 }
 
 /** The `DKIM-Signature: …\r\n` line to put on top of the message. */
