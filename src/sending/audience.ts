@@ -72,6 +72,9 @@ export async function audiencePageEnd(db: DbOrTx, newsletterId: number, audience
   const page = audienceQuery(db, newsletterId, audience)
     .select('sn.subscriber_id as subscriber_id')
     .where('sn.subscriber_id', '>', afterId)
+    // The same bound on the joined side: with statistics, Postgres merge-joins the subscribers from their
+    // first id up to the page otherwise (15 ms a page halfway through 100,000, growing with every page).
+    .where('s.id', '>', afterId)
     .orderBy('sn.subscriber_id')
     .limit(limit);
   const row = await db

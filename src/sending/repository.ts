@@ -65,6 +65,8 @@ export async function snapshotAudience(
     const rows = audienceQuery(db, p.newsletterId, p.audience)
       .where('sn.subscriber_id', '>', afterId)
       .where('sn.subscriber_id', '<=', page.lastId)
+      .where('s.id', '>', afterId)
+      .where('s.id', '<=', page.lastId)
       .select([
         sql<number>`cast(${p.postId} as bigint)`.as('post_id'),
         's.id as subscriber_id',
