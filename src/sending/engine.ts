@@ -10,6 +10,7 @@ import type { PostContentRenderer } from './content.js';
 import { createDkimSigner, type DkimSigner } from './dkim-pool.js';
 import { compileMessage, compileSettings, messageIdDomain, type CompiledMessage } from './message.js';
 import { createHousekeeper } from './housekeeping.js';
+import { createRests } from './rests.js';
 import { DEFAULT_ENGINE_OPTIONS, silentLog, type EngineLog, type EngineOptions } from './options.js';
 import { createPipeline } from './pipeline.js';
 import { readProgress, type SendProgress } from './progress.js';
@@ -194,18 +195,10 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
   let loop: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
   let stopped = false;
-  let wakeLoop: (() => void) | undefined;
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wakeLoop = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+  const rests = createRests();
   const wake = () => {
     pipeline.wake();
-    wakeLoop?.();
+    rests.wake();
   };
   const safely = async (what: string, f: () => Promise<void>) => {
     try {
@@ -218,6 +211,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
   async function background(): Promise<void> {
     await safely('recovery', () => engine.recover());
     while (!stopped) {
+      rests.passBegins();
       await safely('housekeeping', housekeeping);
       let drained = false;
       const draining = pipeline.drain().then(
@@ -225,12 +219,12 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
         () => (drained = true),
       );
       while (!drained && !stopped) {
-        await Promise.race([draining, sleep(options.housekeepingIntervalMs)]);
+        await Promise.race([draining, rests.rest(options.housekeepingIntervalMs, 'housekeeping')]);
         if (!drained && !stopped) await safely('housekeeping', housekeeping);
       }
       if (stopped) break;
       await safely('finishing posts', finishPosts);
-      await sleep(options.pollIntervalMs);
+      await rests.rest(options.pollIntervalMs, 'idle');
     }
   }
 
@@ -378,7 +372,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
     stop() {
       stopping ??= (async () => {
         stopped = true;
-        wakeLoop?.();
+        rests.stop();
         await pipeline.stop();
         if (loop) await loop;
         loop = undefined;
