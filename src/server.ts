@@ -27,6 +27,7 @@ async function main(): Promise<void> {
   };
   const sending = createSendingEngine({
     db: database.db,
+    sendDb: database.sendDb,
     dialect: database.dialect,
     config,
     clock: systemClock,

@@ -9,6 +9,8 @@ import { startWorker } from '../lib/worker-thread.js';
 
 export interface DbHandle {
   db: Db;
+  /** The sending engine's send loop: its own small pool on Postgres (see openPostgres), `db` on SQLite. */
+  sendDb: Db;
   dialect: Dialect;
   /** SQLite in a file: the background checkpointer (see startCheckpointer). */
   checkpointer?: Checkpointer;
@@ -55,6 +57,7 @@ function openSqlite(file: string, options: ConnectOptions): DbHandle {
   const checkpointer = file === ':memory:' ? undefined : startCheckpointer(sqlite, file, options.checkpointIntervalMs);
   return {
     db,
+    sendDb: db,
     dialect: 'sqlite',
     ...(checkpointer ? { checkpointer } : {}),
     ping: async () => {
@@ -180,28 +183,34 @@ const TRANSIENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT'
 async function openPostgres(url: string, options: ConnectOptions): Promise<DbHandle> {
   // Loaded only for Postgres, so the SQLite default does not pay for it at start-up.
   const { default: pg } = await import('pg');
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: 10,
-    connectionTimeoutMillis: 5000,
-    // Awaited before the pool hands the connection to anyone (a query sent from the 'connect' event
-    // would overlap the caller's first query, which pg deprecates). Named statements are the send
-    // loop's few, run thousands of times with the same shape of values: planned once (custom plans made
-    // Postgres plan the claim and marker afresh each time, about a tenth of its work during a send). The
-    // setting is only for speed: a server that refuses it still serves.
-    onConnect: (async (client: ClientBase) => {
-      namePreparedStatements(client);
-      await client.query('set plan_cache_mode = force_generic_plan').catch(() => {});
-    }) as (client: ClientBase) => void,
-    ...(options.searchPath ? { options: `-c search_path=${options.searchPath}` } : {}),
-    // Timestamps are epoch milliseconds in bigint columns; counts are int8 too. Both fit in a double.
-    types: {
-      getTypeParser: ((oid: number, format?: string) =>
-        oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as never,
-    },
-  });
+  const newPool = (max: number, genericPlans: boolean) =>
+    new pg.Pool({
+      connectionString: url,
+      max,
+      connectionTimeoutMillis: 5000,
+      // Awaited before the pool hands the connection to anyone (a query sent from the 'connect' event
+      // would overlap the caller's first query, which pg deprecates).
+      onConnect: (async (client: ClientBase) => {
+        namePreparedStatements(client);
+        if (genericPlans) await client.query('set plan_cache_mode = force_generic_plan').catch(() => {});
+      }) as (client: ClientBase) => void,
+      ...(options.searchPath ? { options: `-c search_path=${options.searchPath}` } : {}),
+      // Timestamps are epoch milliseconds in bigint columns; counts are int8 too. Both fit in a double.
+      types: {
+        getTypeParser: ((oid: number, format?: string) =>
+          oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as never,
+      },
+    });
+  const pool = newPool(10, false);
+  // The send loop's own connections. Its few statements run thousands of times with the same shape of
+  // values, so they are planned once (custom plans made Postgres plan the claim and marker afresh each
+  // time, about a tenth of its work during a send). Only here: for everything else a generic plan can be
+  // far worse (a status no row has yet is planned as a third of the table: the recovery update scanned
+  // all 100,000 rows, 28 ms against 0.15 ms). The setting is only for speed: a server refusing it serves.
+  const sendPool = newPool(3, true);
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => {});
+  sendPool.on('error', () => {});
 
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   const deadline = Date.now() + (options.connectTimeoutMs ?? 0);
@@ -216,7 +225,7 @@ async function openPostgres(url: string, options: ConnectOptions): Promise<DbHan
         await sleep(1000);
         continue;
       }
-      await pool.end().catch(() => {});
+      await Promise.all([pool.end(), sendPool.end()]).catch(() => {});
       throw new ConfigError([
         { variable: 'DATABASE_URL', message: `cannot connect to ${redactUrl(url)}: ${(err as Error).message || code}` },
       ]);
@@ -224,8 +233,10 @@ async function openPostgres(url: string, options: ConnectOptions): Promise<DbHan
   }
 
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const sendDb = new Kysely<Database>({ dialect: new PostgresDialect({ pool: sendPool }) });
   return {
     db,
+    sendDb,
     dialect: 'postgres',
     ping: async () => {
       try {
@@ -235,6 +246,9 @@ async function openPostgres(url: string, options: ConnectOptions): Promise<DbHan
         return false;
       }
     },
-    close: () => db.destroy(),
+    close: async () => {
+      await sendDb.destroy();
+      await db.destroy();
+    },
   };
 }

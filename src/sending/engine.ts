@@ -48,6 +48,8 @@ export type { SendProgress } from './progress.js';
 
 export interface SendingEngineDeps {
   db: Db;
+  /** The send loop's connections (DbHandle.sendDb); `db` when not given. */
+  sendDb?: Db;
   dialect: Dialect;
   config: Config;
   clock: Clock;
@@ -112,7 +114,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
   }
 
   const pipeline = createPipeline({
-    db,
+    db: deps.sendDb ?? db,
     dialect,
     clock,
     owner,

@@ -10,7 +10,8 @@ test('a statement marked /* prepared:NAME */ runs as a named prepared statement 
   const t = await createTestDb('postgres', { migrate: false });
   after(() => t.drop());
   // One transaction: one connection, whose prepared statements pg_prepared_statements lists.
-  await t.db.transaction().execute(async (trx) => {
+  // The send loop's connections (the only ones that plan generically, see pg-connection-setup.test.ts).
+  await t.sendDb.transaction().execute(async (trx) => {
     const names = async () =>
       (await sql<{ name: string }>`select name from pg_prepared_statements order by name`.execute(trx)).rows.map((r) => r.name);
     assert.deepEqual(await names(), []);

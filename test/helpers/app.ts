@@ -54,6 +54,7 @@ export async function buildTestApp(
     options.mailer === 'dev-outbox' ? createDevOutboxMailer(db.db, clock) : typeof options.mailer === 'object' ? options.mailer : capture;
   const sending = createSendingEngine({
     db: db.db,
+    sendDb: db.sendDb,
     dialect: db.dialect,
     config,
     clock,

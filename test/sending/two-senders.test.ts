@@ -31,7 +31,7 @@ describe('two senders on one Postgres database', { skip: !process.env.TEST_DATAB
     smtp.respond.onData = () => new Promise((resolve) => setTimeout(() => resolve(undefined), 1));
     const config = testConfig({ SMTP_URL: smtp.url, SMTP_POOL_SIZE: '3' });
     engines = [first, second].map((h) =>
-      createSendingEngine({ db: h.db, dialect: 'postgres', config, clock, renderer: testRenderer, options: { claimSize: 4 } }),
+      createSendingEngine({ db: h.db, sendDb: h.sendDb, dialect: 'postgres', config, clock, renderer: testRenderer, options: { claimSize: 4 } }),
     );
   });
   after(async () => {
