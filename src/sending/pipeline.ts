@@ -89,6 +89,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   let occupied = 0;
   const finished: Finished[] = [];
   let exhausted = false;
+  /** Postgres: the claim running beside the ticks, and its error for the next tick to throw. */
+  let claiming: Promise<void> | undefined;
+  let claimError: unknown;
   let stopping = false;
   let running: Promise<void> | undefined;
   const pacer = createPacer(deps.sendRate, concurrency);
@@ -239,10 +242,13 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   /**
    * Claims the next rows in a transaction of its own, after the tick's messages are on their way: a
    * claim of a few hundred rows takes milliseconds that every connection would otherwise spend waiting
-   * for its marker.
+   * for its marker. On Postgres it runs on another connection beside the next ticks (a claim was ~10 ms,
+   * a fifth of the loop's time); it changes no throttle state and only adds posts with relay trouble.
    */
   async function claim(now: number): Promise<void> {
-    const r = await transaction({ outcomes: [], take: [], claimRoom: Math.max(0, claimSize - ready.length), now });
+    const claimRoom = Math.max(0, claimSize - ready.length);
+    const r = await runTick(db, deps.dialect, { outcomes: [], take: [], claimRoom, now, owner: deps.owner, options, throttle, troubled: [...troubled] });
+    for (const id of r.troubled) troubled.add(id);
     // Rows skipped at claim time (unsubscribed meanwhile) are progress too: only an empty claim means done.
     if (r.claimed.length === 0 && r.skipped === 0) exhausted = true;
     const newsletters = new Map(r.postNewsletter);
@@ -269,9 +275,14 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       }
       ready = keep;
     }
-    const wantClaim = !stopping && !exhausted && ready.length <= lowWater;
+    if (claimError !== undefined) {
+      const err = claimError;
+      claimError = undefined;
+      throw err;
+    }
+    const wantClaim = !stopping && !exhausted && !claiming && ready.length <= lowWater;
     if (outcomes.length === 0 && unsendable.length === 0 && take.length === 0 && !wantClaim) {
-      return occupied === 0 && signing === 0 && ready.length === 0 ? 'idle' : 'wait';
+      return occupied === 0 && signing === 0 && ready.length === 0 && !claiming ? 'idle' : 'wait';
     }
     const problems = unsendable.map((i): Finished => ({ row: i.row, newsletterId: i.newsletterId, outcome: i.problem!, occupied: false }));
 
@@ -296,7 +307,14 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         send(item, now);
       }
     }
-    if (wantClaim) await claim(now);
+    if (wantClaim && deps.dialect === 'postgres') {
+      claiming = claim(now)
+        .catch((err: unknown) => void (claimError = err))
+        .finally(() => {
+          claiming = undefined;
+          notify();
+        });
+    } else if (wantClaim) await claim(now);
     prepareAhead(now);
     return 'worked';
   }
@@ -330,7 +348,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         return;
       }
       if (state === 'wait') {
-        if (stopping && occupied === 0 && finished.length === 0 && signing === 0) return;
+        if (stopping && occupied === 0 && finished.length === 0 && signing === 0 && !claiming) return;
         // Waiting only for the rate limiter: wake when the next token is due.
         const paced = pacer.intervalMs !== undefined && finished.length === 0 && ready.length > 0 && occupied < concurrency;
         if (finished.length === 0) await wakeups.next(paced ? pacer.intervalMs : undefined);
