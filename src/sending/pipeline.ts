@@ -256,6 +256,12 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   }
 
   async function tick(): Promise<'idle' | 'worked' | 'wait'> {
+    // First, before any outcome or message is taken from the buffers (thrown later, they would be lost).
+    if (claimError !== undefined) {
+      const err = claimError;
+      claimError = undefined;
+      throw err;
+    }
     const now = clock.now();
     const outcomes = finished.splice(0);
     const committed = outcomes.filter((f) => f.occupied).length;
@@ -274,11 +280,6 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         else keep.push(item);
       }
       ready = keep;
-    }
-    if (claimError !== undefined) {
-      const err = claimError;
-      claimError = undefined;
-      throw err;
     }
     const wantClaim = !stopping && !exhausted && !claiming && ready.length <= lowWater;
     if (outcomes.length === 0 && unsendable.length === 0 && take.length === 0 && !wantClaim) {
