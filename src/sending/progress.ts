@@ -37,6 +37,8 @@ export interface SendProgress {
   etaSeconds: number | null;
   /** Whether the page should keep polling (something may still change by itself). */
   live: boolean;
+  /** How often a page polls while live (see pollSecondsFor). */
+  pollSeconds: number;
   /** The first unknown and failed recipients, for "retry these". */
   problems: ProblemRecipient[];
 }
@@ -76,9 +78,19 @@ export async function readProgress(db: DbOrTx, postId: number, now: number): Pro
     remaining,
     ratePerSecond,
     etaSeconds: ratePerSecond > 0 && !preparing ? Math.ceil(remaining / ratePerSecond) : null,
+    pollSeconds: pollSecondsFor(total),
     live: post.status === 'sending' || (post.status === 'paused' && post.resume_at !== null) || (post.status === 'cancelled' && counts.attempting > 0),
     problems: counts.unknown + counts.failed > 0 ? await listProblemRecipients(db, postId, 100) : [],
   };
+}
+
+/**
+ * Counting a post's rows by status is linear in its audience (114 ms on SQLite at 1,000,000, synchronous on
+ * the main thread, ~0.5 s of Postgres): an open page polls big sends less often, so watching one costs
+ * about 1% of the server's time instead of 6% or more.
+ */
+export function pollSecondsFor(total: number): number {
+  return total >= 500_000 ? 10 : total >= 100_000 ? 5 : 2;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { pollSecondsFor } from '../../src/sending/progress.js';
 import { buildTestApp, setupOwner, type Agent, type TestApp } from '../helpers/app.js';
 import { DIALECTS } from '../helpers/db.js';
 import { addReaders, makeNewsletter, makePost, postStatus, statusCounts, testRenderer } from './fixtures.js';
@@ -22,6 +24,21 @@ for (const dialect of DIALECTS) {
       postId = await makePost(t.db.db, nl.id, t.clock.now(), { subject: 'A <b>bold</b> subject' });
     });
     afterEach(() => t.close());
+
+    it('polls a big send less often (counting its rows is linear in the audience)', async () => {
+      assert.deepEqual([1, 99_999, 100_000, 499_999, 500_000, 5_000_000].map(pollSecondsFor), [2, 2, 5, 5, 10, 10]);
+      await t.sending.startPost(postId);
+      // 99,995 more rows beside the five readers' (no subscriber behind them: nothing here sends).
+      const rows =
+        dialect === 'sqlite'
+          ? sql`with recursive c(i) as (select 1 union all select i + 1 from c where i < 99995) select i from c`
+          : sql`select i from generate_series(1, 99995) i`;
+      await sql`insert into deliveries (post_id, email, message_id, status, next_attempt_at, updated_at)
+                select ${postId}, 'bulk' || i || '@example.com', '<bulk' || i || '@example.com>', 'queued', 0, 0 from (${rows}) as n`.execute(t.db.db);
+      const fragment = await agent.get(`/admin/posts/${postId}/sending`, HTMX);
+      assert.match(fragment.body, /<dt>Queued<\/dt><dd>100,000<\/dd>/);
+      assert.match(fragment.body, /hx-trigger="every 5s"/);
+    });
 
     it('shows a fragment that polls while sending and stops polling once sent', async () => {
       await t.sending.startPost(postId);
