@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { toBool } from '../db/codec.js';
 import type { DbOrTx, Dialect } from '../db/database.js';
 import type { DeliveryStatus, PostRow } from '../db/tables/posts.js';
-import { audiencePageEnd, audienceQuery, type Audience } from './audience.js';
+import { audiencePageEnd, audienceRange, type Audience } from './audience.js';
 
 /**
  * All SQL of the sending engine. Every state change is a conditional UPDATE whose WHERE names the
@@ -62,12 +62,7 @@ export async function snapshotAudience(
     const started = performance.now();
     const page = await audiencePageEnd(db, p.newsletterId, p.audience, afterId, p.pageSize);
     if (page.lastId === undefined) break;
-    const rows = audienceQuery(db, p.newsletterId, p.audience)
-      .where('sn.subscriber_id', '>', afterId)
-      .where('sn.subscriber_id', '<=', page.lastId)
-      .where('s.id', '>', afterId)
-      .where('s.id', '<=', page.lastId)
-      .select([
+    const rows = audienceRange(db, p.newsletterId, p.audience, afterId, page.lastId).select([
         sql<number>`cast(${p.postId} as bigint)`.as('post_id'),
         's.id as subscriber_id',
         's.email as email',
