@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db, Dialect } from '../../db/database.js';
+import { refreshStatistics } from '../../db/statistics.js';
 import type { ImportRow } from '../../db/tables/imports.js';
 import type { Clock } from '../../lib/clock.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
@@ -53,7 +54,14 @@ export function createImportService(deps: ImportServiceDeps) {
     const done = runImport(
       { db, clock, log: deps.log, sendConfirmation: deps.sendConfirmation, signal: stop.signal, ...(deps.batchSize ? { batchSize: deps.batchSize } : {}) },
       { importId, publicId, newsletter, mode: input.mode, tags: input.tags, filePath: input.filePath },
-    ).finally(() => running.delete(importId));
+    )
+      // Postgres: thousands of new rows leave the list's statistics stale (see refreshStatistics); the
+      // list pages and the next send are planned from them. Analyzed here, once, not on the first send.
+      .then(async () => {
+        if (deps.dialect === 'postgres') await refreshStatistics(db, ['subscribers', 'subscriptions', 'subscriber_tags']);
+      })
+      .catch((err: unknown) => deps.log?.warn({ err }, 'could not refresh table statistics after an import'))
+      .finally(() => running.delete(importId));
     running.set(importId, done);
     return { publicId, done };
   }
