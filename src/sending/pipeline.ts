@@ -91,7 +91,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   let exhausted = false;
   /** Postgres: the claim running beside the ticks, and its error for the next tick to throw. */
   let claiming: Promise<void> | undefined;
-  let claimError: unknown;
+  let claimFailure: { error: unknown } | undefined;
   let stopping = false;
   let running: Promise<void> | undefined;
   const pacer = createPacer(deps.sendRate, concurrency);
@@ -257,10 +257,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
   async function tick(): Promise<'idle' | 'worked' | 'wait'> {
     // First, before any outcome or message is taken from the buffers (thrown later, they would be lost).
-    if (claimError !== undefined) {
-      const err = claimError;
-      claimError = undefined;
-      throw err;
+    if (claimFailure) {
+      const { error } = claimFailure;
+      claimFailure = undefined;
+      throw error;
     }
     const now = clock.now();
     const outcomes = finished.splice(0);
@@ -310,7 +310,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     }
     if (wantClaim && deps.dialect === 'postgres') {
       claiming = claim(now)
-        .catch((err: unknown) => void (claimError = err))
+        .catch((error: unknown) => void (claimFailure = { error }))
         .finally(() => {
           claiming = undefined;
           notify();

@@ -460,30 +460,33 @@ for (const dialect of DIALECTS) {
 
     // A timeout: the outcomes and messages in hand when the error surfaced were once dropped, and the next
     // pass then waited forever for an outcome it had lost.
-    it('surfaces a claim that fails mid-send (on Postgres it runs beside the ticks), and the next pass sends the rest once', { timeout: 30_000 }, async () => {
-      const { t, smtp, readers, postId } = await setup({ readers: 24, pool: 2 });
-      // The second claim fails: by then the first claim's messages are going out.
-      let claims = 0;
-      const flaky = t.db.sendDb.withPlugin({
-        transformQuery(args) {
-          if (JSON.stringify(args.node).includes("set status = 'claimed'") && ++claims === 2) throw new Error('connection reset (simulated)');
-          return args.node;
-        },
-        async transformResult(args) {
-          return args.result;
-        },
+    // A driver rejects with an Error; anything else thrown (even undefined) must surface the same way.
+    for (const failure of [{ what: 'an error', value: new Error('connection reset (simulated)') }, { what: 'undefined', value: undefined }]) {
+      it(`surfaces a claim that fails mid-send with ${failure.what} (on Postgres it runs beside the ticks), and the next pass sends the rest once`, { timeout: 30_000 }, async () => {
+        const { t, smtp, readers, postId } = await setup({ readers: 24, pool: 2 });
+        // The second claim fails: by then the first claim's messages are going out.
+        let claims = 0;
+        const flaky = t.db.sendDb.withPlugin({
+          transformQuery(args) {
+            if (JSON.stringify(args.node).includes("set status = 'claimed'") && ++claims === 2) throw failure.value;
+            return args.node;
+          },
+          async transformResult(args) {
+            return args.result;
+          },
+        });
+        const engine = createSendingEngine({ db: t.db.db, sendDb: flaky, dialect, config: t.config, clock: t.clock, renderer: testRenderer, options: { ...OPTIONS, claimSize: 8 } });
+        cleanups.push(() => engine.stop());
+        await engine.startPost(postId);
+        await assert.rejects(engine.runOnce(), (err) => err === failure.value);
+        const counts = await statusCounts(t.db.db, postId);
+        assert.ok((counts.sent ?? 0) >= 1 && (counts.sent ?? 0) < 24, `some sent before the failure: ${JSON.stringify(counts)}`);
+        await engine.runOnce();
+        assert.deepEqual(await statusCounts(t.db.db, postId), { sent: 24 });
+        assert.equal(smtp.messages.length, 24, 'nothing was sent twice');
+        for (const r of readers) assert.equal(received(smtp, r.email), 1);
       });
-      const engine = createSendingEngine({ db: t.db.db, sendDb: flaky, dialect, config: t.config, clock: t.clock, renderer: testRenderer, options: { ...OPTIONS, claimSize: 8 } });
-      cleanups.push(() => engine.stop());
-      await engine.startPost(postId);
-      await assert.rejects(engine.runOnce(), /connection reset/);
-      const counts = await statusCounts(t.db.db, postId);
-      assert.ok((counts.sent ?? 0) >= 1 && (counts.sent ?? 0) < 24, `some sent before the failure: ${JSON.stringify(counts)}`);
-      await engine.runOnce();
-      assert.deepEqual(await statusCounts(t.db.db, postId), { sent: 24 });
-      assert.equal(smtp.messages.length, 24, 'nothing was sent twice');
-      for (const r of readers) assert.equal(received(smtp, r.email), 1);
-    });
+    }
 
     if (dialect === 'postgres') {
       it('gives Postgres fresh statistics after the snapshot, so the send is not planned blind', async () => {
