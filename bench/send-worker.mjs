@@ -14,7 +14,7 @@ import { createSendingEngine } from '../dist/src/sending/engine.js';
 const postId = Number(process.argv[2]);
 const config = loadConfig(process.env);
 const database = await connectDatabase(config.database);
-const engine = createSendingEngine({ db: database.db, sendDb: database.sendDb, dialect: database.dialect, config, clock: systemClock, renderer: renderPostEmail });
+const engine = createSendingEngine({ db: database.db, sendDb: database.sendDb, readAside: database.readAside, dialect: database.dialect, config, clock: systemClock, renderer: renderPostEmail });
 
 const rssBeforeMb = process.memoryUsage.rss() / 2 ** 20;
 const startedAt = Date.now();

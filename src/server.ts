@@ -28,6 +28,7 @@ async function main(): Promise<void> {
   const sending = createSendingEngine({
     db: database.db,
     sendDb: database.sendDb,
+    ...(database.readAside ? { readAside: database.readAside } : {}),
     dialect: database.dialect,
     config,
     clock: systemClock,

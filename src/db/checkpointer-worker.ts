@@ -3,7 +3,8 @@ import SqliteDatabase from 'better-sqlite3';
 
 /**
  * Worker-thread side of startCheckpointer (connect.ts): its own connection to the database file, which
- * folds the write-ahead log back into the database every `intervalMs`. A PASSIVE checkpoint never
+ * folds the write-ahead log back into the database every `intervalMs`, and runs long reads the main
+ * thread hands over. A PASSIVE checkpoint never
  * blocks writers or readers; it copies the committed frames and fsyncs the database file here, on this
  * thread, instead of inside some commit on the main thread (a stall of several milliseconds, up to tens
  * for a big import, every thousand pages).
@@ -28,8 +29,30 @@ const round = (): Result => {
 };
 const timer = setInterval(round, intervalMs);
 
-port.on('message', (msg: { t: 'round' } | { t: 'stop' }) => {
+/**
+ * A read-only statement run here instead of on the main thread (see Checkpointer.read): rows, or null
+ * when it cannot run here (a write, SQLITE_BUSY, an error) and the caller runs it itself.
+ */
+const statements = new Map<string, SqliteDatabase.Statement>();
+const read = (text: string, parameters: unknown[]): unknown[] | null => {
+  try {
+    let statement = statements.get(text);
+    if (!statement) {
+      statement = sqlite.prepare(text);
+      if (!statement.reader) return null;
+      if (statements.size >= 32) statements.clear();
+      statements.set(text, statement);
+    }
+    return statement.all(...parameters);
+  } catch {
+    return null;
+  }
+};
+
+type Message = { t: 'round' } | { t: 'stop' } | { t: 'read'; sql: string; parameters: unknown[] };
+port.on('message', (msg: Message) => {
   if (msg.t === 'round') port.postMessage({ t: 'round', result: round() });
+  else if (msg.t === 'read') port.postMessage({ t: 'read', result: read(msg.sql, msg.parameters) });
   else {
     clearInterval(timer);
     round();

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type CompiledQuery } from 'kysely';
 import type { ClientBase, QueryConfig } from 'pg';
 import { ConfigError, redactUrl, type DatabaseConfig } from '../config.js';
 import type { Database, Db, Dialect } from './database.js';
@@ -14,6 +14,8 @@ export interface DbHandle {
   dialect: Dialect;
   /** SQLite in a file: the background checkpointer (see startCheckpointer). */
   checkpointer?: Checkpointer;
+  /** SQLite in a file: long read-only queries run on the checkpointer's thread (see Checkpointer.read). */
+  readAside?: (query: CompiledQuery) => Promise<unknown[] | null>;
   /** Answers quickly whether the database responds (used by /healthz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -59,7 +61,7 @@ function openSqlite(file: string, options: ConnectOptions): DbHandle {
     db,
     sendDb: db,
     dialect: 'sqlite',
-    ...(checkpointer ? { checkpointer } : {}),
+    ...(checkpointer ? { checkpointer, readAside: (query: CompiledQuery) => checkpointer.read(query.sql, query.parameters) } : {}),
     ping: async () => {
       try {
         return sqlite.prepare('select 1 as ok').get() !== undefined;
@@ -77,6 +79,12 @@ function openSqlite(file: string, options: ConnectOptions): DbHandle {
 export interface Checkpointer {
   /** Runs one checkpoint now (tests); resolves with SQLite's answer, or null when it could not run. */
   round(): Promise<{ busy: number; log: number; checkpointed: number } | null>;
+  /**
+   * Runs a read-only statement on the worker's connection: a count over a million rows takes ~100 ms,
+   * which on the main thread would hold every request and the send loop. Null when it cannot run there
+   * (the worker is gone, the statement writes, the database is busy): the caller runs it itself.
+   */
+  read(sql: string, parameters: readonly unknown[]): Promise<unknown[] | null>;
   stop(): Promise<void>;
 }
 
@@ -107,7 +115,7 @@ export function startCheckpointer(sqlite: SqliteDatabase.Database, file: string,
   };
   worker.on('error', gone);
   worker.on('exit', gone);
-  const ask = <T>(t: 'round' | 'stop') =>
+  const ask = <T>(message: { t: 'round' | 'stop' } | { t: 'read'; sql: string; parameters: readonly unknown[] }) =>
     new Promise<T>((resolve) => {
       if (!alive) return resolve(null as T);
       worker.ref(); // an answer is awaited: keep the process up for it
@@ -115,14 +123,16 @@ export function startCheckpointer(sqlite: SqliteDatabase.Database, file: string,
         if (replies.length === 0) worker.unref();
         resolve((msg.result ?? null) as T);
       });
-      worker.postMessage({ t });
+      worker.postMessage(message);
     });
   let stopping: Promise<void> | undefined;
   return {
-    round: () => ask('round'),
+    round: () => ask({ t: 'round' }),
+    // Once stopping, the main thread reads for itself: the worker's connection is closing.
+    read: (sql, parameters) => (stopping ? Promise.resolve(null) : ask({ t: 'read', sql, parameters })),
     stop: () =>
       (stopping ??= (async () => {
-        await ask('stop');
+        await ask({ t: 'stop' });
         alive = false;
         await worker.terminate();
       })()),

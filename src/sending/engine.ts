@@ -13,7 +13,7 @@ import { createHousekeeper } from './housekeeping.js';
 import { createRests } from './rests.js';
 import { DEFAULT_ENGINE_OPTIONS, silentLog, type EngineLog, type EngineOptions } from './options.js';
 import { createPipeline } from './pipeline.js';
-import { readProgress, type SendProgress } from './progress.js';
+import { readProgress, type ReadAside, type SendProgress } from './progress.js';
 import { dropLease, holdLease, liveLeaseOwners } from './leases.js';
 import { findPost, releasePostClaims, snapshotAudience } from './repository.js';
 import { createThreadedSmtpTransport } from './smtp-thread.js';
@@ -50,6 +50,8 @@ export interface SendingEngineDeps {
   db: Db;
   /** The send loop's connections (DbHandle.sendDb); `db` when not given. */
   sendDb?: Db;
+  /** Where the progress counts run off the main thread (DbHandle.readAside); here when not given. */
+  readAside?: ReadAside;
   dialect: Dialect;
   config: Config;
   clock: Clock;
@@ -347,7 +349,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
     },
 
     async progress(postId) {
-      return readProgress(db, postId, clock.now());
+      return readProgress(db, postId, clock.now(), deps.readAside);
     },
 
     async runOnce() {

@@ -1,3 +1,4 @@
+import type { CompiledQuery } from 'kysely';
 import type { DbOrTx } from '../db/database.js';
 import type { DeliveryStatus, PostStatus } from '../db/tables/posts.js';
 import { NotFoundError } from '../lib/errors.js';
@@ -45,15 +46,21 @@ export interface SendProgress {
 
 const ALL_STATUSES: DeliveryStatus[] = ['queued', 'claimed', 'attempting', 'sent', 'retry', 'failed', 'unknown', 'skipped', 'cancelled'];
 
-export async function readProgress(db: DbOrTx, postId: number, now: number): Promise<SendProgress> {
+/**
+ * Runs a read-only query away from the main thread (SQLite: the checkpoint thread's connection, see
+ * Checkpointer.read); null when it cannot, and the query runs here.
+ */
+export type ReadAside = (query: CompiledQuery) => Promise<unknown[] | null>;
+
+export async function readProgress(db: DbOrTx, postId: number, now: number, aside?: ReadAside): Promise<SendProgress> {
   const post = await findPost(db, postId);
   if (!post) throw new NotFoundError('That post does not exist.');
-  const raw = await countByStatus(db, postId);
+  const raw = await countByStatus(db, postId, aside);
   const counts = Object.fromEntries(ALL_STATUSES.map((s) => [s, raw[s] ?? 0])) as Record<DeliveryStatus, number>;
   const total = ALL_STATUSES.reduce((n, s) => n + counts[s], 0);
   const remaining = counts.queued + counts.claimed + counts.attempting + counts.retry;
   const windowMs = Math.min(60_000, Math.max(1000, now - (post.started_at ?? now)));
-  const recent = post.status === 'sending' ? await countSentSince(db, postId, now - windowMs) : 0;
+  const recent = post.status === 'sending' ? await countSentSince(db, postId, now - windowMs, aside) : 0;
   const ratePerSecond = recent / (windowMs / 1000);
   const preparing = (post.status === 'sending' || post.status === 'paused') && post.audience_frozen_at === null;
   return {
@@ -96,24 +103,33 @@ export function pollSecondsFor(total: number): number {
 // ---------------------------------------------------------------------------------------------
 // Queries
 
-export async function countByStatus(db: DbOrTx, postId: number): Promise<Partial<Record<DeliveryStatus, number>>> {
-  const rows = await db
+/**
+ * The two counts are linear in the audience (114 ms for 1,000,000 rows on SQLite, where a statement holds
+ * the thread that runs it): they run aside when they can.
+ */
+async function rowsOf<R>(query: { compile(): CompiledQuery<R>; execute(): Promise<R[]> }, aside: ReadAside | undefined): Promise<R[]> {
+  const rows = aside ? await aside(query.compile()) : null;
+  return rows ? (rows as R[]) : query.execute();
+}
+
+export async function countByStatus(db: DbOrTx, postId: number, aside?: ReadAside): Promise<Partial<Record<DeliveryStatus, number>>> {
+  const query = db
     .selectFrom('deliveries')
     .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
     .where('post_id', '=', postId)
-    .groupBy('status')
-    .execute();
+    .groupBy('status');
+  const rows = await rowsOf(query, aside);
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 }
 
-export async function countSentSince(db: DbOrTx, postId: number, since: number): Promise<number> {
-  const row = await db
+export async function countSentSince(db: DbOrTx, postId: number, since: number, aside?: ReadAside): Promise<number> {
+  const query = db
     .selectFrom('deliveries')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('post_id', '=', postId)
-    .where('sent_at', '>=', since)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+    .where('sent_at', '>=', since);
+  const [row] = await rowsOf(query, aside);
+  return Number(row?.n ?? 0);
 }
 
 export interface ProblemRecipient {
