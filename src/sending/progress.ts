@@ -92,9 +92,9 @@ export async function readProgress(db: DbOrTx, postId: number, now: number, asid
 }
 
 /**
- * Counting a post's rows by status is linear in its audience (114 ms on SQLite at 1,000,000, synchronous on
- * the main thread, ~0.5 s of Postgres): an open page polls big sends less often, so watching one costs
- * about 1% of the server's time instead of 6% or more.
+ * Counting a post's rows by status is linear in its audience (114 ms on SQLite at 1,000,000, on the
+ * checkpoint thread when it runs; ~0.5 s of Postgres): an open page polls big sends less often, so
+ * watching one costs about 1% of the database's time instead of 6% or more.
  */
 export function pollSecondsFor(total: number): number {
   return total >= 500_000 ? 10 : total >= 100_000 ? 5 : 2;
