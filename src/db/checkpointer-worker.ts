@@ -3,11 +3,10 @@ import SqliteDatabase from 'better-sqlite3';
 
 /**
  * Worker-thread side of startCheckpointer (connect.ts): its own connection to the database file, which
- * folds the write-ahead log back into the database every `intervalMs`, and runs long reads the main
- * thread hands over. A PASSIVE checkpoint never
+ * folds the write-ahead log back into the database every `intervalMs`. A PASSIVE checkpoint never
  * blocks writers or readers; it copies the committed frames and fsyncs the database file here, on this
  * thread, instead of inside some commit on the main thread (a stall of several milliseconds, up to tens
- * for a big import, every thousand pages).
+ * for a big import, every thousand pages). It also runs the long reads the main thread hands over.
  */
 
 const { file, intervalMs } = workerData as { file: string; intervalMs: number };
