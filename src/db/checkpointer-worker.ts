@@ -15,6 +15,9 @@ const sqlite = new SqliteDatabase(file);
 sqlite.pragma('synchronous = FULL');
 // The checkpoint gives way to anything holding a lock; the next round catches up.
 sqlite.pragma('busy_timeout = 0');
+// 2 MB of page cache, not better-sqlite3's 16 MB: the reads here scan an index once (a progress count over
+// 1,000,000 rows filled the 16 MB: peak RSS of that send 154 MB against 137 without the reads here).
+sqlite.pragma('cache_size = -2000');
 
 type Result = { busy: number; log: number; checkpointed: number } | null;
 const round = (): Result => {

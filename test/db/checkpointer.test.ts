@@ -18,6 +18,8 @@ test('a SQLite file is checkpointed by the background worker, not by commits on 
   assert.equal(rows[0]!.wal_autocheckpoint, 10_000, 'the main connection only checkpoints as a fallback');
   const cache = await sql<{ cache_size: number }>`pragma cache_size`.execute(db);
   assert.equal(cache.rows[0]!.cache_size, -8000, 'an 8 MB page cache (better-sqlite3 would give 16 MB)');
+  // The thread's own connection scans for the reads handed to it: a small cache there (peak RSS).
+  assert.deepEqual(await handle.checkpointer.read('pragma cache_size', []), [{ cache_size: -2000 }]);
 
   await sql`create table t (n integer primary key, pad text)`.execute(db);
   await handle.checkpointer.round();
