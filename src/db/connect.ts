@@ -15,11 +15,17 @@ export interface DbHandle {
   /** SQLite in a file: the background checkpointer (see startCheckpointer). */
   checkpointer?: Checkpointer;
   /** SQLite in a file: long read-only queries run on the checkpointer's thread (see Checkpointer.read). */
-  readAside?: (query: CompiledQuery) => Promise<unknown[] | null>;
+  readAside?: ReadAside;
   /** Answers quickly whether the database responds (used by /healthz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/**
+ * Runs a read-only query away from the main thread (SQLite: the checkpoint thread's connection, see
+ * Checkpointer.read); null when it cannot, and the caller runs the query itself.
+ */
+export type ReadAside = (query: CompiledQuery) => Promise<unknown[] | null>;
 
 export interface ConnectOptions {
   /** Keep retrying an unreachable server this long at start-up (compose start order is not guaranteed). */

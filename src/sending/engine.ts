@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Config } from '../config.js';
+import type { ReadAside } from '../db/connect.js';
 import type { Db, Dialect } from '../db/database.js';
 import { refreshStatistics } from '../db/statistics.js';
 import type { Clock } from '../lib/clock.js';
@@ -13,7 +14,7 @@ import { createHousekeeper } from './housekeeping.js';
 import { createRests } from './rests.js';
 import { DEFAULT_ENGINE_OPTIONS, silentLog, type EngineLog, type EngineOptions } from './options.js';
 import { createPipeline } from './pipeline.js';
-import { readProgress, type ReadAside, type SendProgress } from './progress.js';
+import { readProgress, type SendProgress } from './progress.js';
 import { dropLease, holdLease, liveLeaseOwners } from './leases.js';
 import { findPost, releasePostClaims, snapshotAudience } from './repository.js';
 import { createThreadedSmtpTransport } from './smtp-thread.js';

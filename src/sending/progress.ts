@@ -1,4 +1,5 @@
 import type { CompiledQuery } from 'kysely';
+import type { ReadAside } from '../db/connect.js';
 import type { DbOrTx } from '../db/database.js';
 import type { DeliveryStatus, PostStatus } from '../db/tables/posts.js';
 import { NotFoundError } from '../lib/errors.js';
@@ -45,12 +46,6 @@ export interface SendProgress {
 }
 
 const ALL_STATUSES: DeliveryStatus[] = ['queued', 'claimed', 'attempting', 'sent', 'retry', 'failed', 'unknown', 'skipped', 'cancelled'];
-
-/**
- * Runs a read-only query away from the main thread (SQLite: the checkpoint thread's connection, see
- * Checkpointer.read); null when it cannot, and the query runs here.
- */
-export type ReadAside = (query: CompiledQuery) => Promise<unknown[] | null>;
 
 export async function readProgress(db: DbOrTx, postId: number, now: number, aside?: ReadAside): Promise<SendProgress> {
   const post = await findPost(db, postId);
