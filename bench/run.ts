@@ -54,6 +54,8 @@ interface SendResult {
   cpuSeconds: number;
   /** CPU the sink spent receiving it: on two cores, what is left for the sender. */
   sinkCpuSeconds: number;
+  /** Postgres on this machine: CPU its server spent from the send's start until the sending process ended. */
+  databaseCpuSeconds: number | null;
   dbGrowthMb: number;
   messageBytes: number;
   /**
@@ -69,6 +71,7 @@ async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEn
   const postId = await createPost(bench.db, bench.newsletterId);
   const sizeBefore = await bench.sizeBytes();
   await sink.reset();
+  const databaseCpuBefore = bench.serverCpuSeconds?.();
   // BENCH_PROFILE=1 writes a V8 CPU profile of each send to bench/out/profiles (open it in Chrome DevTools);
   // The sending process runs with the Node options of `npm start`; BENCH_NODE_ARGS adds more (e.g.
   // "--max-semi-space-size=4", which then wins).
@@ -90,6 +93,9 @@ async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEn
   child.stdout!.on('data', (d) => (out += d));
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   if (code !== 0) throw new Error(`send worker failed (${code}): ${out}`);
+  // Its connections' backends end once it has: let the postmaster reap them (their time moves to its total).
+  if (databaseCpuBefore !== undefined) await new Promise((r) => setTimeout(r, 300));
+  const databaseCpuAfter = bench.serverCpuSeconds?.();
   const report = JSON.parse(out.trim().split('\n').pop()!) as { startedAt: number; snapshotMs: number; rssBeforeMb: number; peakRssMb: number; cpuSeconds: number; counts: Record<string, number> };
   const stats = await sink.stats();
   if (stats.distinct !== N || stats.duplicates !== 0 || stats.messages !== N) {
@@ -106,6 +112,7 @@ async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEn
     peakRssMb: Math.round(report.peakRssMb),
     cpuSeconds: Number(report.cpuSeconds.toFixed(1)),
     sinkCpuSeconds: Number(stats.cpuSeconds.toFixed(1)),
+    databaseCpuSeconds: databaseCpuBefore !== undefined && databaseCpuAfter !== undefined ? Number((databaseCpuAfter - databaseCpuBefore).toFixed(1)) : null,
     dbGrowthMb: Number(((await bench.sizeBytes()) - sizeBefore) / 2 ** 20).toFixed(1) as unknown as number,
     messageBytes: Math.round(stats.bytes / stats.messages),
     distinct: stats.distinct,
@@ -278,12 +285,12 @@ function markdown(): string {
   const ceilings = results.ceilings as { library: number; physical: number; messageBytes: number } | undefined;
   if (sends.length) {
     lines.push(
-      '| send | msg/s | first message | RSS before → peak | CPU s | sink CPU s | DB growth | library ceiling right after | vs it | vs library ceiling | vs physical ceiling |',
-      '|---|---|---|---|---|---|---|---|---|---|---|',
+      '| send | msg/s | first message | RSS before → peak | CPU s | sink CPU s | database CPU s | DB growth | library ceiling right after | vs it | vs library ceiling | vs physical ceiling |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const s of sends) {
       lines.push(
-        `| ${s.label} | ${s.rate} | ${s.firstMessageMs} ms | ${s.rssBeforeMb} → ${s.peakRssMb} MB | ${s.cpuSeconds} | ${s.sinkCpuSeconds} | ${s.dbGrowthMb} MB | ${s.libraryCeilingAfter} | ${pct(s.rate, s.libraryCeilingAfter)} | ${pct(s.rate, ceilings?.library)} | ${pct(s.rate, ceilings?.physical)} |`,
+        `| ${s.label} | ${s.rate} | ${s.firstMessageMs} ms | ${s.rssBeforeMb} → ${s.peakRssMb} MB | ${s.cpuSeconds} | ${s.sinkCpuSeconds} | ${s.databaseCpuSeconds ?? 'n/a'} | ${s.dbGrowthMb} MB | ${s.libraryCeilingAfter} | ${pct(s.rate, s.libraryCeilingAfter)} | ${pct(s.rate, ceilings?.library)} | ${pct(s.rate, ceilings?.physical)} |`,
       );
     }
     lines.push('');

@@ -8,6 +8,7 @@ import type { Db, Dialect } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { createTestDb } from '../../test/helpers/db.js';
 import { hashPassword } from '../../src/lib/passwords.js';
+import { parentPid, postgresServerCpuSeconds } from './procs.js';
 import { createBenchNewsletter, seedSubscribers } from './seed.js';
 import { realisticMarkdown } from './post.js';
 
@@ -17,6 +18,8 @@ export interface BenchDb {
   url: string;
   db: Db;
   newsletterId: number;
+  /** Postgres: CPU seconds its server has spent so far, when it runs on this machine (see procs.ts). */
+  serverCpuSeconds?: () => number | undefined;
   sizeBytes(): Promise<number>;
   close(): Promise<void>;
 }
@@ -29,6 +32,7 @@ export async function prepareDb(dialect: Dialect, subscribers: number): Promise<
   let url: string;
   let close: () => Promise<void>;
   let sizeBytes: () => Promise<number>;
+  let serverCpuSeconds: (() => number | undefined) | undefined;
   if (dialect === 'sqlite') {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'gazette-bench-')), 'bench.db');
     const handle = await connectDatabase({ kind: 'sqlite', file });
@@ -54,6 +58,13 @@ export async function prepareDb(dialect: Dialect, subscribers: number): Promise<
         where n.nspname = current_schema() and c.relkind = 'r'`.execute(db);
       return Number(r.rows[0]?.bytes ?? 0);
     };
+    // Only a server on this machine can be measured (its postmaster is this connection's backend's parent).
+    const host = new URL(url).hostname;
+    if (['127.0.0.1', 'localhost', '::1', '[::1]', ''].includes(host)) {
+      const backend = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db);
+      const postmaster = parentPid(Number(backend.rows[0]?.pid));
+      if (postmaster !== undefined) serverCpuSeconds = () => postgresServerCpuSeconds(postmaster);
+    }
   }
   const now = Date.now();
   const newsletterId = await createBenchNewsletter(db, now);
@@ -65,7 +76,7 @@ export async function prepareDb(dialect: Dialect, subscribers: number): Promise<
   // The seed went through this connection's WAL in big transactions; fold it into the database now, or the
   // sending process's first commit would pay for checkpointing all of it (16 s at 1,000,000 subscribers).
   if (dialect === 'sqlite') await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
-  return { dialect, url, db, newsletterId, sizeBytes, close };
+  return { dialect, url, db, newsletterId, sizeBytes, close, ...(serverCpuSeconds ? { serverCpuSeconds } : {}) };
 }
 
 let postCounter = 0;

@@ -24,6 +24,42 @@ export function peakRssMb(pid: number): number {
   return kb / 1024;
 }
 
+/**
+ * CPU seconds a local Postgres server has spent so far, all its processes together: the postmaster's own
+ * and its reaped children's (backends that ended) from /proc/PID/stat, plus each live child's. Undefined
+ * when the postmaster is not readable here (a remote server, or another user's without root).
+ */
+export function postgresServerCpuSeconds(postmasterPid: number): number | undefined {
+  try {
+    const ticks = (pid: number, withChildren: boolean) => {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      // utime, stime, then cutime, cstime: fields 14–17 of stat(5), after the name.
+      return Number(f[11]) + Number(f[12]) + (withChildren ? Number(f[13]) + Number(f[14]) : 0);
+    };
+    let total = ticks(postmasterPid, true);
+    for (const child of readFileSync(`/proc/${postmasterPid}/task/${postmasterPid}/children`, 'utf8').split(' ').filter(Boolean)) {
+      try {
+        total += ticks(Number(child), false);
+      } catch {
+        // It ended between the two reads: its time is in the postmaster's reaped total from the next read on.
+      }
+    }
+    return total / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The parent of a live process (for a Postgres backend: its postmaster), or undefined. */
+export function parentPid(pid: number): number | undefined {
+  try {
+    const ppid = Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    return ppid > 0 ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** User+system CPU seconds of a live process, from /proc/PID/stat. */
 export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
