@@ -14,7 +14,7 @@ import { createHousekeeper } from './housekeeping.js';
 import { createRests } from './rests.js';
 import { DEFAULT_ENGINE_OPTIONS, silentLog, type EngineLog, type EngineOptions } from './options.js';
 import { createPipeline } from './pipeline.js';
-import { readProgress, type SendProgress } from './progress.js';
+import { createSendRates, readProgress, type SendProgress } from './progress.js';
 import { dropLease, holdLease, liveLeaseOwners } from './leases.js';
 import { findPost, releasePostClaims, snapshotAudience } from './repository.js';
 import { createThreadedSmtpTransport } from './smtp-thread.js';
@@ -200,6 +200,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
   let stopping: Promise<void> | undefined;
   let stopped = false;
   const rests = createRests();
+  const rates = createSendRates();
   const wake = () => {
     pipeline.wake();
     rests.wake();
@@ -350,7 +351,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
     },
 
     async progress(postId) {
-      return readProgress(db, postId, clock.now(), deps.readAside);
+      return readProgress(db, postId, clock.now(), deps.readAside, rates);
     },
 
     async runOnce() {
