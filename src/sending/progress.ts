@@ -55,8 +55,8 @@ const RATE_WINDOW_MS = 60_000;
  * paused and resumed shows its rate of now, not its average.
  */
 export interface SendRates {
-  /** Records `sent` for the post at `now`; the rate per second, or 0 when no earlier reading is usable. */
-  observe(postId: number, now: number, sent: number): number;
+  /** Records `sent` for the post at `now`; the rate per second, or undefined when no earlier reading is usable. */
+  observe(postId: number, now: number, sent: number): number | undefined;
 }
 
 export function createSendRates(): SendRates {
@@ -69,7 +69,7 @@ export function createSendRates(): SendRates {
       const oldest = list[0];
       list.push({ at: now, sent });
       samples.set(postId, list.slice(-64));
-      return oldest && now - oldest.at >= 1000 ? (sent - oldest.sent) / ((now - oldest.at) / 1000) : 0;
+      return oldest && now - oldest.at >= 1000 ? (sent - oldest.sent) / ((now - oldest.at) / 1000) : undefined;
     },
   };
 }
@@ -83,10 +83,10 @@ export async function readProgress(db: DbOrTx, postId: number, now: number, asid
   const counts = Object.fromEntries(ALL_STATUSES.map((s) => [s, raw[s] ?? 0])) as Record<DeliveryStatus, number>;
   const total = ALL_STATUSES.reduce((n, s) => n + counts[s], 0);
   const remaining = counts.queued + counts.claimed + counts.attempting + counts.retry;
-  const sentRate = rates?.observe(postId, now, counts.sent) ?? 0;
+  const sentRate = rates?.observe(postId, now, counts.sent);
   // Before a second reading, a send in its first minute has its average since the start.
   const sinceStart = post.started_at !== null && now - post.started_at <= RATE_WINDOW_MS ? counts.sent / (Math.max(1000, now - post.started_at) / 1000) : 0;
-  const ratePerSecond = post.status === 'sending' ? sentRate || sinceStart : 0;
+  const ratePerSecond = post.status === 'sending' ? (sentRate ?? sinceStart) : 0;
   const preparing = (post.status === 'sending' || post.status === 'paused') && post.audience_frozen_at === null;
   return {
     postId,

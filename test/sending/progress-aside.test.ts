@@ -76,15 +76,15 @@ test('on a SQLite file the progress count runs on the checkpoint thread, with th
 test('the send rate is the sent count\'s change over about the last minute of readings', () => {
   const rates = createSendRates();
   const t0 = 1_800_000_000_000;
-  assert.equal(rates.observe(1, t0, 0), 0, 'nothing to compare the first reading with');
-  assert.equal(rates.observe(1, t0 + 500, 100), 0, 'under a second apart: no rate yet');
+  assert.equal(rates.observe(1, t0, 0), undefined, 'nothing to compare the first reading with');
+  assert.equal(rates.observe(1, t0 + 500, 100), undefined, 'under a second apart: no rate yet');
   assert.equal(rates.observe(1, t0 + 10_000, 1000), 100);
   assert.equal(rates.observe(1, t0 + 40_000, 4000), 100, 'from the oldest reading of the minute');
   // Paused for ten minutes, then resumed: the readings before the pause are too old to count.
-  assert.equal(rates.observe(1, t0 + 640_000, 4000), 0);
+  assert.equal(rates.observe(1, t0 + 640_000, 4000), undefined);
   assert.equal(rates.observe(1, t0 + 650_000, 4500), 50, 'the rate since the resume, not the average of the send');
   // Posts are kept apart.
-  assert.equal(rates.observe(2, t0 + 650_000, 10), 0);
+  assert.equal(rates.observe(2, t0 + 650_000, 10), undefined);
   assert.equal(rates.observe(2, t0 + 652_000, 30), 10);
   assert.equal(rates.observe(1, t0 + 660_000, 5000), 50);
 });
@@ -100,6 +100,12 @@ test('in its first minute a send shows its average since the start, before a sec
             insert into deliveries (post_id, email, message_id, status, sent_at, updated_at)
             select ${postId}, 'r' || i || '@example.com', '<' || i || '@x>', case when i <= 400 then 'sent' else 'queued' end, ${now}, 0 from n`.execute(handle.db);
   const progress = await readProgress(handle.db, postId, now, undefined, createSendRates());
+  const rates = createSendRates();
   assert.equal(progress.ratePerSecond, 20, '400 sent in the 20 s since the start');
   assert.equal(progress.etaSeconds, 5, '100 left at 20 per second');
+  // Once two readings are there, they say: a stalled send shows no rate, not its average.
+  await readProgress(handle.db, postId, now, undefined, rates);
+  const stalled = await readProgress(handle.db, postId, now + 10_000, undefined, rates);
+  assert.equal(stalled.ratePerSecond, 0);
+  assert.equal(stalled.etaSeconds, null);
 });
