@@ -102,6 +102,10 @@ async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEn
     throw new Error(`${label}: the sink saw ${stats.messages} messages to ${stats.distinct} distinct recipients with ${stats.duplicates} duplicates; expected exactly ${N} once each (engine counts: ${JSON.stringify(report.counts)})`);
   }
   const seconds = (stats.lastAt! - report.startedAt) / 1000;
+  const messageBytes = Math.round(stats.bytes / stats.messages);
+  const dbGrowthMb = Number((((await bench.sizeBytes()) - sizeBefore) / 2 ** 20).toFixed(1));
+  await sink.reset();
+  const libraryCeilingAfter = Math.round((await libraryCeiling(sink.port, ceilingMessage(messageBytes), quick ? 2000 : 20_000, POOL)).rate);
   const result: SendResult = {
     label,
     rate: Math.round(N / seconds),
@@ -113,14 +117,12 @@ async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEn
     cpuSeconds: Number(report.cpuSeconds.toFixed(1)),
     sinkCpuSeconds: Number(stats.cpuSeconds.toFixed(1)),
     databaseCpuSeconds: databaseCpuBefore !== undefined && databaseCpuAfter !== undefined ? Number((databaseCpuAfter - databaseCpuBefore).toFixed(1)) : null,
-    dbGrowthMb: Number(((await bench.sizeBytes()) - sizeBefore) / 2 ** 20).toFixed(1) as unknown as number,
-    messageBytes: Math.round(stats.bytes / stats.messages),
+    dbGrowthMb,
+    messageBytes,
     distinct: stats.distinct,
     duplicates: stats.duplicates,
-    libraryCeilingAfter: 0,
+    libraryCeilingAfter,
   };
-  await sink.reset();
-  result.libraryCeilingAfter = Math.round((await libraryCeiling(sink.port, ceilingMessage(result.messageBytes), quick ? 2000 : 20_000, POOL)).rate);
   log(`send rate: ${result.rate} msg/s (${label}; ${N} recipients, all distinct, none twice; ${pct(result.rate, result.libraryCeilingAfter)} of nodemailer's ${result.libraryCeilingAfter} msg/s right after)`);
   return result;
 }

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 
 /**
  * deliveries(post_id, sent_at) served one query: the progress page's "sent in the last minute", which now
- * comes from the same pass over the post's rows as the counts by status. The index cost every send: no
+ * comes from the sent counts of earlier progress readings (src/sending/progress.ts). The index cost every send: no
  * update of a delivery row is HOT on Postgres, so each of its three updates added an entry here too, and
  * SQLite rewrote an entry whenever a row was marked sent.
  */
