@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: the send benchmark (SQLite, Postgres, and SQLite with DKIM) against a separate SMTP
- * sink process, the library and physical ceilings into the same sink, the web under load (idle and while
+ * sink process, the library and physical ceilings into the same sink, the outbox ceiling after the SQLite
+ * and Postgres sends (bench/lib/outbox-ceiling.ts), the web under load (idle and while
  * a send runs), a 100,000-row import and start-up time. Prints a Markdown table and writes JSON to
  * bench/out/results.json. Options: --quick (5,000 subscribers, short loads: what CI runs),
  * --subscribers N, --pool N (SMTP connections for the sends and the ceilings; default 20),
@@ -13,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { startNodeOptions } from '../scripts/start-command.js';
 import { PROJECT_ROOT } from '../src/lib/paths.js';
-import { libraryCeiling, physicalCeiling } from './lib/ceilings.js';
+import { dataBlock, libraryCeiling, physicalCeiling } from './lib/ceilings.js';
+import { outboxCeiling, type OutboxCeilingResult } from './lib/outbox-ceiling.js';
 import { createPost, OWNER, prepareDb, type BenchDb } from './lib/databases.js';
 import { cpuSeconds, peakRssMb, startServer, startSink, type SinkProcess } from './lib/procs.js';
 import { csrfTokenFrom, load, signIn, type WebResult } from './lib/web.js';
@@ -63,11 +65,13 @@ interface SendResult {
    * speed moves by half within an hour, so the ratio to a ceiling measured minutes apart can mislead.
    */
   libraryCeilingAfter: number;
+  /** Without DKIM: the outbox ceiling (bench/lib/outbox-ceiling.ts) on the same database, right after. */
+  outboxCeiling?: OutboxCeilingResult;
   distinct: number;
   duplicates: number;
 }
 
-async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEnv: Record<string, string> = {}): Promise<SendResult> {
+async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEnv: Record<string, string> = {}, withOutbox = false): Promise<SendResult> {
   const postId = await createPost(bench.db, bench.newsletterId);
   const sizeBefore = await bench.sizeBytes();
   await sink.reset();
@@ -106,6 +110,8 @@ async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEn
   const dbGrowthMb = Number((((await bench.sizeBytes()) - sizeBefore) / 2 ** 20).toFixed(1));
   await sink.reset();
   const libraryCeilingAfter = Math.round((await libraryCeiling(sink.port, ceilingMessage(messageBytes), quick ? 2000 : 20_000, POOL)).rate);
+  await sink.reset();
+  const outbox = withOutbox ? await outboxCeiling(bench, sink, dataBlock(ceilingMessage(messageBytes)), N, POOL) : undefined;
   const result: SendResult = {
     label,
     rate: Math.round(N / seconds),
@@ -122,8 +128,10 @@ async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEn
     distinct: stats.distinct,
     duplicates: stats.duplicates,
     libraryCeilingAfter,
+    ...(outbox ? { outboxCeiling: outbox } : {}),
   };
   log(`send rate: ${result.rate} msg/s (${label}; ${N} recipients, all distinct, none twice; ${pct(result.rate, result.libraryCeilingAfter)} of nodemailer's ${result.libraryCeilingAfter} msg/s right after)`);
+  if (outbox) log(`outbox ceiling: ${outbox.rate} msg/s (${label}: the outbox's own database work and a raw writer, no client; the send is ${pct(result.rate, outbox.rate)} of it)`);
   return result;
 }
 
@@ -153,12 +161,12 @@ async function main() {
     // --only send runs all three; sqlite, dkim and postgres pick single ones.
     const sendKind = (k: string) => only.has('send') || only.has(k);
     if (sendKind('sqlite') || sendKind('dkim') || sendKind('postgres')) {
-      if (sendKind('sqlite') && sqliteBench) sends.push(await runSend('SQLite', sqliteBench, sink));
+      if (sendKind('sqlite') && sqliteBench) sends.push(await runSend('SQLite', sqliteBench, sink, {}, true));
       if (sendKind('dkim') && sqliteBench) sends.push(await runSend('SQLite + DKIM (RSA-2048)', sqliteBench, sink, dkimEnv()));
       if (sendKind('postgres') && postgresUrl) {
         const pg = await prepareDb('postgres', N);
         try {
-          sends.push(await runSend('Postgres', pg, sink));
+          sends.push(await runSend('Postgres', pg, sink, {}, true));
         } finally {
           await pg.close();
         }
@@ -294,6 +302,15 @@ function markdown(): string {
       lines.push(
         `| ${s.label} | ${s.rate} | ${s.firstMessageMs} ms | ${s.rssBeforeMb} → ${s.peakRssMb} MB | ${s.cpuSeconds} | ${s.sinkCpuSeconds} | ${s.databaseCpuSeconds ?? 'n/a'} | ${s.dbGrowthMb} MB | ${s.libraryCeilingAfter} | ${pct(s.rate, s.libraryCeilingAfter)} | ${pct(s.rate, ceilings?.library)} | ${pct(s.rate, ceilings?.physical)} |`,
       );
+    }
+    lines.push('');
+  }
+  const outboxes = sends.filter((s) => s.outboxCeiling);
+  if (outboxes.length) {
+    lines.push('| outbox ceiling, right after | msg/s | CPU s | database CPU s | the send vs it |', '|---|---|---|---|---|');
+    for (const s of outboxes) {
+      const o = s.outboxCeiling!;
+      lines.push(`| ${s.label} | ${o.rate} | ${o.cpuSeconds} | ${o.databaseCpuSeconds ?? 'n/a'} | ${pct(s.rate, o.rate)} |`);
     }
     lines.push('');
   }

@@ -41,7 +41,7 @@ export async function libraryCeiling(port: number, message: Buffer, total: numbe
 }
 
 /** Dot-stuffs and terminates a message body once, so the writer only copies bytes. */
-function dataBlock(message: Buffer): Buffer {
+export function dataBlock(message: Buffer): Buffer {
   const text = message.toString('latin1').replace(/\r?\n/g, '\r\n').replace(/(^|\r\n)\./g, '$1..');
   return Buffer.from(text + (text.endsWith('\r\n') ? '' : '\r\n') + '.\r\n', 'latin1');
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { connectDatabase } from '../../src/db/connect.js';
 import type { Db, Dialect } from '../../src/db/database.js';
+import type { DatabaseConfig } from '../../src/config.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { createTestDb } from '../../test/helpers/db.js';
 import { hashPassword } from '../../src/lib/passwords.js';
@@ -16,6 +17,8 @@ export interface BenchDb {
   dialect: Dialect;
   /** What DATABASE_URL a Gazette process uses to reach it. */
   url: string;
+  /** The same, as connectDatabase takes it. */
+  config: DatabaseConfig;
   db: Db;
   newsletterId: number;
   /** Postgres: CPU seconds its server has spent so far, when it runs on this machine (see procs.ts). */
@@ -30,6 +33,7 @@ export const OWNER = { email: 'owner@bench.example', password: 'bench owner pass
 export async function prepareDb(dialect: Dialect, subscribers: number): Promise<BenchDb> {
   let db: Db;
   let url: string;
+  let config: DatabaseConfig;
   let close: () => Promise<void>;
   let sizeBytes: () => Promise<number>;
   let serverCpuSeconds: (() => number | undefined) | undefined;
@@ -39,6 +43,7 @@ export async function prepareDb(dialect: Dialect, subscribers: number): Promise<
     await migrateToLatest(handle.db);
     db = handle.db;
     url = `sqlite:${file}`;
+    config = { kind: 'sqlite', file };
     close = () => handle.close();
     sizeBytes = async () => ['', '-wal'].reduce((sum, suffix) => {
       try {
@@ -51,6 +56,7 @@ export async function prepareDb(dialect: Dialect, subscribers: number): Promise<
     const handle = await createTestDb('postgres');
     db = handle.db;
     url = handle.url!;
+    config = { kind: 'postgres', url };
     close = () => handle.drop();
     sizeBytes = async () => {
       const r = await sql<{ bytes: string | number }>`select coalesce(sum(pg_total_relation_size(c.oid)), 0) as bytes
@@ -76,7 +82,7 @@ export async function prepareDb(dialect: Dialect, subscribers: number): Promise<
   // The seed went through this connection's WAL in big transactions; fold it into the database now, or the
   // sending process's first commit would pay for checkpointing all of it (16 s at 1,000,000 subscribers).
   if (dialect === 'sqlite') await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
-  return { dialect, url, db, newsletterId, sizeBytes, close, ...(serverCpuSeconds ? { serverCpuSeconds } : {}) };
+  return { dialect, url, config, db, newsletterId, sizeBytes, close, ...(serverCpuSeconds ? { serverCpuSeconds } : {}) };
 }
 
 let postCounter = 0;
