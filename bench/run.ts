@@ -110,7 +110,6 @@ async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEn
   const dbGrowthMb = Number((((await bench.sizeBytes()) - sizeBefore) / 2 ** 20).toFixed(1));
   await sink.reset();
   const libraryCeilingAfter = Math.round((await libraryCeiling(sink.port, ceilingMessage(messageBytes), quick ? 2000 : 20_000, POOL)).rate);
-  await sink.reset();
   const outbox = withOutbox ? await outboxCeiling(bench, sink, dataBlock(ceilingMessage(messageBytes)), N, POOL) : undefined;
   const result: SendResult = {
     label,

@@ -36,6 +36,9 @@ interface Lane {
 }
 
 const GREETING = /^220 /;
+/** The send loop's claim size at 20 connections, and the buffer level that starts the next claim (pipeline.ts). */
+const CLAIM_SIZE = 200;
+const LOW_WATER = CLAIM_SIZE / 2;
 
 export async function outboxCeiling(bench: BenchDb, sink: SinkProcess, data: Buffer, total: number, connections: number): Promise<OutboxCeilingResult> {
   const handle = await connectDatabase(bench.config);
@@ -102,7 +105,7 @@ export async function outboxCeiling(bench: BenchDb, sink: SinkProcess, data: Buf
       const complete = snapshotDone;
       claiming = db
         .transaction()
-        .execute((trx) => claimRows(trx, dialect, { postId, newsletterId: bench.newsletterId, owner, now, limit: 200 }))
+        .execute((trx) => claimRows(trx, dialect, { postId, newsletterId: bench.newsletterId, owner, now, limit: CLAIM_SIZE }))
         .then((r) => {
           ready.push(...r.claimed);
           if (r.claimed.length === 0 && r.skipped === 0 && complete) exhausted = true;
@@ -113,7 +116,7 @@ export async function outboxCeiling(bench: BenchDb, sink: SinkProcess, data: Buf
     };
     async function tick(): Promise<void> {
       if (ticking || failure) return;
-      if (ready.length < 100) claim();
+      if (ready.length <= LOW_WATER) claim();
       const take: Lane[] = [];
       for (const lane of lanes) {
         if (lane.row) continue;
@@ -171,7 +174,6 @@ export async function outboxCeiling(bench: BenchDb, sink: SinkProcess, data: Buf
   } finally {
     for (const lane of lanes) lane.socket.destroy();
     await handle.close();
-    await sink.reset();
   }
 }
 
