@@ -33,6 +33,23 @@ export class RateLimiter {
     return w.count > this.limit ? w.start + this.windowMs - now : 0;
   }
 
+  /**
+   * Takes one slot for `key` now, before any await, so parallel callers cannot all pass a check made
+   * before any of them counted. Returns 0 when a slot was taken, else the wait in ms (nothing counted).
+   */
+  acquire(key: string): number {
+    const wait = this.retryAfter(key);
+    if (wait > 0) return wait;
+    this.hit(key);
+    return 0;
+  }
+
+  /** Gives back a slot taken by `acquire` for an event that turned out not to count (a success). */
+  release(key: string): void {
+    const w = this.current(key);
+    if (w && w.count > 0) w.count -= 1;
+  }
+
   reset(key: string): void {
     this.windows.delete(key);
   }

@@ -56,17 +56,33 @@ export function createAuthService(deps: { db: Db; clock: Clock; onOwnerCreated?:
 
     async login(input: { email: string; password: string }, ip: string): Promise<{ user: UserRow; token: string; expiresAt: number }> {
       const accountKey = `${ip}|${input.email}`;
-      const wait = Math.max(perAccount.retryAfter(accountKey), perIp.retryAfter(ip));
-      if (wait > 0) throw new RateLimitedError(wait, 'Too many failed sign-in attempts. Please wait a few minutes and try again.');
-      const user = await repo.findUserByEmail(db, input.email);
-      const ok = user ? await verifyPassword(user.password_hash, input.password) : (await burnPasswordCheck(input.password), false);
+      // Every attempt counts as a failure before its password check and gives the slot back on success:
+      // checking first and counting after would let a burst of parallel guesses all pass the check.
+      const limited = (wait: number) => new RateLimitedError(wait, 'Too many failed sign-in attempts. Please wait a few minutes and try again.');
+      const accountWait = perAccount.acquire(accountKey);
+      if (accountWait > 0) throw limited(accountWait);
+      const ipWait = perIp.acquire(ip);
+      if (ipWait > 0) {
+        perAccount.release(accountKey);
+        throw limited(ipWait);
+      }
+      let user: UserRow | undefined;
+      let ok: boolean;
+      try {
+        user = await repo.findUserByEmail(db, input.email);
+        ok = user ? await verifyPassword(user.password_hash, input.password) : (await burnPasswordCheck(input.password), false);
+      } catch (err) {
+        // A broken database is no failed guess.
+        perAccount.release(accountKey);
+        perIp.release(ip);
+        throw err;
+      }
       if (!user || !ok) {
-        perAccount.hit(accountKey);
-        perIp.hit(ip);
         // One message for both cases: it must not reveal whether the email has an account.
         throw new UnauthorizedError('That email and password do not match an account.');
       }
       perAccount.reset(accountKey);
+      perIp.release(ip);
       return { user, ...(await createSession(db, clock, user.id)) };
     },
 
