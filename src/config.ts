@@ -350,6 +350,22 @@ function parseDkim(e: Partial<Env>, add: Add): DkimConfig | undefined {
   return { domain: parts.DKIM_DOMAIN!, selector: parts.DKIM_SELECTOR!, privateKey };
 }
 
+/**
+ * Settings that start but deserve the operator's attention; server.ts logs each one at start-up.
+ * They are not problems: refusing them would break deployments that work today.
+ */
+export function configWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  if (config.trustProxy === true) {
+    warnings.push(
+      'TRUST_PROXY=true believes the X-Forwarded-For header of every client, so anyone can choose the address ' +
+        'the per-address limits on sign-in and sign-up see. Set TRUST_PROXY to the number of proxies in front of ' +
+        'Gazette (usually 1) or to their addresses (e.g. 10.0.0.2 or 172.16.0.0/12) instead.',
+    );
+  }
+  return warnings;
+}
+
 function parseTrustProxy(value: string | undefined, add: Add): Config['trustProxy'] {
   if (value === undefined || /^(false|0|no|off)$/i.test(value)) return false;
   if (/^(true|yes|on)$/i.test(value)) return true;

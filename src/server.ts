@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { createMailer, openDatabase, readEnvironment, resolveSecret } from './boot.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, configWarnings, loadConfig, type Config } from './config.js';
 import { MigrationError } from './db/migrate.js';
 import { renderPostEmail, warmEmailRenderer } from './features/posts/email.js';
 import { systemClock } from './lib/clock.js';
@@ -13,6 +13,7 @@ async function main(): Promise<void> {
   const config: Config = loadConfig(readEnvironment());
   const say = (msg: string) => process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg })}\n`);
   const warn = (msg: string) => process.stdout.write(`${JSON.stringify({ level: 40, time: Date.now(), msg })}\n`);
+  for (const warning of configWarnings(config)) warn(warning);
 
   const secretKey = resolveSecret(config, warn);
   const database = await openDatabase(config, say);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, type ConfigProblem } from '../src/config.js';
+import { ConfigError, configWarnings, loadConfig, type ConfigProblem } from '../src/config.js';
 
 const CWD = path.resolve('/srv/gazette');
 
@@ -98,6 +98,21 @@ describe('loadConfig', () => {
     const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const config = loadConfig({ DKIM_DOMAIN: 'example.com', DKIM_SELECTOR: 'gz', DKIM_PRIVATE_KEY: pem.trim().replace(/\n/g, '\\n') }, CWD);
     assert.deepEqual(config.dkim, { domain: 'example.com', selector: 'gz', privateKey: pem.trim() });
+  });
+
+  it('accepts TRUST_PROXY=true with a warning, and hop counts or proxy addresses without one', () => {
+    const open = loadConfig({ TRUST_PROXY: 'true' }, CWD);
+    assert.equal(open.trustProxy, true);
+    const [warning, ...rest] = configWarnings(open);
+    assert.equal(rest.length, 0);
+    assert.match(warning!, /^TRUST_PROXY=true believes the X-Forwarded-For header of every client/);
+    assert.match(warning!, /number of proxies in front of Gazette/);
+    for (const [value, parsed] of [['1', 1], ['10.0.0.2, 172.16.0.0/12', ['10.0.0.2', '172.16.0.0/12']], ['false', false]] as const) {
+      const config = loadConfig({ TRUST_PROXY: value }, CWD);
+      assert.deepEqual(config.trustProxy, parsed);
+      assert.deepEqual(configWarnings(config), [], value);
+    }
+    assert.deepEqual(configWarnings(loadConfig({}, CWD)), []);
   });
 
   it('returns a deeply frozen object', () => {

@@ -84,7 +84,7 @@ describe('the server process', { concurrency: 2 }, () => {
   it('starts on the SQLite default, answers /healthz, and exits 0 on SIGTERM', async () => {
     const dataDir = tempDir();
     const port = await freePort();
-    const run = startServer({ PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' });
+    const run = startServer({ PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', TRUST_PROXY: 'true' });
     try {
       // Generous: loading the app takes a while on a busy CI machine; a healthy start ends the loop at once.
       const deadline = Date.now() + 60_000;
@@ -105,6 +105,7 @@ describe('the server process', { concurrency: 2 }, () => {
       assert.match(secret, /^[0-9a-f]{64}$/);
       assert.match(run.stdout(), /SECRET_KEY is not set: generated one/);
       assert.match(run.stdout(), /dev outbox/);
+      assert.match(run.stdout(), /"level":40,[^\n]*TRUST_PROXY=true believes the X-Forwarded-For header of every client/);
 
       // A real page through the real stack: first run leads to setup.
       const root = await fetch(`http://127.0.0.1:${port}/`, { redirect: 'manual' });
