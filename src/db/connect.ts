@@ -6,6 +6,7 @@ import type { ClientBase, QueryConfig } from 'pg';
 import { ConfigError, redactUrl, type DatabaseConfig } from '../config.js';
 import type { Database, Db, Dialect } from './database.js';
 import { startWorker } from '../lib/worker-thread.js';
+import { registerSqliteFunctions } from './sqlite-functions.js';
 
 export interface DbHandle {
   db: Db;
@@ -56,6 +57,7 @@ function openSqlite(file: string, options: ConnectOptions): DbHandle {
     // 8 MB of page cache instead of better-sqlite3's 16 MB: a send reads and updates the outbox in id
     // order, so a bigger cache only holds pages it is done with (peak memory of a big send; RESULTS.md).
     sqlite.pragma('cache_size = -8000');
+    registerSqliteFunctions(sqlite);
   } catch (err) {
     throw new ConfigError([
       { variable: 'DATABASE_URL', message: `cannot open the SQLite database at ${file}: ${(err as Error).message}` },
