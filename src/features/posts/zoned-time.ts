@@ -3,6 +3,11 @@
  * "2026-12-01T09:00" meaning 9 am where they are, and sees scheduled times the same way.
  */
 
+import { isTimeZone } from '../../lib/time-zones.js';
+
+// Times written for people come from the admin's one formatter (lib/time-zones); re-exported for the posts pages.
+export { formatClock, formatDate, formatZoned, isTimeZone } from '../../lib/time-zones.js';
+
 const LOCAL = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::\d{2})?$/;
 
 function parts(ms: number, timeZone: string) {
@@ -27,32 +32,103 @@ function offsetAt(ms: number, timeZone: string): number {
   return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(ms / 1000) * 1000;
 }
 
-export function isTimeZone(timeZone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const MINUTE = 60_000;
+const DAY = 86_400_000;
 
-/**
- * "YYYY-MM-DDTHH:mm" in `timeZone` → epoch ms; undefined when it is not a real date. A time skipped by a
- * daylight-saving jump resolves to the same wall time after the jump, as calendars do.
- */
-export function zonedToEpoch(local: string, timeZone: string): number | undefined {
+/** "YYYY-MM-DDTHH:mm" as if it were UTC (the wall time as a number); undefined when it is not a real date. */
+function wallTime(local: string): number | undefined {
   const m = LOCAL.exec(local.trim());
   if (!m) return undefined;
   const [year, month, day, hour, minute] = m.slice(1, 6).map(Number) as [number, number, number, number, number];
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59) return undefined;
-  const asUtc = Date.UTC(year, month - 1, day, hour, minute);
-  const check = new Date(asUtc);
-  if (check.getUTCDate() !== day || check.getUTCMonth() !== month - 1) return undefined;
+  const wall = Date.UTC(year, month - 1, day, hour, minute);
+  const check = new Date(wall);
+  return check.getUTCDate() === day && check.getUTCMonth() === month - 1 ? wall : undefined;
+}
+
+/**
+ * The instants whose wall time in `zone` is `wall`, earliest first: one as a rule, none inside a
+ * daylight-saving gap, two in the hour repeated when clocks go back. Offset changes are at least days
+ * apart, so the offsets in force a day either side are the only ones a wall time can have.
+ */
+function instantsAt(wall: number, zone: string): number[] {
+  const offsets = new Set([offsetAt(wall - DAY, zone), offsetAt(wall, zone), offsetAt(wall + DAY, zone)]);
+  const found = new Set<number>();
+  for (const offset of offsets) if (offsetAt(wall - offset, zone) === offset) found.add(wall - offset);
+  return [...found].sort((a, b) => a - b);
+}
+
+/** The instant an offset change happens between `before` (old offset) and `after` (new offset). */
+function changeBetween(before: number, after: number, zone: string): number {
+  const old = offsetAt(before, zone);
+  while (after - before > 1000) {
+    const mid = before + Math.floor((after - before) / 2000) * 1000;
+    if (offsetAt(mid, zone) === old) before = mid;
+    else after = mid;
+  }
+  return after;
+}
+
+/** What a clock change looks like on the wall: "02:00" → "03:00" on "28 March". */
+export interface ClockChange {
+  /** The day as writers say it: "28 March". */
+  day: string;
+  from: string;
+  to: string;
+}
+
+export type ZonedTime =
+  | { kind: 'exact'; at: number }
+  /** Clocks go forward over this wall time: it never happens. */
+  | { kind: 'skipped'; time: string; change: ClockChange }
+  /** Clocks go back over this wall time: it happens twice; `at` is the first, `later` the second. */
+  | { kind: 'repeated'; at: number; later: number; time: string; change: ClockChange };
+
+const hhmm = (wall: number) => new Date(wall).toISOString().slice(11, 16);
+const dayOf = (wall: number) => new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', day: 'numeric', month: 'long' }).format(new Date(wall));
+
+function changeAround(zone: string, before: number, after: number): ClockChange {
+  const at = changeBetween(before, after, zone);
+  return { day: dayOf(at + offsetAt(at, zone)), from: hhmm(at + offsetAt(before, zone)), to: hhmm(at + offsetAt(after, zone)) };
+}
+
+/**
+ * "YYYY-MM-DDTHH:mm" in `timeZone` → what that wall time is there: one instant, none (inside a
+ * daylight-saving gap) or two (in the repeated hour). Undefined when it is not a real date.
+ */
+export function resolveZoned(local: string, timeZone: string): ZonedTime | undefined {
+  const wall = wallTime(local);
+  if (wall === undefined) return undefined;
   const zone = isTimeZone(timeZone) ? timeZone : 'UTC';
-  let guess = asUtc - offsetAt(asUtc, zone);
-  // A second pass settles the guess when the offset differs on the two sides of a DST change.
-  guess = asUtc - offsetAt(guess, zone);
-  return guess;
+  const instants = instantsAt(wall, zone);
+  if (instants.length === 1) return { kind: 'exact', at: instants[0]! };
+  if (instants.length === 0) {
+    // Before the gap the old offset holds, after it the new one: the change is between the two readings.
+    const before = wall - offsetAt(wall + DAY, zone);
+    const after = wall - offsetAt(wall - DAY, zone);
+    return { kind: 'skipped', time: hhmm(wall), change: changeAround(zone, before, after) };
+  }
+  const [at, later] = instants as [number, number];
+  return { kind: 'repeated', at, later, time: hhmm(wall), change: changeAround(zone, at, later) };
+}
+
+/** When `ms` falls in an hour that happens twice in `timeZone`, which one it is, for a confirmation. */
+export function repeatedTimeNote(ms: number, timeZone: string): string | undefined {
+  const zone = isTimeZone(timeZone) ? timeZone : 'UTC';
+  const offset = offsetAt(ms, zone);
+  const wall = Math.floor(ms / MINUTE) * MINUTE + offset;
+  const instants = instantsAt(wall, zone);
+  if (instants.length !== 2) return undefined;
+  const change = changeAround(zone, instants[0]!, instants[1]!);
+  const which = ms < instants[1]! ? 'the first' : 'the second';
+  return `${hhmm(wall)} happens twice on ${change.day} in ${zone} (clocks go back from ${change.from} to ${change.to}): this is ${which}, at ${formatOffset(offset)}.`;
+}
+
+/** "UTC+02:00", "UTC-03:30". */
+function formatOffset(ms: number): string {
+  const minutes = Math.round(Math.abs(ms) / MINUTE);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `UTC${ms < 0 ? '-' : '+'}${two(Math.floor(minutes / 60))}:${two(minutes % 60)}`;
 }
 
 /** Epoch ms → "YYYY-MM-DDTHH:mm" in `timeZone` (the value a datetime-local input takes). */
@@ -60,36 +136,4 @@ export function epochToZoned(ms: number, timeZone: string): string {
   const p = parts(ms, isTimeZone(timeZone) ? timeZone : 'UTC');
   const two = (n: number) => String(n).padStart(2, '0');
   return `${p.year}-${two(p.month)}-${two(p.day)}T${two(p.hour)}:${two(p.minute)}`;
-}
-
-/** A readable date and time in `timeZone`, naming the zone: "Tue, 1 Dec 2026, 09:00 (Europe/Paris)". */
-export function formatZoned(ms: number, timeZone: string): string {
-  const zone = isTimeZone(timeZone) ? timeZone : 'UTC';
-  const text = new Intl.DateTimeFormat('en-GB', {
-    timeZone: zone,
-    weekday: 'short',
-    day: 'numeric',
-    month: 'short',
-    year: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).format(new Date(ms));
-  return `${text} (${zone})`;
-}
-
-/** Just the time of day in `timeZone`, for "saved at 14:03". */
-export function formatClock(ms: number, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-GB', {
-    timeZone: isTimeZone(timeZone) ? timeZone : 'UTC',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-  }).format(new Date(ms));
-}
-
-/** A date for archive lists and feeds: "22 November 2026". */
-export function formatDate(ms: number, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-GB', { timeZone: isTimeZone(timeZone) ? timeZone : 'UTC', day: 'numeric', month: 'long', year: 'numeric' }).format(new Date(ms));
 }
