@@ -6,11 +6,12 @@ import type { PostRow, PostStatus } from '../../db/tables/posts.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
 import { echoFields, parseForm } from '../../lib/forms.js';
 import { VIEWS_DIR } from '../../lib/paths.js';
+import { timesIn } from '../../lib/time-zones.js';
 import { publicUrls } from '../../lib/urls.js';
 import { EDITABLE_STATUSES, PUBLISHED_STATUSES } from './repository.js';
 import { audienceSchema, listQuerySchema, MAX_TEST_RECIPIENTS, newPostSchema, postFormSchema, scheduleSchema, testSendSchema } from './schemas.js';
 import { createPostService, type PostSendingControls, type PostService } from './service.js';
-import { epochToZoned, formatClock, formatZoned } from './zoned-time.js';
+import { epochToZoned, formatClock, formatZoned, repeatedTimeNote } from './zoned-time.js';
 
 /** The posts feature's own stylesheet and script (no inline script: the CSP forbids it). */
 const HEAD = '<link rel="stylesheet" href="/public/posts.css">\n  <script src="/public/posts.js" defer></script>';
@@ -46,6 +47,12 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts?: P
     sent: post.sent_at ? formatZoned(Number(post.sent_at), n.time_zone) : undefined,
     updated: formatZoned(Number(post.updated_at), n.time_zone),
   });
+
+  /** "Scheduled.", naming which of the two when the time happens twice (clocks going back). */
+  const scheduledNotice = (post: PostRow, timeZone: string) => {
+    const note = post.scheduled_at ? repeatedTimeNote(Number(post.scheduled_at), timeZone) : undefined;
+    return note ? `Scheduled. ${note}` : 'Scheduled.';
+  };
 
   // ---- list and create -------------------------------------------------------------------------
 
@@ -196,6 +203,7 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts?: P
         audience,
         tags,
         times: times(post, newsletter),
+        zoned: timesIn(newsletter.time_zone),
         scheduleValue: post.scheduled_at ? epochToZoned(Number(post.scheduled_at), newsletter.time_zone) : '',
         minSchedule: epochToZoned(app.ctx.clock.now(), newsletter.time_zone),
         testRecipients: request.user!.email,
@@ -203,7 +211,7 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts?: P
         progress: showProgress ? await sending.progress(post.id) : undefined,
         showProgress,
         canSend: sending !== undefined,
-        notice: q.scheduled === '1' ? 'Scheduled.' : q.unscheduled === '1' ? 'Unscheduled: the post is a draft again.' : q.started === '1' ? 'Sending has started.' : undefined,
+        notice: q.scheduled === '1' ? scheduledNotice(post, newsletter.time_zone) : q.unscheduled === '1' ? 'Unscheduled: the post is a draft again.' : q.started === '1' ? 'Sending has started.' : undefined,
         ...extra,
       },
       options,

@@ -19,7 +19,7 @@ import {
   EDITABLE_STATUSES, deleteDraft, findPostById, insertPost, listPosts, listTags, slugTaken, slugsLike, updatePostIn, countPostsByStatus,
 } from './repository.js';
 import type { PostFormInput } from './schemas.js';
-import { zonedToEpoch } from './zoned-time.js';
+import { resolveZoned } from './zoned-time.js';
 
 /** The part of the sending engine (app.ctx.sending) this feature calls. */
 export interface PostSendingControls {
@@ -202,8 +202,17 @@ export function createPostService(deps: PostServiceDeps) {
     async schedule(id: number, local: string, user: Pick<UserRow, 'name' | 'email'>): Promise<number> {
       const { post, newsletter } = await load(id);
       assertEditable(post);
-      const at = zonedToEpoch(local, newsletter.time_zone);
-      if (at === undefined) throw new ValidationError({ scheduled_at: 'Enter a date and time, like 2026-12-01 09:00.' });
+      const time = resolveZoned(local, newsletter.time_zone);
+      if (time === undefined) throw new ValidationError({ scheduled_at: 'Enter a date and time, like 2026-12-01 09:00.' });
+      // A skipped time is refused rather than moved: the writer chose the hour, not us. A repeated one
+      // takes its first occurrence, which the confirmation names (repeatedTimeNote).
+      if (time.kind === 'skipped') {
+        const { day, from, to } = time.change;
+        throw new ValidationError({
+          scheduled_at: `${time.time} does not exist on ${day} in ${newsletter.time_zone} (clocks go forward from ${from} to ${to}); choose ${to} or later.`,
+        });
+      }
+      const at = time.at;
       if (at <= clock.now()) throw new ValidationError({ scheduled_at: `Choose a time in the future (times are in ${newsletter.time_zone}).` });
       const { blocking } = await review(post, newsletter, user);
       if (blocking.length > 0) throw new ValidationError({ scheduled_at: `Fix this first: ${blocking.map((c) => c.message).join(' ')}` });

@@ -3,7 +3,7 @@
  * "2026-12-01T09:00" meaning 9 am where they are, and sees scheduled times the same way.
  */
 
-import { isTimeZone } from '../../lib/time-zones.js';
+import { formatOffset, isTimeZone } from '../../lib/time-zones.js';
 
 // Times written for people come from the admin's one formatter (lib/time-zones); re-exported for the posts pages.
 export { formatClock, formatDate, formatZoned, isTimeZone } from '../../lib/time-zones.js';
@@ -121,14 +121,7 @@ export function repeatedTimeNote(ms: number, timeZone: string): string | undefin
   if (instants.length !== 2) return undefined;
   const change = changeAround(zone, instants[0]!, instants[1]!);
   const which = ms < instants[1]! ? 'the first' : 'the second';
-  return `${hhmm(wall)} happens twice on ${change.day} in ${zone} (clocks go back from ${change.from} to ${change.to}): this is ${which}, at ${formatOffset(offset)}.`;
-}
-
-/** "UTC+02:00", "UTC-03:30". */
-function formatOffset(ms: number): string {
-  const minutes = Math.round(Math.abs(ms) / MINUTE);
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `UTC${ms < 0 ? '-' : '+'}${two(Math.floor(minutes / 60))}:${two(minutes % 60)}`;
+  return `${hhmm(wall)} happens twice on ${change.day} in ${zone} (clocks go back from ${change.from} to ${change.to}): this is ${which}, at ${formatOffset(Math.round(offset / MINUTE))}.`;
 }
 
 /** Epoch ms → "YYYY-MM-DDTHH:mm" in `timeZone` (the value a datetime-local input takes). */
