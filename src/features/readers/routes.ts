@@ -19,7 +19,16 @@ export default async function readerRoutes(app: FastifyInstance, opts: { readers
   const { readers, auth } = opts;
   const { db, config } = app.ctx;
   const urls = publicUrls(config.baseUrl);
+  const baseOrigin = new URL(config.baseUrl).origin;
   const pub = { config: { public: true, csrf: false } };
+
+  /** The browser says the form came from one of our own pages (embeds post cross-site). */
+  const sameOrigin = (request: FastifyRequest) => {
+    const site = request.headers['sec-fetch-site'];
+    if (site !== undefined) return site === 'same-origin';
+    const origin = request.headers.origin;
+    return origin === baseOrigin || origin === `${request.protocol}://${request.host}`;
+  };
 
   // One-click unsubscribe must accept any body (empty, urlencoded, multipart); none of them carries
   // anything we need, so such bodies are read and dropped. An empty JSON body is an empty object.
@@ -56,7 +65,8 @@ export default async function readerRoutes(app: FastifyInstance, opts: { readers
         newsletter: n,
         posts: posts.map((p) => ({ ...p, url: urls.archivePost(n.slug, p.slug) })),
         feedUrl: n.archive_public === 1 ? urls.feed(n.slug) : undefined,
-        formToken: readers.formToken(),
+        // A form handed back after a press lets the next press through at once (see formToken).
+        formToken: readers.formToken({ retry: status === 422 }),
         values: extra.values ?? {},
         errors: extra.errors,
         message: extra.message,
@@ -86,6 +96,7 @@ export default async function readerRoutes(app: FastifyInstance, opts: { readers
         name: input.name,
         honeypot: input.website,
         formToken: input.t,
+        fromHostedPage: !json && input.source !== 'embed' && sameOrigin(request),
         source: json ? 'api' : (input.source ?? 'form'),
         ip: request.ip,
       });
@@ -101,6 +112,8 @@ export default async function readerRoutes(app: FastifyInstance, opts: { readers
     } catch (err) {
       if (err instanceof ValidationError) {
         if (json) return reply.code(422).send({ error: { code: err.code, message: err.message, fields: err.fields } });
+        // The form token has no field of its own: its message heads the form.
+        if (err.fields.t) return homePage(reply, n, { values, message: err.fields.t }, 422);
         return homePage(reply, n, { values, errors: err.fields }, 422);
       }
       if (err instanceof RateLimitedError) {

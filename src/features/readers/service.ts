@@ -22,6 +22,8 @@ export const CONFIRM_TOKEN_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 export const CONFIRM_RESEND_INTERVAL_MS = 60 * 60 * 1000;
 /** A human takes a moment to fill the hosted form; a bot posts at once. */
 export const MIN_FILL_MS = 2000;
+export const FORM_TOO_QUICK = 'That was quick — please press Subscribe again.';
+export const FORM_EXPIRED = 'This form has expired — please press Subscribe again.';
 
 export interface SubscribeInput {
   email: string;
@@ -32,6 +34,8 @@ export interface SubscribeInput {
   honeypot: string;
   /** The hosted form's signed render time; absent for embeds and API clients. */
   formToken: string | undefined;
+  /** The post came from our own subscribe page (same origin, not JSON, not an embed): it must carry the token. */
+  fromHostedPage: boolean;
 }
 
 export type SubscribeOutcome = 'pending' | 'active' | 'ignored';
@@ -53,17 +57,24 @@ export function createReaderService(deps: ReaderServiceDeps) {
   const perIp = new RateLimiter(clock, config.subscribeRateLimitPerIp, 60_000);
   const perAddress = new RateLimiter(clock, 5, 60 * 60 * 1000);
 
-  function formToken(): string {
-    const ts = String(clock.now());
-    return `${ts}.${hmacBase64Url(secretKey, `form:${ts}`)}`;
+  /**
+   * The hosted form's signed render time. A form handed back after a press is marked `retry`: its next
+   * press needs no wait, so a person whose browser filled the form at once gets through on the second
+   * press (a bot able to read the answer could as well have waited).
+   */
+  function formToken(options: { retry?: boolean } = {}): string {
+    const stamp = `${clock.now()}${options.retry ? 'r' : ''}`;
+    return `${stamp}.${hmacBase64Url(secretKey, `form:${stamp}`)}`;
   }
 
-  /** True when the hosted form came back faster than a person could fill it in. */
-  function tooFast(token: string | undefined): boolean {
-    if (!token) return false;
-    const [ts, sig] = token.split('.');
-    if (!ts || !sig || !constantTimeEqual(sig, hmacBase64Url(secretKey, `form:${ts}`))) return false;
-    return clock.now() - Number(ts) < MIN_FILL_MS;
+  /** Why this press of the hosted form is not taken as a person's, or undefined when it is. */
+  function formTokenProblem(token: string | undefined, fromHostedPage: boolean): string | undefined {
+    if (!token) return fromHostedPage ? FORM_EXPIRED : undefined;
+    const [stamp, sig, ...rest] = token.split('.');
+    if (!stamp || !sig || rest.length > 0 || !/^\d{1,15}r?$/.test(stamp)) return FORM_EXPIRED;
+    if (!constantTimeEqual(sig, hmacBase64Url(secretKey, `form:${stamp}`))) return FORM_EXPIRED;
+    if (stamp.endsWith('r')) return undefined;
+    return clock.now() - Number(stamp) < MIN_FILL_MS ? FORM_TOO_QUICK : undefined;
   }
 
   /** Sends (or re-sends) the confirmation mail for a pending subscription, at most hourly. */
@@ -88,6 +99,9 @@ export function createReaderService(deps: ReaderServiceDeps) {
   async function subscribe(newsletter: NewsletterRow, input: SubscribeInput): Promise<SubscribeOutcome> {
     const ipWait = perIp.hit(input.ip);
     if (ipWait > 0) throw new RateLimitedError(ipWait, 'Too many sign-ups from your network. Please wait a minute and try again.');
+    // A refused press is told so, with the form back: a person must never read "we sent you a mail" for nothing.
+    const formProblem = formTokenProblem(input.formToken, input.fromHostedPage);
+    if (formProblem) throw new ValidationError({ t: formProblem }, formProblem);
     const email = normalizeEmail(input.email);
     const domain = email.slice(email.lastIndexOf('@') + 1);
     if (config.subscribeBlockedDomains.some((d) => domain === d || domain.endsWith(`.${d}`))) {
@@ -96,7 +110,7 @@ export function createReaderService(deps: ReaderServiceDeps) {
     const addressWait = perAddress.hit(canonicalAddress(email));
     if (addressWait > 0) throw new RateLimitedError(addressWait, 'This address has asked to subscribe several times already. Please check your inbox, or try again later.');
     // Bots and suppressed addresses get the same answer as everyone else, and nothing happens.
-    if (input.honeypot.trim() !== '' || tooFast(input.formToken)) return 'ignored';
+    if (input.honeypot.trim() !== '') return 'ignored';
     if (await isSuppressed(db, email)) return 'ignored';
 
     try {

@@ -95,16 +95,10 @@ for (const dialect of DIALECTS) {
       assert.match(t.mailer.last()!.subject, /already subscribed/);
     });
 
-    it('bots get the same page and nothing happens: honeypot and too-fast forms', async () => {
-      const agent = t.agent();
-      const page = await agent.get('/n/newsletter');
-      const token = /name="t" value="([^"]+)"/.exec(page.body)![1]!;
-      const fast = await agent.post('/n/newsletter/subscribe', { email: 'bot1@example.com', t: token });
-      assert.equal(fast.statusCode, 200);
-      assert.match(fast.body, /Check your inbox/);
+    // A too-fast press is refused out loud instead (fill-time.test.ts): a person's browser may autofill.
+    it('bots that fill the hidden field get the same page and nothing happens', async () => {
       const honey = await subscribeViaForm(t, 'newsletter', { email: 'bot2@example.com', website: 'http://spam.example' });
       assert.match(honey.body, /Check your inbox/);
-      assert.equal(await subscriptionOf(t, 'bot1@example.com'), undefined);
       assert.equal(await subscriptionOf(t, 'bot2@example.com'), undefined);
       assert.equal(t.mailer.sent.length, 0);
     });
