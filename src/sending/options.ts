@@ -11,7 +11,12 @@ export interface EngineOptions {
   /** Retry n waits retryBaseMs × 2^(n-1), at most retryMaxMs. */
   retryBaseMs: number;
   retryMaxMs: number;
-  /** A relay-level pause probes again after relayBackoffBaseMs × 2^(pauses-1), at most relayBackoffMaxMs. */
+  /**
+   * A relay-level pause probes again after relayBackoffBaseMs × 2^(failures-1), at most relayBackoffMaxMs.
+   * Short at first and capped low: most outages are a relay restart, and a send waits for the next probe
+   * however soon the relay is back (at 5 s doubling to 60 s, an outage that ends at 60 s is seen at 75 s).
+   * A probe is one connection and a QUIT, cheap for the relay even once a minute.
+   */
   relayBackoffBaseMs: number;
   relayBackoffMaxMs: number;
   /** This many 421 answers in a row pause the send as relay trouble. */
@@ -30,8 +35,8 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   maxAttempts: 8,
   retryBaseMs: 60_000,
   retryMaxMs: 60 * 60_000,
-  relayBackoffBaseMs: 60_000,
-  relayBackoffMaxMs: 30 * 60_000,
+  relayBackoffBaseMs: 5_000,
+  relayBackoffMaxMs: 60_000,
   throttleLimit: 3,
   pollIntervalMs: 1000,
   leaseTtlMs: 30_000,
