@@ -102,10 +102,8 @@ export function listTimeZone(newsletters: ReadonlyArray<{ id: number; default_lo
   return zoneOrUtc(chosen?.time_zone ?? DEFAULT_TIME_ZONE);
 }
 
-/** A readable date and time in `timeZone`, naming the zone: "Tue, 1 Dec 2026, 09:00 (Europe/Paris)". */
-export function formatZoned(ms: number, timeZone: string): string {
-  const zone = zoneOrUtc(timeZone);
-  const text = new Intl.DateTimeFormat('en-GB', {
+function dateTimeFormat(zone: string): Intl.DateTimeFormat {
+  return new Intl.DateTimeFormat('en-GB', {
     timeZone: zone,
     weekday: 'short',
     day: 'numeric',
@@ -114,22 +112,52 @@ export function formatZoned(ms: number, timeZone: string): string {
     hour: '2-digit',
     minute: '2-digit',
     hourCycle: 'h23',
-  }).format(new Date(ms));
-  return `${text} (${zone})`;
+  });
 }
 
-/** Just the time of day in `timeZone`, for "saved at 14:03". */
+function clockFormat(zone: string): Intl.DateTimeFormat {
+  return new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+}
+
+function dateFormat(zone: string): Intl.DateTimeFormat {
+  return new Intl.DateTimeFormat('en-GB', { timeZone: zone, day: 'numeric', month: 'long', year: 'numeric' });
+}
+
+/** A readable date and time in `timeZone`, naming the zone: "Tue, 1 Dec 2026, 09:00 (Europe/Paris)". */
+export function formatZoned(ms: number, timeZone: string): string {
+  return timesIn(timeZone).dateTime(ms);
+}
+
+/** Just the time of day in `timeZone`, for "saved at 14:03:09". */
 export function formatClock(ms: number, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-GB', {
-    timeZone: zoneOrUtc(timeZone),
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-  }).format(new Date(ms));
+  return timesIn(timeZone).clock(ms);
 }
 
 /** A date for lists, archives and feeds: "22 November 2026". */
 export function formatDate(ms: number, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-GB', { timeZone: zoneOrUtc(timeZone), day: 'numeric', month: 'long', year: 'numeric' }).format(new Date(ms));
+  return timesIn(timeZone).date(ms);
+}
+
+export interface ZonedTimes {
+  zone: string;
+  dateTime(ms: number | string): string;
+  date(ms: number | string): string;
+  clock(ms: number | string): string;
+}
+
+/**
+ * The formatters for one page, bound to its zone (templates get this; each formatter is built once, not
+ * per row). Timestamps may arrive as strings from a driver, hence Number().
+ */
+export function timesIn(timeZone: string): ZonedTimes {
+  const zone = zoneOrUtc(timeZone);
+  let full: Intl.DateTimeFormat | undefined;
+  let day: Intl.DateTimeFormat | undefined;
+  let time: Intl.DateTimeFormat | undefined;
+  return {
+    zone,
+    dateTime: (ms) => `${(full ??= dateTimeFormat(zone)).format(new Date(Number(ms)))} (${zone})`,
+    date: (ms) => (day ??= dateFormat(zone)).format(new Date(Number(ms))),
+    clock: (ms) => (time ??= clockFormat(zone)).format(new Date(Number(ms))),
+  };
 }

@@ -3,6 +3,7 @@ import { toBool } from '../../db/codec.js';
 import type { NewsletterRow } from '../../db/tables/newsletters.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
 import { echoFields, parseForm } from '../../lib/forms.js';
+import { DEFAULT_TIME_ZONE, timeZoneOptionsWith } from '../../lib/time-zones.js';
 import { publicUrls } from '../../lib/urls.js';
 import { findNewsletterById } from './repository.js';
 import { newsletterSchema } from './schemas.js';
@@ -34,7 +35,6 @@ function echoNewsletterForm(body: unknown): Record<string, string | boolean> {
 export default async function newsletterRoutes(app: FastifyInstance, opts: { newsletters: NewsletterService }) {
   const { newsletters } = opts;
   const urls = publicUrls(app.ctx.config.baseUrl);
-  const zones = Intl.supportedValuesOf('timeZone');
 
   const formPage = (reply: FastifyReply, data: { newsletter?: NewsletterRow; values: Record<string, unknown>; errors?: Record<string, string> }, status = 200) =>
     reply.page(
@@ -44,7 +44,7 @@ export default async function newsletterRoutes(app: FastifyInstance, opts: { new
         newsletter: data.newsletter,
         values: data.values,
         errors: data.errors,
-        zones,
+        zones: timeZoneOptionsWith(app.ctx.clock.now(), String(data.values.time_zone ?? DEFAULT_TIME_ZONE)),
         embed: data.newsletter ? embedSnippet(urls.subscribe(data.newsletter.slug), data.newsletter.name) : undefined,
         homeUrl: data.newsletter ? urls.home(data.newsletter.slug) : undefined,
       },
@@ -60,7 +60,7 @@ export default async function newsletterRoutes(app: FastifyInstance, opts: { new
   });
 
   app.get('/admin/newsletters/new', async (_request, reply) =>
-    formPage(reply, { values: { double_opt_in: true, archive_public: true, time_zone: 'UTC', from_email: '' } }),
+    formPage(reply, { values: { double_opt_in: true, archive_public: true, time_zone: DEFAULT_TIME_ZONE, from_email: '' } }),
   );
 
   app.post('/admin/newsletters', async (request, reply) => {

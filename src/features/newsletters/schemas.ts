@@ -1,18 +1,13 @@
 import { z } from 'zod';
 import { isValidEmail, normalizeEmail } from '../../lib/email.js';
+import { canonicalTimeZone } from '../../lib/time-zones.js';
 
 export const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$/;
 
 const checkbox = z.preprocess((v) => v === 'on' || v === 'true' || v === '1' || v === true, z.boolean());
 
-function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** The zone list's labels read "(UTC+01:00) Europe/Paris"; a label typed or pasted whole counts as its zone. */
+const OFFSET_PREFIX = /^\(UTC[+-]\d{2}:\d{2}\)\s*/;
 
 export const newsletterSchema = z.object({
   name: z.string({ error: 'Enter a name.' }).trim().min(1, 'Enter a name.').max(100, 'Use at most 100 characters.'),
@@ -36,7 +31,16 @@ export const newsletterSchema = z.object({
     .refine((v) => v === '' || isValidEmail(v), 'Enter a valid email address, or leave this empty.')
     .transform((v) => (v === '' ? null : normalizeEmail(v))),
   postal_address: z.string().trim().max(500, 'Use at most 500 characters.').default(''),
-  time_zone: z.string().trim().default('UTC').refine(isTimeZone, 'Choose a time zone like Europe/Paris or America/New_York.'),
+  time_zone: z
+    .string()
+    .trim()
+    .default('UTC')
+    .transform((v, ctx) => {
+      const zone = canonicalTimeZone(v.replace(OFFSET_PREFIX, ''));
+      if (zone) return zone;
+      ctx.addIssue({ code: 'custom', message: 'Choose a time zone from the list, like UTC, Europe/Paris or America/New_York.' });
+      return z.NEVER;
+    }),
   double_opt_in: checkbox,
   archive_public: checkbox,
   is_default: checkbox,

@@ -2,11 +2,13 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ValidationError } from '../../lib/errors.js';
 import { echoFields, parseForm } from '../../lib/forms.js';
+import { listTimeZone, timesIn } from '../../lib/time-zones.js';
 import { htmxRequest } from '../../plugins/views.js';
 import { listNewsletters } from '../newsletters/repository.js';
 import { attachmentHeaders } from './csv.js';
 import { exportCsv } from './export.js';
 import { filterParams, filterQueryString, parseFilter, SORTS, STATUSES, type SubscriberFilter } from './filters.js';
+import { describeEvents } from './history.js';
 import { countByStatus, listSubscribersPage, pageExtras, type PageRequest, type SortKey } from './list-repository.js';
 import { listTags } from './repository.js';
 import { addSubscriberSchema, bulkSchema, displayValue, editSubscriberSchema, parseAttributes, tagSchema, unsubscribeSchema } from './schemas.js';
@@ -84,6 +86,7 @@ export default async function subscriberRoutes(app: FastifyInstance, opts: { sen
         firstUrl: page ? `/admin/subscribers${filterQueryString(filter)}` : null,
         exportUrl: `/admin/subscribers/export.csv${filterQueryString(filter)}`,
         done,
+        zoned: timesIn(listTimeZone(newsletters)),
         ...extra,
       },
       { fragment: 'subscribers/_results', status },
@@ -138,7 +141,15 @@ export default async function subscriberRoutes(app: FastifyInstance, opts: { sen
     const attributeRows = Object.entries(d.attributes).map(([key, value]) => ({ key, value: displayValue(value) }));
     return reply.page(
       'subscribers/show',
-      { title: d.subscriber.email, ...d, attributeRows, values: { email: d.subscriber.email, name: d.subscriber.name }, ...extra },
+      {
+        title: d.subscriber.email,
+        ...d,
+        attributeRows,
+        history: describeEvents(d.events, d.newsletters),
+        zoned: timesIn(listTimeZone(d.newsletters)),
+        values: { email: d.subscriber.email, name: d.subscriber.name },
+        ...extra,
+      },
       { status, fragment },
     );
   }
