@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
+import { DEFAULT_TIME_ZONE, timesIn } from '../../lib/time-zones.js';
 import { htmxRequest } from '../../plugins/views.js';
 import { findPost } from '../../sending/repository.js';
+import { findNewsletterById } from '../newsletters/repository.js';
 
 /**
  * The writer's controls over a send, under /admin/posts/:id/sending. The progress fragment polls
@@ -32,8 +34,17 @@ export default async function sendingRoutes(app: FastifyInstance) {
   async function show(request: FastifyRequest, reply: FastifyReply, id: number, extra: Record<string, unknown> = {}) {
     const post = await findPost(db, id);
     if (!post) throw new NotFoundError('That post does not exist.');
-    const progress = await sending.progress(id);
-    return reply.page('sending/page', { title: `Sending: ${post.subject || 'Untitled post'}`, head: HEAD, post, progress, ...extra }, { fragment: 'sending/_progress' });
+    const [progress, newsletter] = await Promise.all([sending.progress(id), findNewsletterById(db, post.newsletter_id)]);
+    // The polling fragment says which status it showed. The page around it (the post's status, its send
+    // and schedule controls) was drawn for that status too, so once the send moves on htmx reloads the
+    // whole page rather than leave "Sending" above a finished send.
+    const shown = (request.query as { shown?: unknown } | undefined)?.shown;
+    if (htmxRequest(request).isHtmx && typeof shown === 'string' && shown !== progress.postStatus) reply.header('HX-Refresh', 'true');
+    return reply.page(
+      'sending/page',
+      { title: `Sending: ${post.subject || 'Untitled post'}`, head: HEAD, post, progress, zoned: timesIn(newsletter?.time_zone ?? DEFAULT_TIME_ZONE), ...extra },
+      { fragment: 'sending/_progress' },
+    );
   }
 
   app.get('/admin/posts/:id/sending', async (request, reply) => show(request, reply, postIdOf(request)));
