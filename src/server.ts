@@ -6,6 +6,7 @@ import { MigrationError } from './db/migrate.js';
 import { renderPostEmail, warmEmailRenderer } from './features/posts/email.js';
 import { systemClock } from './lib/clock.js';
 import { createSendingEngine } from './sending/engine.js';
+import { createMailOutbox } from './sending/mail-outbox.js';
 import type { EngineLog } from './sending/options.js';
 
 /** The only entry point: config → database → migrations → app → listen; graceful shutdown on signals. */
@@ -37,12 +38,15 @@ async function main(): Promise<void> {
     log: engineLog,
   });
 
+  const mailOutbox = createMailOutbox({ db: database.db, mailer, clock: systemClock, log: engineLog });
+
   const app = await buildApp({
     config,
     db: database.db,
     dialect: database.dialect,
     pingDb: database.ping,
     mailer,
+    mailOutbox,
     sending,
     clock: systemClock,
     secretKey,
@@ -50,6 +54,7 @@ async function main(): Promise<void> {
   });
   app.addHook('onClose', async () => {
     await sending.stop();
+    await mailOutbox.stop();
     await mailer.close();
     await database.close();
   });
@@ -73,6 +78,7 @@ async function main(): Promise<void> {
   }
   // Only after listen: scheduled starts and interrupted sends resume once the server is really up.
   sending.start();
+  mailOutbox.start();
   // Healthy first, then the modules the email renderer loads on first use (see warmEmailRenderer).
   setImmediate(() => warmEmailRenderer().catch((err: unknown) => app.log.warn({ err }, 'could not load the email renderer')));
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type CompiledQuery } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type CompiledQuery } from 'kysely';
 import type { ClientBase, QueryConfig } from 'pg';
 import { ConfigError, redactUrl, type DatabaseConfig } from '../config.js';
 import type { Database, Db, Dialect } from './database.js';
@@ -39,6 +39,19 @@ export interface ConnectOptions {
   checkpointIntervalMs?: number;
 }
 
+/** How long /healthz waits for the database before calling it unreachable. */
+export const PING_TIMEOUT_MS = 2000;
+
+/** The query's answer, or false when it fails or takes longer than `ms`. */
+function answersWithin(query: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  return Promise.race([query.catch(() => false), late]).finally(() => clearTimeout(timer));
+}
+
 export async function connectDatabase(config: DatabaseConfig, options: ConnectOptions = {}): Promise<DbHandle> {
   return config.kind === 'sqlite' ? openSqlite(config.file, options) : openPostgres(config.url, options);
 }
@@ -70,13 +83,9 @@ function openSqlite(file: string, options: ConnectOptions): DbHandle {
     sendDb: db,
     dialect: 'sqlite',
     ...(checkpointer ? { checkpointer, readAside: (query: CompiledQuery) => checkpointer.read(query.sql, query.parameters) } : {}),
-    ping: async () => {
-      try {
-        return sqlite.prepare('select 1 as ok').get() !== undefined;
-      } catch {
-        return false;
-      }
-    },
+    // Through Kysely, which runs one query at a time on the one connection: a request holding that
+    // connection makes the ping wait too, so a stuck process reports itself instead of saying ok.
+    ping: () => answersWithin(sql`select 1 as ok`.execute(db).then((r) => r.rows.length === 1), PING_TIMEOUT_MS),
     close: async () => {
       await checkpointer?.stop();
       await db.destroy();
@@ -256,14 +265,8 @@ async function openPostgres(url: string, options: ConnectOptions): Promise<DbHan
     db,
     sendDb,
     dialect: 'postgres',
-    ping: async () => {
-      try {
-        await pool.query({ text: 'select 1', query_timeout: 2000 } as QueryConfig);
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    // The time limit covers waiting for a free connection too: a pool held by stuck requests is unhealthy.
+    ping: () => answersWithin(pool.query({ text: 'select 1', query_timeout: PING_TIMEOUT_MS } as QueryConfig).then(() => true), PING_TIMEOUT_MS),
     close: async () => {
       await sendDb.destroy();
       await db.destroy();

@@ -1,10 +1,12 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { DevOutboxTable } from './tables/dev-outbox.js';
+import type { MailOutboxTable } from './tables/mail-outbox.js';
+import type { PasswordResetsTable } from './tables/password-resets.js';
 import type { SessionsTable } from './tables/sessions.js';
 import type { SettingsTable } from './tables/settings.js';
 import type { UsersTable } from './tables/users.js';
 import type { ImportProblemsTable, ImportsTable } from './tables/imports.js';
-import type { NewslettersTable } from './tables/newsletters.js';
+import type { NewsletterSlugAliasesTable, NewslettersTable } from './tables/newsletters.js';
 import type { DeliveriesTable, LeasesTable, PostsTable } from './tables/posts.js';
 import type {
   ConfirmationTokensTable,
@@ -20,9 +22,12 @@ import type {
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
+  password_resets: PasswordResetsTable;
   settings: SettingsTable;
   dev_outbox: DevOutboxTable;
+  mail_outbox: MailOutboxTable;
   newsletters: NewslettersTable;
+  newsletter_slug_aliases: NewsletterSlugAliasesTable;
   subscribers: SubscribersTable;
   subscriptions: SubscriptionsTable;
   confirmation_tokens: ConfirmationTokensTable;

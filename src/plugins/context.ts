@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Db, Dialect } from '../db/database.js';
 import type { Clock } from '../lib/clock.js';
 import type { SendingEngine } from '../sending/engine.js';
+import type { MailOutbox } from '../sending/mail-outbox.js';
 import type { Mailer } from '../sending/mailer.js';
 
 /** What the composition root hands to the app; tests build the same thing with fakes where they want. */
@@ -13,6 +14,8 @@ export interface AppContext {
   /** Whether the database answers; /healthz reports it. */
   pingDb: () => Promise<boolean>;
   mailer: Mailer;
+  /** Single messages queued in transactions and sent after commit (src/sending/mail-outbox.ts). */
+  mailOutbox: MailOutbox;
   /** Bulk sending: posts → deliveries → relay (src/sending/engine.ts). */
   sending: SendingEngine;
   clock: Clock;

@@ -48,7 +48,8 @@ export interface RunningServer {
   output(): string;
 }
 
-export async function startGazette(options: { dialect: 'sqlite' | 'postgres'; env?: Record<string, string> }): Promise<RunningServer> {
+/** `relay: false` starts Gazette as a newcomer does, with no SMTP settings: mail goes to the dev outbox. */
+export async function startGazette(options: { dialect: 'sqlite' | 'postgres'; env?: Record<string, string>; relay?: boolean }): Promise<RunningServer> {
   const dist = path.join(PROJECT_ROOT, 'dist', 'server.js');
   if (!existsSync(dist)) throw new Error('dist/server.js is missing: run `npm run build` first (scripts/run-tests.mjs does)');
   const port = await freePort();
@@ -64,7 +65,7 @@ export async function startGazette(options: { dialect: 'sqlite' | 'postgres'; en
       HOST: '127.0.0.1',
       BASE_URL: baseUrl,
       DATA_DIR: dataDir,
-      SMTP_URL: smtp.url,
+      ...(options.relay === false ? {} : { SMTP_URL: smtp.url }),
       LOG_LEVEL: 'warn',
       ...(db?.url ? { DATABASE_URL: db.url } : {}),
       ...options.env,

@@ -31,6 +31,34 @@ for (const dialect of DIALECTS) {
       assert.equal(res.statusCode, 503);
     });
 
+    it('reports a stuck database: a transaction holding every connection makes /healthz answer 503', { timeout: 15_000 }, async () => {
+      t = await buildTestApp(dialect);
+      // SQLite has one connection; on Postgres, hold every connection of the pool.
+      const holders = dialect === 'sqlite' ? 1 : 10;
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const entered: Promise<void>[] = [];
+      const held = Array.from({ length: holders }, () => {
+        let enter!: () => void;
+        entered.push(new Promise<void>((resolve) => (enter = resolve)));
+        return t.db.db.transaction().execute(async (trx) => {
+          await trx.selectFrom('users').select('id').execute();
+          enter();
+          await released;
+        });
+      });
+      await Promise.all(entered);
+      try {
+        const res = await t.app.inject({ method: 'GET', url: '/healthz' });
+        assert.equal(res.statusCode, 503);
+        assert.deepEqual(res.json(), { status: 'error', db: 'unreachable' });
+      } finally {
+        release();
+        await Promise.all(held);
+      }
+      assert.equal((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'healthy again once released');
+    });
+
     it('answers an unknown URL with a 404 page, or JSON when asked', async () => {
       t = await buildTestApp(dialect);
       const page = await t.app.inject({ method: 'GET', url: '/no/such/page' });

@@ -7,6 +7,7 @@ import type { PostContentRenderer } from '../../src/sending/content.js';
 import { createDevOutboxMailer } from '../../src/sending/dev-outbox.js';
 import type { DkimSigner } from '../../src/sending/dkim-pool.js';
 import { createSendingEngine, type SendingEngine } from '../../src/sending/engine.js';
+import { createMailOutbox, type MailOutbox } from '../../src/sending/mail-outbox.js';
 import type { Mailer } from '../../src/sending/mailer.js';
 import type { EngineOptions } from '../../src/sending/options.js';
 import type { BulkTransport } from '../../src/sending/transport.js';
@@ -29,6 +30,11 @@ export interface TestApp {
   config: Config;
   /** The app's sending engine; tests drive it with `runOnce()` and the FakeClock, never its timers. */
   sending: SendingEngine;
+  /**
+   * The app's mail outbox. It sends after each commit as in production; the Agent waits for it after every
+   * request, so a test reads sent mail right after the request that queued it.
+   */
+  mailOutbox: MailOutbox;
   /** A fresh cookie-keeping client for this app. */
   agent(): Agent;
   close(): Promise<void>;
@@ -39,6 +45,8 @@ export async function buildTestApp(
   options: {
     env?: Record<string, string>;
     mailer?: 'capture' | 'dev-outbox' | Mailer;
+    /** SQLite in this file instead of in memory (the zero-config default is a file). */
+    sqliteFile?: string;
     pingDb?: () => Promise<boolean>;
     /** The sending engine's renderer (default: the real post email). */
     renderer?: PostContentRenderer;
@@ -46,7 +54,7 @@ export async function buildTestApp(
     sending?: { transport?: BulkTransport; signer?: DkimSigner | null; options?: Partial<EngineOptions> };
   } = {},
 ): Promise<TestApp> {
-  const db = await createTestDb(dialect);
+  const db = await createTestDb(dialect, options.sqliteFile ? { sqliteFile: options.sqliteFile } : {});
   const clock = new FakeClock();
   const config = testConfig(options.env);
   const capture = new CapturingMailer();
@@ -61,12 +69,14 @@ export async function buildTestApp(
     renderer: options.renderer ?? renderPostEmail,
     ...options.sending,
   });
+  const mailOutbox = createMailOutbox({ db: db.db, mailer, clock });
   const app = await buildApp({
     config,
     db: db.db,
     dialect: db.dialect,
     pingDb: options.pingDb ?? db.ping,
     mailer,
+    mailOutbox,
     sending,
     clock,
     secretKey: TEST_SECRET,
@@ -79,9 +89,11 @@ export async function buildTestApp(
     mailer: capture,
     config,
     sending,
-    agent: () => new Agent(app),
+    mailOutbox,
+    agent: () => new Agent(app, () => mailOutbox.idle()),
     async close() {
       await sending.stop();
+      await mailOutbox.stop();
       await app.close();
       await db.drop();
     },
@@ -98,7 +110,11 @@ export class Agent {
   readonly cookies = new Map<string, string>();
   csrfToken: string | undefined;
 
-  constructor(private readonly app: FastifyInstance) {}
+  constructor(
+    private readonly app: FastifyInstance,
+    /** Awaited after every request: work the request started after its commit (mail) has finished. */
+    private readonly settle: () => Promise<void> = async () => {},
+  ) {}
 
   async get(url: string, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
     return this.request('GET', url, undefined, headers);
@@ -125,6 +141,7 @@ export class Agent {
       payload,
       headers: { host: 'gazette.test', ...(cookie ? { cookie } : {}), ...headers },
     });
+    await this.settle();
     for (const c of res.cookies as Array<{ name: string; value: string; expires?: Date; maxAge?: number }>) {
       const expired = (c.expires && c.expires.getTime() <= Date.now() && c.value === '') || c.maxAge === 0 || c.value === '';
       if (expired) this.cookies.delete(c.name);

@@ -1,6 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../../lib/errors.js';
 import { clearDevMessages, findDevMessage, listDevMessages } from '../../sending/dev-outbox.js';
+import type { MailStatus } from '../../db/tables/mail-outbox.js';
+import { countMailByStatus, listMail } from '../../sending/mail-outbox-repository.js';
+import { MAIL_STATUSES, mailLogRow, RETRY_SUMMARY, statusCounts } from './mail-log.js';
 
 const PAGE_SIZE = 50;
 
@@ -35,5 +38,33 @@ export default async function outboxRoutes(app: FastifyInstance) {
   app.post('/admin/outbox/clear', async (_request, reply) => {
     await clearDevMessages(db);
     return reply.redirect('/admin/outbox', 303);
+  });
+
+  // The mail log: single messages (confirmations, notices, resets) and what became of each.
+  const utc = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
+  app.get('/admin/mail', async (request, reply) => {
+    const q = request.query as { before?: string; status?: string; resent?: string };
+    const before = typeof q.before === 'string' && /^[1-9]\d{0,9}$/.test(q.before) ? Number(q.before) : undefined;
+    const status = MAIL_STATUSES.find((s) => s === q.status) as MailStatus | undefined;
+    const [rows, counts] = await Promise.all([listMail(db, PAGE_SIZE + 1, before, status ? [status] : undefined), countMailByStatus(db)]);
+    const page = rows.slice(0, PAGE_SIZE);
+    return reply.page('outbox/mail', {
+      title: 'Mail log',
+      rows: page.map((r) => mailLogRow(r, utc)),
+      counts: statusCounts(counts),
+      status,
+      retrySummary: RETRY_SUMMARY,
+      resent: q.resent === '1',
+      nextBefore: rows.length > PAGE_SIZE ? page[page.length - 1]?.id : undefined,
+    });
+  });
+
+  app.post('/admin/mail/:id/resend', async (request, reply) => {
+    const raw = (request.params as { id: string }).id;
+    const id = /^[1-9]\d{0,9}$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(id) || id > 2147483647 || !(await app.ctx.mailOutbox.resend(id))) {
+      throw new NotFoundError('That message is not waiting to be sent again.');
+    }
+    return reply.redirect('/admin/mail?resent=1', 303);
   });
 }

@@ -10,7 +10,7 @@ import { RateLimitedError, ValidationError } from '../../lib/errors.js';
 import { RateLimiter } from '../../lib/rate-limiter.js';
 import { constantTimeEqual, hmacBase64Url, randomToken, sha256Hex } from '../../lib/tokens.js';
 import { publicUrls } from '../../lib/urls.js';
-import type { Mailer } from '../../sending/mailer.js';
+import { enqueueMail, type MailOutbox } from '../../sending/mail-outbox.js';
 import { recordEvent } from '../events/repository.js';
 import { emailHash, isSuppressed } from '../suppressions/repository.js';
 import { alreadySubscribedEmail, confirmationEmail } from './emails.js';
@@ -44,7 +44,7 @@ export interface ReaderServiceDeps {
   db: Db;
   clock: Clock;
   config: Config;
-  mailer: Mailer;
+  mailOutbox: MailOutbox;
   secretKey: string;
   log?: FastifyBaseLogger;
 }
@@ -52,7 +52,7 @@ export interface ReaderServiceDeps {
 export type ReaderService = ReturnType<typeof createReaderService>;
 
 export function createReaderService(deps: ReaderServiceDeps) {
-  const { db, clock, config, mailer, secretKey } = deps;
+  const { db, clock, config, mailOutbox, secretKey } = deps;
   const urls = publicUrls(config.baseUrl);
   const perIp = new RateLimiter(clock, config.subscribeRateLimitPerIp, 60_000);
   const perAddress = new RateLimiter(clock, 5, 60 * 60 * 1000);
@@ -77,22 +77,25 @@ export function createReaderService(deps: ReaderServiceDeps) {
     return clock.now() - Number(stamp) < MIN_FILL_MS ? FORM_TOO_QUICK : undefined;
   }
 
-  /** Sends (or re-sends) the confirmation mail for a pending subscription, at most hourly. */
+  /**
+   * Queues (or re-queues) the confirmation mail for a pending subscription, at most hourly. Within a
+   * transaction the caller kicks the mail outbox after commit; on the root handle it is kicked here.
+   */
   async function sendConfirmation(conn: DbOrTx, newsletter: NewsletterRow, subscriber: Pick<SubscriberRow, 'id' | 'email'>, subscriptionId: number, lastSentAt: number | null): Promise<boolean> {
     const now = clock.now();
     if (lastSentAt !== null && now - lastSentAt < CONFIRM_RESEND_INTERVAL_MS) return false;
     const token = randomToken(32);
     await repo.insertConfirmationToken(conn, { hash: sha256Hex(token), subscriptionId, at: now, expiresAt: now + CONFIRM_TOKEN_TTL_MS });
-    try {
-      await mailer.send(confirmationEmail(newsletter, subscriber.email, urls.confirm(token)));
-    } catch (err) {
-      // The reader sees the same page either way; the next attempt sends again because
-      // confirm_sent_at was not moved. The operator sees the relay's error in the log.
-      deps.log?.error({ err, newsletter: newsletter.slug }, 'could not send a confirmation email');
-      return false;
-    }
+    await enqueueMail(conn, {
+      kind: 'confirmation',
+      mail: confirmationEmail(newsletter, subscriber.email, urls.confirm(token)),
+      now,
+      subscriberId: subscriber.id,
+      newsletterId: newsletter.id,
+      eventType: 'confirmation_sent',
+    });
     await repo.markConfirmSent(conn, subscriptionId, now);
-    await recordEvent(conn, { type: 'confirmation_sent', at: now, subscriberId: subscriber.id, newsletterId: newsletter.id });
+    if (!conn.isTransaction) mailOutbox.kick();
     return true;
   }
 
@@ -113,13 +116,17 @@ export function createReaderService(deps: ReaderServiceDeps) {
     if (input.honeypot.trim() !== '') return 'ignored';
     if (await isSuppressed(db, email)) return 'ignored';
 
+    let outcome: SubscribeOutcome;
     try {
-      return await subscribeOnce(newsletter, input, email);
+      outcome = await subscribeOnce(newsletter, input, email);
     } catch (err) {
       // Two requests for one new address raced; the loser now finds the winner's rows.
-      if (isUniqueViolation(err)) return subscribeOnce(newsletter, input, email);
-      throw err;
+      if (!isUniqueViolation(err)) throw err;
+      outcome = await subscribeOnce(newsletter, input, email);
     }
+    // Whatever mail the transaction queued leaves now that it has committed.
+    mailOutbox.kick();
+    return outcome;
   }
 
   async function subscribeOnce(newsletter: NewsletterRow, input: SubscribeInput, email: string): Promise<SubscribeOutcome> {
@@ -146,12 +153,14 @@ export function createReaderService(deps: ReaderServiceDeps) {
       if (existing.status === 'active') {
         // Tell the owner of the address (not the visitor) that nothing changed, at most hourly.
         if (existing.confirm_sent_at === null || now - existing.confirm_sent_at >= CONFIRM_RESEND_INTERVAL_MS) {
-          try {
-            await mailer.send(alreadySubscribedEmail(newsletter, subscriber.email, urls.preferences(subscriber.token)));
-            await repo.markConfirmSent(trx, existing.id, now);
-          } catch (err) {
-            deps.log?.error({ err }, 'could not send an already-subscribed notice');
-          }
+          await enqueueMail(trx, {
+            kind: 'already_subscribed',
+            mail: alreadySubscribedEmail(newsletter, subscriber.email, urls.preferences(subscriber.token)),
+            now,
+            subscriberId: subscriber.id,
+            newsletterId: newsletter.id,
+          });
+          await repo.markConfirmSent(trx, existing.id, now);
         }
         return doubleOptIn ? 'pending' : 'active';
       }
