@@ -20,3 +20,10 @@ export interface NewslettersTable {
 export type NewsletterRow = Selectable<NewslettersTable>;
 export type NewNewsletterRow = Insertable<NewslettersTable>;
 export type NewsletterUpdate = Updateable<NewslettersTable>;
+
+/** An old slug of a renamed newsletter, still leading to it (see migration 0008). */
+export interface NewsletterSlugAliasesTable {
+  slug: string;
+  newsletter_id: number;
+  created_at: number;
+}

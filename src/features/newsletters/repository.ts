@@ -36,6 +36,38 @@ export async function slugTaken(db: DbOrTx, slug: string, exceptId?: number): Pr
   return (await q.executeTakeFirst()) !== undefined;
 }
 
+/** The newsletter a renamed newsletter's old slug still leads to. */
+export async function findNewsletterByOldSlug(db: DbOrTx, slug: string): Promise<NewsletterRow | undefined> {
+  return db
+    .selectFrom('newsletter_slug_aliases as a')
+    .innerJoin('newsletters as n', 'n.id', 'a.newsletter_id')
+    .selectAll('n')
+    .where('a.slug', '=', slug)
+    .executeTakeFirst();
+}
+
+/** The old slugs that lead to a newsletter, newest first. */
+export async function listOldSlugs(db: DbOrTx, newsletterId: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('newsletter_slug_aliases')
+    .select('slug')
+    .where('newsletter_id', '=', newsletterId)
+    .orderBy('created_at', 'desc')
+    .orderBy('slug')
+    .execute();
+  return rows.map((r) => r.slug);
+}
+
+export async function addOldSlug(db: DbOrTx, slug: string, newsletterId: number, at: number): Promise<void> {
+  await db.insertInto('newsletter_slug_aliases').values({ slug, newsletter_id: newsletterId, created_at: at }).execute();
+}
+
+/** Drops `slug` as an old slug of `newsletterId`; true when it was one. */
+export async function deleteOldSlug(db: DbOrTx, slug: string, newsletterId: number): Promise<boolean> {
+  const result = await db.deleteFrom('newsletter_slug_aliases').where('slug', '=', slug).where('newsletter_id', '=', newsletterId).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
 /** Makes `id` the default newsletter (clears the old default first: the column is unique). */
 export async function makeDefault(db: DbOrTx, id: number): Promise<void> {
   await db.updateTable('newsletters').set({ default_lock: null }).where('default_lock', '=', 1).execute();

@@ -6,7 +6,7 @@ import { echoFields, parseForm } from '../../lib/forms.js';
 import { DEFAULT_TIME_ZONE, timeZoneOptionsWith } from '../../lib/time-zones.js';
 import { publicUrls } from '../../lib/urls.js';
 import { findNewsletterById } from './repository.js';
-import { newsletterSchema } from './schemas.js';
+import { newsletterSchema, SLUG_PATTERN } from './schemas.js';
 import type { NewsletterService } from './service.js';
 
 function formValues(n: NewsletterRow): Record<string, string | boolean> {
@@ -36,7 +36,7 @@ export default async function newsletterRoutes(app: FastifyInstance, opts: { new
   const { newsletters } = opts;
   const urls = publicUrls(app.ctx.config.baseUrl);
 
-  const formPage = (reply: FastifyReply, data: { newsletter?: NewsletterRow; values: Record<string, unknown>; errors?: Record<string, string> }, status = 200) =>
+  const formPage = async (reply: FastifyReply, data: { newsletter?: NewsletterRow; values: Record<string, unknown>; errors?: Record<string, string> }, status = 200) =>
     reply.page(
       'newsletters/form',
       {
@@ -47,6 +47,7 @@ export default async function newsletterRoutes(app: FastifyInstance, opts: { new
         zones: timeZoneOptionsWith(app.ctx.clock.now(), String(data.values.time_zone ?? DEFAULT_TIME_ZONE)),
         embed: data.newsletter ? embedSnippet(urls.subscribe(data.newsletter.slug), data.newsletter.name) : undefined,
         homeUrl: data.newsletter ? urls.home(data.newsletter.slug) : undefined,
+        oldSlugs: data.newsletter ? (await newsletters.oldSlugs(data.newsletter.id)).map((slug) => ({ slug, url: urls.home(slug) })) : [],
       },
       { status },
     );
@@ -83,6 +84,14 @@ export default async function newsletterRoutes(app: FastifyInstance, opts: { new
   app.get('/admin/newsletters/:id', async (request, reply) => {
     const n = await load((request.params as { id: string }).id);
     return formPage(reply, { newsletter: n, values: { ...formValues(n), saved: (request.query as { saved?: string }).saved === '1' } });
+  });
+
+  app.post('/admin/newsletters/:id/old-addresses/:slug/delete', async (request, reply) => {
+    const n = await load((request.params as { id: string }).id);
+    const { slug } = request.params as { slug: string };
+    if (!SLUG_PATTERN.test(slug)) throw new NotFoundError('That is not an old address of this newsletter.');
+    await newsletters.forgetOldSlug(n.id, slug);
+    return reply.redirect(`/admin/newsletters/${n.id}?saved=1`, 303);
   });
 
   app.post('/admin/newsletters/:id', async (request, reply) => {

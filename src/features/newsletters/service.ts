@@ -29,14 +29,30 @@ export function createNewsletterService(deps: { db: Db; clock: Clock; config: Co
     };
   }
 
+  /**
+   * A slug is free when no other newsletter uses it now, and none used it before a rename: its old
+   * links and embedded forms still lead there, and taking the slug would take them over.
+   */
   async function assertSlugFree(trx: DbOrTx, slug: string, exceptId?: number) {
     if (await repo.slugTaken(trx, slug, exceptId)) {
       throw new ValidationError({ slug: 'Another newsletter already uses this address. Choose a different one.' });
+    }
+    const previous = await repo.findNewsletterByOldSlug(trx, slug);
+    if (previous && previous.id !== exceptId) {
+      throw new ValidationError({
+        slug: `${previous.name} used this address before it was renamed, and its old links and forms still lead there. Choose a different one.`,
+      });
     }
   }
 
   return {
     list: () => repo.listNewsletters(db),
+
+    /** The old slugs that still lead to a newsletter (its edit page lists them). */
+    oldSlugs: (id: number) => repo.listOldSlugs(db, id),
+
+    /** The owner's explicit choice: `slug` stops leading to the newsletter and is free for any. */
+    forgetOldSlug: (id: number, slug: string) => repo.deleteOldSlug(db, slug, id),
 
     async create(input: NewsletterInput): Promise<number> {
       return db.transaction().execute(async (trx) => {
@@ -48,9 +64,18 @@ export function createNewsletterService(deps: { db: Db; clock: Clock; config: Co
       });
     },
 
+    /**
+     * A new slug keeps the old one as an alias, in the same transaction, so that no moment exists in
+     * which the old links lead nowhere. Taking back one of its own old slugs makes it current again.
+     */
     async update(id: number, input: NewsletterInput): Promise<void> {
       await db.transaction().execute(async (trx) => {
         await assertSlugFree(trx, input.slug, id);
+        const before = await repo.findNewsletterById(trx, id);
+        if (before && before.slug !== input.slug) {
+          await repo.deleteOldSlug(trx, input.slug, id);
+          await repo.addOldSlug(trx, before.slug, id, clock.now());
+        }
         await repo.updateNewsletter(trx, id, { ...toColumns(input), updated_at: clock.now() });
         if (input.is_default) await repo.makeDefault(trx, id);
       });

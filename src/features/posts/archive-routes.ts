@@ -1,6 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { NotFoundError } from '../../lib/errors.js';
+import { movedLocation, redirectMoved } from '../newsletters/moved.js';
 import { formatDate } from './zoned-time.js';
-import { createPublishingService, type PublishingService } from './publishing.js';
+import { createPublishingService, type ArchivePage, type PublishingService } from './publishing.js';
 
 /**
  * A post's HTML came from a writer: sanitised, but served as if it were hostile anyway. The archive page
@@ -22,9 +24,24 @@ export default async function archiveRoutes(app: FastifyInstance, opts: { publis
   const publishing = opts.publishing ?? createPublishingService(app.ctx);
   const pub = { config: { public: true } };
 
+  /**
+   * A page that is not found under `slug` may be under the newsletter's new slug: answers the
+   * redirect there when `slug` is a renamed newsletter's old one, and rethrows `err` otherwise.
+   */
+  async function redirectIfRenamed(err: unknown, slug: string, request: FastifyRequest, reply: FastifyReply) {
+    const current = err instanceof NotFoundError ? await publishing.renamedSlug(slug) : undefined;
+    if (current === undefined) throw err;
+    return redirectMoved(reply, movedLocation(app.ctx.config.baseUrl, request.url, current));
+  }
+
   app.get('/n/:slug/archive/:postSlug', pub, async (request, reply) => {
     const { slug, postSlug } = request.params as { slug: string; postSlug: string };
-    const page = await publishing.archivePage(slug, postSlug);
+    let page: ArchivePage;
+    try {
+      page = await publishing.archivePage(slug, postSlug);
+    } catch (err) {
+      return redirectIfRenamed(err, slug, request, reply);
+    }
     reply.header('content-security-policy', ARCHIVE_CSP);
     return reply.page(
       'archive/post',
@@ -41,7 +58,12 @@ export default async function archiveRoutes(app: FastifyInstance, opts: { publis
 
   app.get('/n/:slug/feed.xml', pub, async (request, reply) => {
     const { slug } = request.params as { slug: string };
-    const xml = await publishing.feed(slug);
+    let xml: string;
+    try {
+      xml = await publishing.feed(slug);
+    } catch (err) {
+      return redirectIfRenamed(err, slug, request, reply);
+    }
     return reply.type('application/rss+xml; charset=utf-8').header('cache-control', 'public, max-age=300').send(xml);
   });
 }

@@ -7,7 +7,8 @@ import type { PostRow } from '../../db/tables/posts.js';
 import { NotFoundError } from '../../lib/errors.js';
 import { escapeHtml, parseMerge, renderMerge, type MergeValues } from '../../lib/merge.js';
 import { publicUrls } from '../../lib/urls.js';
-import { findNewsletterBySlug } from '../newsletters/repository.js';
+import { findNewsletterByOldSlug, findNewsletterBySlug } from '../newsletters/repository.js';
+import { SLUG_PATTERN } from '../newsletters/schemas.js';
 import { renderPost } from './email.js';
 import { findPostBySlug, listSentPosts, PUBLISHED_STATUSES } from './repository.js';
 
@@ -87,6 +88,11 @@ export function createPublishingService(deps: { db: Db; config: Config }) {
         publishedAt: Number(post.sent_at ?? post.started_at ?? post.updated_at),
         indexable: archivePublic,
       };
+    },
+
+    /** The current slug of the newsletter `slug` named before a rename; undefined when it never did. */
+    async renamedSlug(slug: string): Promise<string | undefined> {
+      return SLUG_PATTERN.test(slug) ? (await findNewsletterByOldSlug(db, slug))?.slug : undefined;
     },
 
     /** RSS 2.0 of the latest sent posts with full content; only for newsletters with a public archive. */

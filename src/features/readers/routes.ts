@@ -5,7 +5,9 @@ import { parseForm } from '../../lib/forms.js';
 import { publicUrls } from '../../lib/urls.js';
 import { wantsJson } from '../../plugins/session.js';
 import type { AuthService } from '../auth/service.js';
-import { findDefaultNewsletter, findNewsletterBySlug } from '../newsletters/repository.js';
+import { movedLocation, redirectMoved } from '../newsletters/moved.js';
+import { findDefaultNewsletter, findNewsletterByOldSlug, findNewsletterBySlug } from '../newsletters/repository.js';
+import { SLUG_PATTERN } from '../newsletters/schemas.js';
 import { listArchive } from '../posts/repository.js';
 import { preferencesSchema, subscribeSchema } from './schemas.js';
 import type { ReaderService } from './service.js';
@@ -47,10 +49,18 @@ export default async function readerRoutes(app: FastifyInstance, opts: { readers
     }
   });
 
-  async function newsletterOr404(slug: string): Promise<NewsletterRow> {
+  /**
+   * The newsletter at `slug`, or the one that had it before a rename (`moved`): embedded forms and old
+   * links keep working. A value that is no slug at all is not looked up.
+   */
+  async function newsletterOr404(slug: string): Promise<{ n: NewsletterRow; moved: boolean }> {
+    const missing = () => new NotFoundError('There is no newsletter at this address.');
+    if (!SLUG_PATTERN.test(slug)) throw missing();
     const n = await findNewsletterBySlug(db, slug);
-    if (!n) throw new NotFoundError('There is no newsletter at this address.');
-    return n;
+    if (n) return { n, moved: false };
+    const renamed = await findNewsletterByOldSlug(db, slug);
+    if (!renamed) throw missing();
+    return { n: renamed, moved: true };
   }
 
   async function homePage(reply: FastifyReply, n: NewsletterRow, extra: { values?: Record<string, string>; errors?: Record<string, string>; message?: string } = {}, status = 200) {
@@ -82,10 +92,16 @@ export default async function readerRoutes(app: FastifyInstance, opts: { readers
     return homePage(reply, n);
   });
 
-  app.get('/n/:slug', pub, async (request, reply) => homePage(reply, await newsletterOr404((request.params as { slug: string }).slug)));
+  app.get('/n/:slug', pub, async (request, reply) => {
+    const { n, moved } = await newsletterOr404((request.params as { slug: string }).slug);
+    if (moved) return redirectMoved(reply, movedLocation(config.baseUrl, request.url, n.slug));
+    return homePage(reply, n);
+  });
 
+  // Answered in place under an old slug too: a redirect would make browsers post again (307/308) or
+  // drop the form (301/302), and embeds on other sites keep the old address.
   app.post('/n/:slug/subscribe', pub, async (request, reply) => {
-    const n = await newsletterOr404((request.params as { slug: string }).slug);
+    const { n } = await newsletterOr404((request.params as { slug: string }).slug);
     const json = wantsJson(request) || request.headers['content-type']?.startsWith('application/json') === true;
     const body = (request.body ?? {}) as Record<string, unknown>;
     const values = { email: typeof body.email === 'string' ? body.email : '', name: typeof body.name === 'string' ? body.name : '' };
