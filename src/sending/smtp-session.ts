@@ -14,11 +14,37 @@ export { SmtpError, type Reply, type SessionOptions } from './smtp-dial.js';
  *
  * Failures are `SmtpError`s shaped as transport.ts classifies them: `code` (ECONNECTION, ETIMEDOUT,
  * ETLS, EAUTH, EENVELOPE, EMESSAGE, EPROTOCOL), the relay's `responseCode` and `response` when it
- * answered, the `command` it answered, and `dataSent` once any byte of the message went out (after
- * that, a lost connection may have delivered it).
+ * answered, the `command` it answered, and `dataSent` when the message's final dot may have reached the
+ * relay: only then can a lost connection have delivered it (see `Terminator`).
  */
 
 type Waiter = { command: string; settle: (r: Reply) => void; reject: (e: SmtpError) => void };
+type Write = { bytes: Buffer; done?: (err?: Error | null) => void };
+
+/**
+ * A message's final dot on its way out. A relay delivers nothing before it has the whole dot, so a
+ * connection lost before the dot was handed to the operating system cannot have delivered the message.
+ *   out       the write that carries it completed while the connection was up: it may have arrived
+ *   unsent    its write never left this process (the connection was gone first)
+ *   pending   neither; when the connection fails in this state, the write was cut somewhere
+ * `shared` says that bytes written after the dot (the next envelope) may have gone in the same write:
+ * a write cut somewhere after the dot then leaves it unknown whether the dot went out.
+ */
+interface Terminator {
+  state: 'pending' | 'out' | 'unsent';
+  shared: boolean;
+}
+
+/** Write errors that mean the bytes never reached the operating system. */
+const NEVER_WRITTEN = new Set(['ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
+
+/**
+ * Messages up to this size carry the next envelope in their own write (one packet, one round trip per
+ * message): their write almost always completes at once. A bigger message, or one on a connection still
+ * busy with earlier bytes, may take many writes: its dot ends its own write, and what follows waits for
+ * that write to complete, so a connection lost on the way says exactly whether the dot went out.
+ */
+const RIDE_ALONG_MAX = 64 * 1024;
 
 const CRLF_DOT_CRLF = Buffer.from('.\r\n');
 const CONTINUED = /^\d{3}-/;
@@ -33,6 +59,10 @@ export class SmtpSession {
   private extensions = new Map<string, string>();
   private closedError: SmtpError | undefined;
   private corked = false;
+  /** The last message's final dot until its write completes: what is written after it may share its write. */
+  private lastDot: Terminator | undefined;
+  /** Writes held back until a final dot's write completes (a message sent alone, see RIDE_ALONG_MAX). */
+  private held: { until: Terminator; writes: Write[] } | undefined;
   /** Called once when the connection is gone, whoever closed it. */
   onClose: (() => void) | undefined;
 
@@ -127,20 +157,28 @@ export class SmtpSession {
    * The message of the open transaction and its final dot; resolves with the relay's answer. `raw` is
    * sent as it is when `wireReady` (CRLF line ends, no line starting with a dot), else dot-stuffed.
    * Everything it writes before its first await, so an `envelope` called right after it (same turn)
-   * leaves in the same packet: with PIPELINING the next message's envelope rides with this one.
+   * leaves in the same packet: with PIPELINING the next message's envelope rides with this one (a big
+   * message's goes right after it, see RIDE_ALONG_MAX).
    */
   async data(raw: Buffer, wireReady: boolean): Promise<string> {
     const body = wireReady ? raw : stuff(raw);
     // A session already gone writes nothing: then the relay cannot have any of it.
-    const writing = this.alive;
+    const terminator: Terminator = { state: this.alive ? 'pending' : 'unsent', shared: false };
+    // Whether what is written next waits for this dot's write (see RIDE_ALONG_MAX).
+    const alone = body.length > RIDE_ALONG_MAX || this.socket.writableLength > 0;
     const done = this.expect('DATA');
     this.writeBytes(body);
-    this.writeBytes(CRLF_DOT_CRLF);
+    this.writeBytes(CRLF_DOT_CRLF, (err) => this.terminatorWritten(terminator, err));
+    if (terminator.state === 'pending') {
+      this.lastDot = terminator;
+      if (alone) this.held ??= { until: terminator, writes: [] };
+    }
     let answer: Reply;
     try {
       answer = await done;
     } catch (err) {
-      if (writing && err instanceof SmtpError) throw new SmtpError(err.message, err.code, err.reply, 'DATA', true);
+      const mayHaveArrived = terminator.state === 'out' || (terminator.state === 'pending' && terminator.shared);
+      if (mayHaveArrived && err instanceof SmtpError) throw new SmtpError(err.message, err.code, err.reply, 'DATA', true);
       throw err;
     }
     if (answer.code >= 200 && answer.code < 300) return answer.text;
@@ -172,10 +210,16 @@ export class SmtpSession {
     socket.setKeepAlive(true, 60_000);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('timeout', () => {
-      this.fail(new SmtpError('The relay did not answer in time', 'ETIMEDOUT'));
-      socket.destroy();
+      // Timers run before the callbacks of writes that completed in the last poll: one turn later, a
+      // final dot that did go out is known as such.
+      setImmediate(() => {
+        this.fail(new SmtpError('The relay did not answer in time', 'ETIMEDOUT'));
+        socket.destroy();
+      });
     });
     socket.on('error', (err: NodeJS.ErrnoException) => this.fail(new SmtpError(`Connection error: ${err.message}`, err.code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'ECONNECTION')));
+    // The relay hung up: nothing written after this reaches a relay that reads it (our side closes too).
+    socket.on('end', () => this.fail(new SmtpError('The relay closed the connection', 'ECONNECTION')));
     socket.on('close', () => this.fail(new SmtpError('The relay closed the connection', 'ECONNECTION')));
   }
 
@@ -188,8 +232,13 @@ export class SmtpSession {
   }
 
   /** Writes of one turn leave together (one writev), whatever their number. */
-  private writeBytes(bytes: Buffer): void {
+  private writeBytes(bytes: Buffer, done?: (err?: Error | null) => void): void {
     if (this.closedError) return;
+    if (this.held) {
+      this.held.writes.push({ bytes, ...(done ? { done } : {}) });
+      return;
+    }
+    if (this.lastDot?.state === 'pending') this.lastDot.shared = true;
     const socket = this.socket;
     if (!this.corked) {
       this.corked = true;
@@ -199,7 +248,21 @@ export class SmtpSession {
         socket.uncork();
       });
     }
-    socket.write(bytes);
+    socket.write(bytes, done);
+  }
+
+  /** The write carrying a final dot completed (or failed); held writes may go now. */
+  private terminatorWritten(terminator: Terminator, err: Error | null | undefined): void {
+    // A write that completes after the connection failed was cut or cancelled, not delivered whole.
+    if (terminator.state === 'pending') {
+      if (!err && this.alive) terminator.state = 'out';
+      else if (err && NEVER_WRITTEN.has((err as NodeJS.ErrnoException).code ?? '')) terminator.state = 'unsent';
+    }
+    if (this.lastDot === terminator) this.lastDot = undefined;
+    if (this.held?.until !== terminator) return;
+    const { writes } = this.held;
+    this.held = undefined;
+    if (this.alive) for (const w of writes) this.writeBytes(w.bytes, w.done);
   }
 
   private expect(command: string): Promise<Reply> {
@@ -286,6 +349,7 @@ export class SmtpSession {
     plain.removeAllListeners('data');
     plain.removeAllListeners('timeout');
     plain.removeAllListeners('close');
+    plain.removeAllListeners('end');
     plain.removeAllListeners('error');
     // The TLS socket reports what goes wrong from here on; an error on the plain one must not go unheard.
     plain.on('error', () => undefined);

@@ -5,9 +5,9 @@ import type { MessageTemplate, Recipient } from './message.js';
  * relay, the dev outbox. Every attempt ends in exactly one outcome class; the engine maps classes to
  * delivery states (research/reliability-security.md §3.1):
  *   sent     the relay answered 2xx to the end of DATA
- *   retry    a 4xx, or the connection failed before the end of DATA: the relay has not got it
+ *   retry    a 4xx, or the connection failed before the final dot of DATA went out: the relay has not got it
  *   failed   a 5xx for this recipient; `suppress` when it says the address does not exist
- *   unknown  the connection was lost after the end of DATA, before the answer: maybe delivered
+ *   unknown  the connection was lost after the final dot went out, before the answer: maybe delivered
  *   relay    the relay itself is unusable (refused, login or TLS failure, sender refused):
  *            pause the whole send, the recipient is not at fault
  *   post     every message of this post would be refused the same way (size, content): pause it
@@ -91,9 +91,9 @@ export function describeSmtpError(err: unknown): string {
 const ENHANCED = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/;
 
 /**
- * Classifies a failed send on an SMTP session (smtp-session.ts). `dataSent` says whether the message body had started to
- * go out: a lost connection after that point may have delivered the message (RFC 1047), before it
- * certainly did not.
+ * Classifies a failed send on an SMTP session (smtp-session.ts). `dataSent` says whether the message's
+ * final dot may have gone out: a connection lost after that may have delivered the message (RFC 1047),
+ * one lost before it (mid-message included) certainly did not.
  */
 export function classifySendError(err: unknown, dataSent: boolean): SendOutcome {
   const e = (err ?? {}) as SmtpErrorLike;
