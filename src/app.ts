@@ -83,6 +83,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const auth = createAuthService({
     db: ctx.db,
     clock: ctx.clock,
+    config: ctx.config,
+    mailOutbox: ctx.mailOutbox,
     onOwnerCreated: (trx, owner) => createFirstNewsletter(trx, ctx.config, owner, ctx.clock.now()).then(() => undefined),
   });
   const newsletters = createNewsletterService({ db: ctx.db, clock: ctx.clock, config: ctx.config });

@@ -1,4 +1,5 @@
 import type { DbOrTx } from '../../db/database.js';
+import type { NewPasswordResetRow } from '../../db/tables/password-resets.js';
 import type { SessionRow } from '../../db/tables/sessions.js';
 import type { UserRow } from '../../db/tables/users.js';
 
@@ -54,4 +55,45 @@ export async function deleteUserSessions(db: DbOrTx, userId: number): Promise<vo
 
 export async function deleteSessionsIdleSince(db: DbOrTx, before: number): Promise<void> {
   await db.deleteFrom('sessions').where('last_verified_at', '<', before).execute();
+}
+
+export async function insertPasswordReset(db: DbOrTx, r: NewPasswordResetRow): Promise<void> {
+  await db.insertInto('password_resets').values(r).execute();
+}
+
+/** The user a reset link belongs to, if the link is unused and unexpired at `now`. */
+export async function findUsablePasswordReset(db: DbOrTx, tokenHash: string, now: number): Promise<UserRow | undefined> {
+  return db
+    .selectFrom('password_resets as r')
+    .innerJoin('users as u', 'u.id', 'r.user_id')
+    .selectAll('u')
+    .where('r.token_hash', '=', tokenHash)
+    .where('r.used_at', 'is', null)
+    .where('r.expires_at', '>', now)
+    .executeTakeFirst();
+}
+
+/**
+ * Uses a reset link; true for exactly one caller. The conditional update is the lock: of two requests
+ * racing with the same link, only one sees a row change.
+ */
+export async function usePasswordReset(db: DbOrTx, tokenHash: string, now: number): Promise<boolean> {
+  const result = await db
+    .updateTable('password_resets')
+    .set({ used_at: now })
+    .where('token_hash', '=', tokenHash)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Retires every other outstanding link of the user once one has been used. */
+export async function retirePasswordResets(db: DbOrTx, userId: number, now: number): Promise<void> {
+  await db.updateTable('password_resets').set({ used_at: now }).where('user_id', '=', userId).where('used_at', 'is', null).execute();
+}
+
+/** Links past their expiry serve no purpose; they go when a new one is made. */
+export async function deleteExpiredPasswordResets(db: DbOrTx, now: number): Promise<void> {
+  await db.deleteFrom('password_resets').where('expires_at', '<=', now).execute();
 }

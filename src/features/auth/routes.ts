@@ -1,9 +1,9 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { echoFields, parseForm } from '../../lib/forms.js';
 import { NotFoundError, RateLimitedError, UnauthorizedError, ValidationError } from '../../lib/errors.js';
 import { PASSWORD_MIN_LENGTH } from '../../lib/passwords.js';
-import { loginSchema, setupSchema } from './schemas.js';
-import type { AuthService } from './service.js';
+import { forgotPasswordSchema, loginSchema, resetPasswordSchema, setupSchema } from './schemas.js';
+import { RESET_LINK_INVALID, type AuthService } from './service.js';
 
 /**
  * Only same-site paths are followed after sign-in, so `next` can never become an open redirect. Control
@@ -38,14 +38,15 @@ export default async function authRoutes(app: FastifyInstance, opts: { auth: Aut
     }
   });
 
-  const loginPage = (reply: FastifyReply, data: { values?: Record<string, string>; errors?: Record<string, string>; message?: string; next?: string }, status = 200) =>
-    reply.page('auth/login', { title: 'Sign in', values: data.values ?? {}, errors: data.errors, message: data.message, next: data.next }, { status });
+  const loginPage = (reply: FastifyReply, data: { values?: Record<string, string>; errors?: Record<string, string>; message?: string; notice?: string; next?: string }, status = 200) =>
+    reply.page('auth/login', { title: 'Sign in', values: data.values ?? {}, errors: data.errors, message: data.message, notice: data.notice, next: data.next }, { status });
 
   app.get('/login', pub, async (request, reply) => {
     if (await auth.needsSetup()) return reply.redirect('/setup', 303);
     const next = (request.query as { next?: string }).next;
     if (request.user) return reply.redirect(safeNext(next), 303);
-    return loginPage(reply, { next: typeof next === 'string' ? next : undefined });
+    const reset = (request.query as { reset?: string }).reset === 'done';
+    return loginPage(reply, { next: typeof next === 'string' ? next : undefined, notice: reset ? 'Your password has been changed. Sign in with the new one.' : undefined });
   });
 
   app.post('/login', pub, async (request, reply) => {
@@ -64,6 +65,72 @@ export default async function authRoutes(app: FastifyInstance, opts: { auth: Aut
       if (err instanceof RateLimitedError) {
         reply.header('retry-after', Math.ceil(err.retryAfterMs / 1000));
         return loginPage(reply, { values, message: err.message, next: values.next }, 429);
+      }
+      throw err;
+    }
+  });
+
+  const forgotPage = (reply: FastifyReply, data: { values?: Record<string, string>; errors?: Record<string, string>; message?: string }, status = 200) =>
+    reply.page(
+      'auth/forgot',
+      { title: 'Reset your password', values: data.values ?? {}, errors: data.errors, message: data.message, devOutbox: app.ctx.mailer.kind === 'dev-outbox' },
+      { status },
+    );
+
+  app.get('/forgot', pub, async (_request, reply) => {
+    if (await auth.needsSetup()) return reply.redirect('/setup', 303);
+    return forgotPage(reply, {});
+  });
+
+  app.post('/forgot', pub, async (request, reply) => {
+    if (await auth.needsSetup()) return reply.redirect('/setup', 303);
+    const values = echoFields(request.body);
+    try {
+      const input = parseForm(forgotPasswordSchema, request.body);
+      await auth.requestPasswordReset(input.email, request.ip);
+      // The same page whether or not the address has an account.
+      return reply.page('auth/forgot-sent', { title: 'Check your inbox', email: input.email });
+    } catch (err) {
+      if (err instanceof ValidationError) return forgotPage(reply, { values, errors: err.fields }, 422);
+      if (err instanceof RateLimitedError) {
+        reply.header('retry-after', Math.ceil(err.retryAfterMs / 1000));
+        return forgotPage(reply, { values, message: err.message }, 429);
+      }
+      throw err;
+    }
+  });
+
+  const resetToken = (request: FastifyRequest) => (request.params as { token: string }).token;
+  const resetPage = (reply: FastifyReply, token: string, data: { valid: boolean; errors?: Record<string, string>; message?: string }, status = 200) => {
+    // The token is in the address: no other site may see it in a Referer header.
+    reply.header('referrer-policy', 'no-referrer');
+    return reply.page(
+      'auth/reset',
+      { title: 'Choose a new password', action: `/reset/${encodeURIComponent(token)}`, minPassword: PASSWORD_MIN_LENGTH, invalidMessage: RESET_LINK_INVALID, ...data },
+      { status },
+    );
+  };
+
+  // Reading the link changes nothing (mail scanners follow links); only the form's POST uses it.
+  app.get('/reset/:token', pub, async (request, reply) => {
+    const token = resetToken(request);
+    return (await auth.canResetPassword(token)) ? resetPage(reply, token, { valid: true }) : resetPage(reply, token, { valid: false }, 404);
+  });
+
+  app.post('/reset/:token', pub, async (request, reply) => {
+    const token = resetToken(request);
+    try {
+      const input = parseForm(resetPasswordSchema, request.body);
+      await auth.resetPassword(token, input.password, request.ip);
+      // Every session of the user is gone; this browser's cookie goes too.
+      if (request.sessionId) await reply.endSession();
+      return reply.redirect('/login?reset=done', 303);
+    } catch (err) {
+      if (err instanceof ValidationError) return resetPage(reply, token, { valid: true, errors: err.fields }, 422);
+      if (err instanceof NotFoundError) return resetPage(reply, token, { valid: false }, 404);
+      if (err instanceof RateLimitedError) {
+        reply.header('retry-after', Math.ceil(err.retryAfterMs / 1000));
+        return resetPage(reply, token, { valid: true, message: err.message }, 429);
       }
       throw err;
     }
