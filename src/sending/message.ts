@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import type { NewsletterRow } from '../db/tables/newsletters.js';
 import type { PostRow } from '../db/tables/posts.js';
 import { parseJsonObject } from '../db/codec.js';
-import { isValidEmail, parseMailbox } from '../lib/email.js';
+import { senderOf, type Sender } from '../domain/sender.js';
 import { escapeHtml, parseMerge, resolveField, type MergeField, type MergeValues } from '../lib/merge.js';
 import { publicUrls } from '../lib/urls.js';
 import type { PostContent } from './content.js';
@@ -88,18 +88,9 @@ export function compileSettings(config: Config): CompileSettings {
   };
 }
 
-/** The sender of a newsletter's mail: its own From settings, else MAIL_FROM. */
-export function senderOf(newsletter: NewsletterRow, settings: CompileSettings): { name: string; address: string } {
-  const fallback = parseMailbox(settings.mailFrom);
-  const address = newsletter.from_email && isValidEmail(newsletter.from_email) ? newsletter.from_email : fallback?.address;
-  if (!address) throw new Error('No valid From address: set one on the newsletter or MAIL_FROM.');
-  const name = newsletter.from_name.trim() || (address === fallback?.address ? fallback?.name : undefined) || newsletter.name;
-  return { name, address };
-}
-
 /** The domain Message-IDs are minted on: the DKIM signing domain, else the From domain. */
 export function messageIdDomain(newsletter: NewsletterRow, settings: CompileSettings): string {
-  return settings.dkimDomain ?? domainOf(senderOf(newsletter, settings).address);
+  return settings.dkimDomain ?? domainOf(senderOf(newsletter, settings.mailFrom).address);
 }
 
 /** Static text pieces already quoted-printable; fields left for per-recipient values. */
@@ -124,7 +115,7 @@ export function compileMessage(
   content: PostContent,
   settings: CompileSettings,
 ): CompiledMessage {
-  const sender = senderOf(newsletter, settings);
+  const sender = senderOf(newsletter, settings.mailFrom);
   const template = compileTemplate(post, newsletter, content, settings, sender);
   return {
     postId: post.id,
@@ -139,7 +130,7 @@ function compileTemplate(
   newsletter: NewsletterRow,
   content: PostContent,
   settings: CompileSettings,
-  sender: { name: string; address: string },
+  sender: Sender,
 ): MessageTemplate {
   const host = new URL(settings.baseUrl).hostname;
   const boundary = `=_gz_${randomBytes(12).toString('hex')}`;
@@ -151,8 +142,7 @@ function compileTemplate(
   const html = compileBody(content.html);
 
   let fixed = headerLine('From', formatMailbox(sender.name, sender.address));
-  const replyTo = newsletter.reply_to?.trim();
-  if (replyTo && isValidEmail(replyTo)) fixed += headerLine('Reply-To', replyTo);
+  if (sender.replyTo) fixed += headerLine('Reply-To', sender.replyTo);
   if (subjectIsStatic) fixed += headerLine('Subject', encodeUnstructured(staticSubject));
   fixed +=
     headerLine('MIME-Version', '1.0') +

@@ -1,7 +1,6 @@
 import type { Transaction } from 'kysely';
 import type { Config } from '../../config.js';
 import type { Database, Db, DbOrTx } from '../../db/database.js';
-import type { NewsletterRow } from '../../db/tables/newsletters.js';
 import { fromBool } from '../../db/codec.js';
 import type { Clock } from '../../lib/clock.js';
 import { parseMailbox } from '../../lib/email.js';
@@ -98,10 +97,4 @@ export async function createFirstNewsletter(trx: Transaction<Database>, config: 
     updated_at: at,
   });
   return id;
-}
-
-/** The name and address a newsletter's mail is sent from, as one RFC 5322 mailbox string. */
-export function senderOf(newsletter: Pick<NewsletterRow, 'from_name' | 'from_email'>): string {
-  const name = newsletter.from_name.replace(/["\\\r\n]/g, '').trim();
-  return name ? `"${name}" <${newsletter.from_email}>` : newsletter.from_email;
 }

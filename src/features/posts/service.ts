@@ -5,6 +5,7 @@ import type { NewsletterRow } from '../../db/tables/newsletters.js';
 import type { PostRow, PostStatus } from '../../db/tables/posts.js';
 import type { UserRow } from '../../db/tables/users.js';
 import { toJson } from '../../db/codec.js';
+import { mailboxText, senderOf } from '../../domain/sender.js';
 import type { Clock } from '../../lib/clock.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
 import { escapeHtml, parseMerge, renderMerge, type MergeValues } from '../../lib/merge.js';
@@ -12,7 +13,6 @@ import { publicUrls } from '../../lib/urls.js';
 import { countAudience, parseAudience, type Audience } from '../../sending/audience.js';
 import type { Mailer } from '../../sending/mailer.js';
 import { findNewsletterById, listNewsletters } from '../newsletters/repository.js';
-import { senderOf } from '../newsletters/service.js';
 import { checkPost, type PostCheck } from './checks.js';
 import { renderPost, type RenderedPost } from './email.js';
 import {
@@ -245,14 +245,14 @@ export function createPostService(deps: PostServiceDeps) {
     async testSend(id: number, recipients: string[], user: Pick<UserRow, 'name' | 'email'>): Promise<{ ok: boolean; message: string }> {
       const { post, newsletter } = await load(id);
       const { sample } = await review(post, newsletter, user);
-      const from = newsletter.from_email ? senderOf({ from_name: newsletter.from_name || newsletter.name, from_email: newsletter.from_email }) : config.mailFrom;
+      const sender = senderOf(newsletter, config.mailFrom);
       const sent: string[] = [];
       try {
         for (const to of recipients) {
           await mailer.send({
-            from,
+            from: mailboxText(sender),
             to,
-            ...(newsletter.reply_to ? { replyTo: newsletter.reply_to } : {}),
+            ...(sender.replyTo ? { replyTo: sender.replyTo } : {}),
             subject: `[Test] ${sample.subject || '(no subject)'}`,
             html: sample.html,
             text: sample.text,

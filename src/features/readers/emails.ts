@@ -1,7 +1,7 @@
 import type { NewsletterRow } from '../../db/tables/newsletters.js';
 import { escapeHtml } from '../../lib/merge.js';
 import type { OutgoingMail } from '../../sending/mailer.js';
-import { senderOf } from '../newsletters/service.js';
+import { mailboxText, type Sender } from '../../domain/sender.js';
 
 /**
  * System mail to readers. It deliberately contains nothing the reader typed (not even their name): until
@@ -18,12 +18,12 @@ function shell(title: string, paragraphs: string[], button?: { href: string; lab
 
 const systemHeaders = { 'Auto-Submitted': 'auto-generated' };
 
-export function confirmationEmail(newsletter: NewsletterRow, to: string, confirmUrl: string): OutgoingMail {
+export function confirmationEmail(newsletter: NewsletterRow, sender: Sender, to: string, confirmUrl: string): OutgoingMail {
   const name = escapeHtml(newsletter.name);
   return {
-    from: senderOf(newsletter),
+    from: mailboxText(sender),
     to,
-    ...(newsletter.reply_to ? { replyTo: newsletter.reply_to } : {}),
+    ...(sender.replyTo ? { replyTo: sender.replyTo } : {}),
     subject: `Confirm your subscription to ${newsletter.name}`,
     headers: systemHeaders,
     text: [
@@ -41,12 +41,12 @@ export function confirmationEmail(newsletter: NewsletterRow, to: string, confirm
   };
 }
 
-export function alreadySubscribedEmail(newsletter: NewsletterRow, to: string, preferencesUrl: string): OutgoingMail {
+export function alreadySubscribedEmail(newsletter: NewsletterRow, sender: Sender, to: string, preferencesUrl: string): OutgoingMail {
   const name = escapeHtml(newsletter.name);
   return {
-    from: senderOf(newsletter),
+    from: mailboxText(sender),
     to,
-    ...(newsletter.reply_to ? { replyTo: newsletter.reply_to } : {}),
+    ...(sender.replyTo ? { replyTo: sender.replyTo } : {}),
     subject: `You are already subscribed to ${newsletter.name}`,
     headers: systemHeaders,
     text: [

@@ -12,6 +12,7 @@ import { constantTimeEqual, hmacBase64Url, randomToken, sha256Hex } from '../../
 import { publicUrls } from '../../lib/urls.js';
 import { enqueueMail, type MailOutbox } from '../../sending/mail-outbox.js';
 import { recordEvent } from '../events/repository.js';
+import { senderOf } from '../../domain/sender.js';
 import { emailHash, isSuppressed } from '../suppressions/repository.js';
 import { alreadySubscribedEmail, confirmationEmail } from './emails.js';
 import { canonicalAddress } from './names.js';
@@ -88,7 +89,7 @@ export function createReaderService(deps: ReaderServiceDeps) {
     await repo.insertConfirmationToken(conn, { hash: sha256Hex(token), subscriptionId, at: now, expiresAt: now + CONFIRM_TOKEN_TTL_MS });
     await enqueueMail(conn, {
       kind: 'confirmation',
-      mail: confirmationEmail(newsletter, subscriber.email, urls.confirm(token)),
+      mail: confirmationEmail(newsletter, senderOf(newsletter, config.mailFrom), subscriber.email, urls.confirm(token)),
       now,
       subscriberId: subscriber.id,
       newsletterId: newsletter.id,
@@ -155,7 +156,7 @@ export function createReaderService(deps: ReaderServiceDeps) {
         if (existing.confirm_sent_at === null || now - existing.confirm_sent_at >= CONFIRM_RESEND_INTERVAL_MS) {
           await enqueueMail(trx, {
             kind: 'already_subscribed',
-            mail: alreadySubscribedEmail(newsletter, subscriber.email, urls.preferences(subscriber.token)),
+            mail: alreadySubscribedEmail(newsletter, senderOf(newsletter, config.mailFrom), subscriber.email, urls.preferences(subscriber.token)),
             now,
             subscriberId: subscriber.id,
             newsletterId: newsletter.id,
