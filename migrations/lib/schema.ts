@@ -11,7 +11,7 @@ import type { ColumnDefinitionBuilder, Kysely } from 'kysely';
  * Of the two dialects Gazette runs on, only Postgres has transactional DDL.
  */
 export function isPostgres(db: Kysely<any>): boolean {
-  return db.getExecutor().adapter.supportsTransactionalDdl;
+  return db.getExecutor().adapter.supportsTransactionalDdl === true;
 }
 
 /** An auto-incrementing integer primary key on either dialect. */
