@@ -9,6 +9,7 @@ import { createFirstNewsletter, createNewsletterService } from './features/newsl
 import readerRoutes from './features/readers/routes.js';
 import { createReaderService } from './features/readers/service.js';
 import outboxRoutes from './features/outbox/routes.js';
+import { createOutboxService } from './features/outbox/service.js';
 import archiveRoutes from './features/posts/archive-routes.js';
 import postRoutes from './features/posts/routes.js';
 import sendingRoutes from './features/sending/routes.js';
@@ -93,7 +94,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(authRoutes, { auth });
   await app.register(dashboardRoutes);
   await app.register(settingsRoutes, { auth });
-  await app.register(outboxRoutes);
+  await app.register(outboxRoutes, { outbox: createOutboxService(ctx) });
   await app.register(newsletterRoutes, { newsletters });
   await app.register(readerRoutes, { readers, auth });
   await app.register(subscriberRoutes, { sendConfirmation: readers.sendConfirmation });

@@ -5,7 +5,7 @@ import type { Config } from './config.js';
 import { connectDatabase, type DbHandle } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
 import { readOrCreateSecret } from './lib/secret-file.js';
-import { createDevOutboxMailer } from './sending/dev-outbox.js';
+import { devOutboxMailer, type DevOutbox } from './sending/dev-outbox.js';
 import type { Mailer } from './sending/mailer.js';
 import { createSmtpMailer } from './sending/smtp-mailer.js';
 import type { Clock } from './lib/clock.js';
@@ -48,6 +48,6 @@ export function resolveSecret(config: Config, warn: (msg: string) => void): stri
   return secret;
 }
 
-export function createMailer(config: Config, db: DbHandle['db'], clock: Clock): Mailer {
-  return config.smtp ? createSmtpMailer(config.smtp, config.dkim) : createDevOutboxMailer(db, clock);
+export function createMailer(config: Config, devOutbox: DevOutbox, clock: Clock): Mailer {
+  return config.smtp ? createSmtpMailer(config.smtp, config.dkim) : devOutboxMailer(devOutbox, clock);
 }

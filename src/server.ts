@@ -5,6 +5,7 @@ import { ConfigError, configWarnings, loadConfig, type Config } from './config.j
 import { MigrationError } from './db/migrate.js';
 import { renderPostEmail, warmEmailRenderer } from './features/posts/email.js';
 import { systemClock } from './lib/clock.js';
+import { createDevOutbox } from './sending/dev-outbox.js';
 import { createSendingEngine } from './sending/engine.js';
 import { createMailOutbox } from './sending/mail-outbox.js';
 import type { EngineLog } from './sending/options.js';
@@ -18,7 +19,9 @@ async function main(): Promise<void> {
 
   const secretKey = resolveSecret(config, warn);
   const database = await openDatabase(config, say);
-  const mailer = createMailer(config, database.db, systemClock);
+  // Built once: single mail and the bulk send both keep mail here when no relay is configured.
+  const devOutbox = createDevOutbox(database.db, systemClock);
+  const mailer = createMailer(config, devOutbox, systemClock);
   if (mailer.kind === 'dev-outbox') warn('No SMTP relay configured (SMTP_URL): mail is kept in the dev outbox, not delivered.');
 
   // The engine logs through the app's logger, which exists once the app is built.
@@ -35,6 +38,7 @@ async function main(): Promise<void> {
     config,
     clock: systemClock,
     renderer: renderPostEmail,
+    devOutbox,
     log: engineLog,
   });
 
@@ -46,6 +50,7 @@ async function main(): Promise<void> {
     dialect: database.dialect,
     pingDb: database.ping,
     mailer,
+    devOutbox,
     mailOutbox,
     sending,
     clock: systemClock,

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import type { Db, Dialect } from '../db/database.js';
 import type { Clock } from '../lib/clock.js';
+import type { DevOutbox } from '../sending/dev-outbox.js';
 import type { SendingEngine } from '../sending/engine.js';
 import type { MailOutbox } from '../sending/mail-outbox.js';
 import type { Mailer } from '../sending/mailer.js';
@@ -14,6 +15,8 @@ export interface AppContext {
   /** Whether the database answers; /healthz reports it. */
   pingDb: () => Promise<boolean>;
   mailer: Mailer;
+  /** Mail kept instead of delivered while no SMTP relay is configured; both mail paths store into it. */
+  devOutbox: DevOutbox;
   /** Single messages queued in transactions and sent after commit (src/sending/mail-outbox.ts). */
   mailOutbox: MailOutbox;
   /** Bulk sending: posts → deliveries → relay (src/sending/engine.ts). */

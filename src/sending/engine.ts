@@ -18,7 +18,7 @@ import { createSendRates, readProgress, type SendProgress } from './progress.js'
 import { dropLease, holdLease, liveLeaseOwners } from './leases.js';
 import { findPost, releasePostClaims, snapshotAudience } from './repository.js';
 import { createThreadedSmtpTransport } from './smtp-thread.js';
-import { createDevOutboxTransport } from './dev-outbox.js';
+import { createDevOutbox, devOutboxTransport, type DevOutbox } from './dev-outbox.js';
 import type { BulkTransport } from './transport.js';
 
 /**
@@ -59,6 +59,8 @@ export interface SendingEngineDeps {
   renderer: PostContentRenderer;
   /** Defaults: the SMTP pool (in a worker thread) when SMTP is configured, else the dev outbox. */
   transport?: BulkTransport;
+  /** The app's dev outbox, which the default transport stores into when SMTP is not configured. */
+  devOutbox?: DevOutbox;
   /** Defaults to worker-thread signing when DKIM is configured; null turns signing off. */
   signer?: DkimSigner | null;
   log?: EngineLog;
@@ -75,7 +77,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
     deps.transport ??
     (config.smtp
       ? createThreadedSmtpTransport(config.smtp, { size: config.smtpPoolSize, clientName: new URL(config.baseUrl).hostname })
-      : createDevOutboxTransport(db, clock));
+      : devOutboxTransport(deps.devOutbox ?? createDevOutbox(db, clock)));
   let signer: DkimSigner | null | undefined = deps.signer;
   const getSigner = () => (signer === undefined ? (signer = config.dkim ? createDkimSigner(config.dkim) : null) : signer);
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { simpleParser } from 'mailparser';
-import { createDevOutboxMailer } from '../../src/sending/dev-outbox.js';
+import { devOutboxMailer } from '../../src/sending/dev-outbox.js';
 import { buildTestApp, OWNER, setupOwner, type Agent, type TestApp } from '../helpers/app.js';
 import { DIALECTS } from '../helpers/db.js';
+import { addReaders, makeNewsletter, makePost } from '../sending/fixtures.js';
 
 const BANNER = /<div class="banner warn" role="status">Mail is not being delivered/;
 
@@ -72,9 +73,9 @@ for (const dialect of DIALECTS) {
     });
 
     it('lists captured mail and shows a message with its HTML in a sandboxed frame and its text', async () => {
-      // A richer message than the test email, through a dev-outbox mailer on the same database.
+      // A richer message than the test email, through another mailer on the app's dev outbox.
       const html = '<p>Hello <b>reader</b> &amp; friends</p><script>alert("x")</script>';
-      await createDevOutboxMailer(t.db.db, t.clock).send({
+      await devOutboxMailer(t.devOutbox, t.clock).send({
         from: 'Olive <olive@example.com>',
         to: 'reader@example.org',
         subject: 'Issue #1: "Hello" & <welcome>',
@@ -102,6 +103,37 @@ for (const dialect of DIALECTS) {
       assert.match(String(show.headers['content-security-policy']), /script-src 'self'/);
     });
 
+    it('keeps single mail and the bulk send in the one outbox the admin reads, as the bytes a relay would get', async () => {
+      const stored: string[] = [];
+      const store = t.devOutbox.store.bind(t.devOutbox);
+      t.devOutbox.store = async (m) => {
+        stored.push(m.subject);
+        await store(m);
+      };
+      const n = await makeNewsletter(t.db.db, t.clock.now());
+      await addReaders(t.db.db, n.id, t.clock.now(), 2);
+      const postId = await makePost(t.db.db, n.id, t.clock.now(), { subject: 'Issue one' });
+      await agent.get(`/admin/posts/${postId}`);
+      assert.equal((await agent.post(`/admin/posts/${postId}/test`, { recipients: OWNER.email })).statusCode, 200);
+      assert.equal((await agent.post(`/admin/posts/${postId}/send`)).statusCode, 303);
+      await t.sending.runOnce();
+
+      assert.deepEqual(stored, ['[Test] Issue one', 'Issue one', 'Issue one'], 'both mail paths store through the app’s one dev outbox');
+      const list = await agent.get('/admin/outbox');
+      assert.equal((list.body.match(/>\[Test\] Issue one</g) ?? []).length, 1);
+      assert.equal((list.body.match(/>Issue one</g) ?? []).length, 2);
+
+      // The bulk message is kept exactly as rendered for the wire: CRLF lines, headers, blank line, body.
+      const bulk = (await outboxRows()).filter((r) => r.subject === 'Issue one');
+      const delivery = await t.db.db.selectFrom('deliveries').selectAll().where('email', '=', bulk[0]!.to_address).executeTakeFirstOrThrow();
+      assert.equal(delivery.status, 'sent');
+      assert.equal(bulk[0]!.message_id, delivery.message_id);
+      assert.doesNotMatch(bulk[0]!.raw.replace(/\r\n/g, ''), /\n/, 'every line ends in CRLF');
+      const parsed = await simpleParser(bulk[0]!.raw);
+      assert.equal(parsed.messageId, delivery.message_id);
+      assert.equal(parsed.to && !Array.isArray(parsed.to) ? parsed.to.value[0]?.address : undefined, delivery.email);
+    });
+
     it('answers 404 for a message that is not there', async () => {
       for (const url of ['/admin/outbox/999999', '/admin/outbox/abc', '/admin/outbox/-1']) {
         const res = await agent.get(url);
@@ -111,7 +143,7 @@ for (const dialect of DIALECTS) {
     });
 
     it('pages through a long outbox, newest first', async () => {
-      const mailer = createDevOutboxMailer(t.db.db, t.clock);
+      const mailer = devOutboxMailer(t.devOutbox, t.clock);
       for (let i = 1; i <= 52; i++) {
         await mailer.send({ from: 'a@example.com', to: `r${i}@example.org`, subject: `Message ${i}`, text: 'x' });
       }

@@ -4,7 +4,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { Dialect } from '../../src/db/database.js';
 import { renderPostEmail } from '../../src/features/posts/email.js';
 import type { PostContentRenderer } from '../../src/sending/content.js';
-import { createDevOutboxMailer } from '../../src/sending/dev-outbox.js';
+import { createDevOutbox, devOutboxMailer, type DevOutbox } from '../../src/sending/dev-outbox.js';
 import type { DkimSigner } from '../../src/sending/dkim-pool.js';
 import { createSendingEngine, type SendingEngine } from '../../src/sending/engine.js';
 import { createMailOutbox, type MailOutbox } from '../../src/sending/mail-outbox.js';
@@ -27,6 +27,8 @@ export interface TestApp {
   db: TestDb;
   clock: FakeClock;
   mailer: CapturingMailer;
+  /** The app's one dev outbox: the dev-outbox mailer and the bulk send's default transport store into it. */
+  devOutbox: DevOutbox;
   config: Config;
   /** The app's sending engine; tests drive it with `runOnce()` and the FakeClock, never its timers. */
   sending: SendingEngine;
@@ -58,8 +60,9 @@ export async function buildTestApp(
   const clock = new FakeClock();
   const config = testConfig(options.env);
   const capture = new CapturingMailer();
+  const devOutbox = createDevOutbox(db.db, clock);
   const mailer =
-    options.mailer === 'dev-outbox' ? createDevOutboxMailer(db.db, clock) : typeof options.mailer === 'object' ? options.mailer : capture;
+    options.mailer === 'dev-outbox' ? devOutboxMailer(devOutbox, clock) : typeof options.mailer === 'object' ? options.mailer : capture;
   const sending = createSendingEngine({
     db: db.db,
     sendDb: db.sendDb,
@@ -67,6 +70,7 @@ export async function buildTestApp(
     config,
     clock,
     renderer: options.renderer ?? renderPostEmail,
+    devOutbox,
     ...options.sending,
   });
   const mailOutbox = createMailOutbox({ db: db.db, mailer, clock });
@@ -76,6 +80,7 @@ export async function buildTestApp(
     dialect: db.dialect,
     pingDb: options.pingDb ?? db.ping,
     mailer,
+    devOutbox,
     mailOutbox,
     sending,
     clock,
@@ -87,6 +92,7 @@ export async function buildTestApp(
     db,
     clock,
     mailer: capture,
+    devOutbox,
     config,
     sending,
     mailOutbox,

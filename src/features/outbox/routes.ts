@@ -1,19 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../../lib/errors.js';
-import { clearDevMessages, findDevMessage, listDevMessages } from '../../sending/dev-outbox.js';
 import type { MailStatus } from '../../db/tables/mail-outbox.js';
-import { countMailByStatus, listMail } from '../../sending/mail-outbox-repository.js';
 import { MAIL_STATUSES, mailLogRow, RETRY_SUMMARY, statusCounts } from './mail-log.js';
+import type { OutboxService } from './service.js';
 
 const PAGE_SIZE = 50;
 
 /** The dev outbox: mail kept instead of delivered while no SMTP relay is configured. */
-export default async function outboxRoutes(app: FastifyInstance) {
-  const { db } = app.ctx;
+export default async function outboxRoutes(app: FastifyInstance, opts: { outbox: OutboxService }) {
+  const { outbox } = opts;
 
   app.get('/admin/outbox', async (request, reply) => {
     const before = Number((request.query as { before?: string }).before);
-    const rows = await listDevMessages(db, PAGE_SIZE + 1, Number.isInteger(before) && before > 0 ? before : undefined);
+    const rows = await outbox.captured(PAGE_SIZE + 1, Number.isInteger(before) && before > 0 ? before : undefined);
     const messages = rows.slice(0, PAGE_SIZE);
     const nextBefore = rows.length > PAGE_SIZE ? messages[messages.length - 1]?.id : undefined;
     return reply.page('outbox/index', { title: 'Outbox', messages, nextBefore, captured: app.ctx.mailer.kind === 'dev-outbox' });
@@ -21,7 +20,7 @@ export default async function outboxRoutes(app: FastifyInstance) {
 
   app.get('/admin/outbox/:id', async (request, reply) => {
     const id = Number((request.params as { id: string }).id);
-    const row = Number.isInteger(id) && id > 0 ? await findDevMessage(db, id) : undefined;
+    const row = Number.isInteger(id) && id > 0 ? await outbox.message(id) : undefined;
     if (!row) throw new NotFoundError('That message is not in the outbox.');
     // Loaded on first use: the dev outbox viewer is rarely opened and mailparser is slow to load.
     const { simpleParser } = await import('mailparser');
@@ -36,7 +35,7 @@ export default async function outboxRoutes(app: FastifyInstance) {
   });
 
   app.post('/admin/outbox/clear', async (_request, reply) => {
-    await clearDevMessages(db);
+    await outbox.clear();
     return reply.redirect('/admin/outbox', 303);
   });
 
@@ -46,7 +45,7 @@ export default async function outboxRoutes(app: FastifyInstance) {
     const q = request.query as { before?: string; status?: string; resent?: string };
     const before = typeof q.before === 'string' && /^[1-9]\d{0,9}$/.test(q.before) ? Number(q.before) : undefined;
     const status = MAIL_STATUSES.find((s) => s === q.status) as MailStatus | undefined;
-    const [rows, counts] = await Promise.all([listMail(db, PAGE_SIZE + 1, before, status ? [status] : undefined), countMailByStatus(db)]);
+    const { rows, counts } = await outbox.mailLog(PAGE_SIZE + 1, before, status);
     const page = rows.slice(0, PAGE_SIZE);
     return reply.page('outbox/mail', {
       title: 'Mail log',
@@ -62,7 +61,7 @@ export default async function outboxRoutes(app: FastifyInstance) {
   app.post('/admin/mail/:id/resend', async (request, reply) => {
     const raw = (request.params as { id: string }).id;
     const id = /^[1-9]\d{0,9}$/.test(raw) ? Number(raw) : NaN;
-    if (!Number.isSafeInteger(id) || id > 2147483647 || !(await app.ctx.mailOutbox.resend(id))) {
+    if (!Number.isSafeInteger(id) || id > 2147483647 || !(await outbox.resend(id))) {
       throw new NotFoundError('That message is not waiting to be sent again.');
     }
     return reply.redirect('/admin/mail?resent=1', 303);
