@@ -195,7 +195,8 @@ function batchTokens(n: number): string[] {
 function fillIn(current: { name: string; attributes: string }, row: ImportRowInput): { name?: string; attributes?: string } | undefined {
   const patch: { name?: string; attributes?: string } = {};
   if (!current.name && row.name) patch.name = row.name;
-  const attributes = parseJsonObject(current.attributes);
+  // Own keys only, on an object without a prototype: "constructor" or "__proto__" is an absent key here.
+  const attributes: Record<string, unknown> = Object.assign(Object.create(null), parseJsonObject(current.attributes));
   let added = false;
   for (const [k, v] of Object.entries(row.attributes)) {
     if (attributes[k] === undefined || attributes[k] === '') {

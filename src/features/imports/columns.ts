@@ -15,6 +15,10 @@ export interface ColumnMap {
   tags: number | null;
   /** Column index → attribute key. */
   attributes: Map<number, string>;
+  /** How many cells the first row has. */
+  headings: number;
+  /** Why each column that is not imported is left out, by its heading, for the import's report. */
+  dropped: string[];
 }
 
 const norm = (h: string) => h.toLowerCase().replace(/[^a-z0-9]/g, '');
@@ -47,7 +51,12 @@ export function detectColumns(first: string[]): ColumnMap {
   if (email === null) {
     // No header at all: a bare list whose first row is already an address.
     const i = first.findIndex((cell) => isValidEmail(cell.trim()));
-    if (i >= 0) return { hasHeader: false, email: i, name: first.length === 2 ? 1 - i : null, firstName: null, lastName: null, tags: null, attributes: new Map() };
+    if (i >= 0) {
+      const name = first.length === 2 ? 1 - i : null;
+      const others = first.length - (name === null ? 1 : 2);
+      const dropped = others > 0 ? [`the file has no heading row, so only its email column${name === null ? '' : ' and name column'} could be imported and ${others} other column${others === 1 ? ' was' : 's were'} not. Add a heading row (email, name, …) and import the file again: what is already there is kept.`] : [];
+      return { hasHeader: false, email: i, name, firstName: null, lastName: null, tags: null, attributes: new Map(), headings: first.length, dropped };
+    }
     throw new Error('No column with email addresses was found. Name it "email" (or "Email Address") in the first row.');
   }
   taken.add(email);
@@ -60,13 +69,29 @@ export function detectColumns(first: string[]): ColumnMap {
   const lastName = mark(find(first, LAST, taken));
   const tags = mark(find(first, TAGS, taken));
   const attributes = new Map<number, string>();
+  const columnOf = new Map<string, number>();
+  const dropped: string[] = [];
+  const keep = (i: number, key: string) => {
+    const other = columnOf.get(key);
+    if (other !== undefined) {
+      dropped.push(`column ${i + 1} ("${key}") was not imported: column ${other + 1} has the same heading. Rename one and import the file again: what is already there is kept.`);
+    } else if (attributes.size >= MAX_ATTRIBUTE_COLUMNS) {
+      dropped.push(`column ${i + 1} ("${key}") was not imported: a file can have at most ${MAX_ATTRIBUTE_COLUMNS} columns besides email, name and tags. Import the rest in a second file with the email column.`);
+    } else {
+      attributes.set(i, key);
+      columnOf.set(key, i);
+    }
+  };
+  // Named columns first, so a row's trailing empty cells never take the place of a real column; a
+  // column without a heading is still kept, under its number, in case it holds something.
   first.forEach((header, i) => {
     const key = header.trim().slice(0, 64);
-    if (taken.has(i) || !key || attributes.size >= MAX_ATTRIBUTE_COLUMNS) return;
-    if ([...attributes.values()].includes(key)) return;
-    attributes.set(i, key);
+    if (!taken.has(i) && key) keep(i, key);
   });
-  return { hasHeader: true, email, name, firstName, lastName, tags, attributes };
+  first.forEach((header, i) => {
+    if (!taken.has(i) && !header.trim()) keep(i, `column ${i + 1}`);
+  });
+  return { hasHeader: true, email, name, firstName, lastName, tags, attributes, headings: first.length, dropped };
 }
 
 /** "a, b" or Mailchimp's `"a","b"` → ["a", "b"]. */

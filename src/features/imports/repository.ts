@@ -110,3 +110,24 @@ export async function problemsPage(db: DbOrTx, importId: number, after: { line: 
     .limit(limit)
     .execute();
 }
+
+/** A tag's id by name, ignoring case as tags are matched everywhere. */
+export async function findTagIdByName(db: DbOrTx, name: string): Promise<number | undefined> {
+  const row = await db.selectFrom('tags').select('id').where(sql`lower(name)`, '=', name.toLowerCase()).orderBy('id').executeTakeFirst();
+  return row?.id;
+}
+
+/** How many lines an import's report has: rows not imported, and notes on the file and on rows. */
+export async function countProblems(db: DbOrTx, importId: number): Promise<number> {
+  const row = await db.selectFrom('import_problems').select((eb) => eb.fn.countAll<number>().as('n')).where('import_id', '=', importId).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** The first notes on the file as a whole (its encoding, columns left out), which are filed at line 0. */
+export async function fileNotes(db: DbOrTx, importId: number, limit: number): Promise<{ reasons: string[]; total: number }> {
+  const [rows, count] = await Promise.all([
+    db.selectFrom('import_problems').select('reason').where('import_id', '=', importId).where('line', '=', 0).orderBy('id').limit(limit).execute(),
+    db.selectFrom('import_problems').select((eb) => eb.fn.countAll<number>().as('n')).where('import_id', '=', importId).where('line', '=', 0).executeTakeFirstOrThrow(),
+  ]);
+  return { reasons: rows.map((r) => r.reason), total: Number(count.n) };
+}

@@ -120,9 +120,10 @@ export default fp<ImportPluginOptions>(
       scope.get('/admin/subscribers/import/:publicId', async (request, reply) => {
         const row = await imports.get(String((request.params as { publicId: string }).publicId));
         const newsletter = (await listNewsletters(db)).find((n) => n.id === row.newsletter_id);
+        const report = await imports.reportSummary(row);
         return reply.page(
           'imports/show',
-          { title: `Import of ${row.filename}`, job: row, newsletter, ...progressOf(row) },
+          { title: `Import of ${row.filename}`, job: row, newsletter, ...progressOf(row), ...report },
           { fragment: 'imports/_progress' },
         );
       });

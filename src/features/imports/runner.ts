@@ -1,8 +1,7 @@
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Info } from 'csv-parse';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Db } from '../../db/database.js';
+import type { Db, DbOrTx } from '../../db/database.js';
 import type { NewsletterRow } from '../../db/tables/newsletters.js';
 import type { Clock } from '../../lib/clock.js';
 import { isValidEmail, normalizeEmail } from '../../lib/email.js';
@@ -12,7 +11,9 @@ import type { SendConfirmation } from '../subscribers/service.js';
 import { emailHash } from '../suppressions/repository.js';
 import { applyBatch, type ImportRowInput } from './batch.js';
 import { detectColumns, sniffDelimiter, splitTags, type ColumnMap } from './columns.js';
-import { addProgress, finishImport, insertProblems, type ImportCounts, type ImportMode, type Problem } from './repository.js';
+import { csvRecords } from './csv-records.js';
+import { decodeFile, detectEncoding, encodingNotice, type FileEncoding } from './encoding.js';
+import { addProgress, findTagIdByName, finishImport, insertProblems, type ImportCounts, type ImportMode, type Problem } from './repository.js';
 
 export interface ImportSpec {
   importId: number;
@@ -70,12 +71,12 @@ export async function runImport(deps: ImportDeps, spec: ImportSpec): Promise<voi
   }
 }
 
-async function firstLine(filePath: string): Promise<string> {
+async function firstLine(filePath: string, encoding: FileEncoding): Promise<string> {
   const handle = await fs.open(filePath, 'r');
   try {
     const buffer = Buffer.alloc(8192);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return buffer.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, '').split(/\r?\n/)[0] ?? '';
+    return new TextDecoder(encoding).decode(buffer.subarray(0, bytesRead)).split(/\r\n|\n|\r/)[0] ?? '';
   } finally {
     await handle.close();
   }
@@ -86,11 +87,15 @@ async function importFile(deps: ImportDeps, spec: ImportSpec): Promise<void> {
   const batchSize = deps.batchSize ?? IMPORT_LIMITS.batchSize;
   const maxRows = deps.maxRows ?? IMPORT_LIMITS.maxRows;
   const tagIds = new Map<string, number>();
+  const refusedTags = new Set<string>();
+  let newTags = 0;
   const formTags = spec.tags;
 
   let rows: ImportRowInput[] = [];
   let rowTags: string[][] = [];
   let problems: Problem[] = [];
+  /** Rows imported with something left out, reported unless the batch skips the row anyway. */
+  let rowNotes: Problem[] = [];
   let counts = zero();
   let bytes = 0;
   const seen = new Set<string>();
@@ -100,20 +105,28 @@ async function importFile(deps: ImportDeps, spec: ImportSpec): Promise<void> {
     const now = clock.now();
     const outcome = await db.transaction().execute(async (trx) => {
       // Tags are resolved inside the batch's transaction: created with it, or not at all.
-      for (const name of new Set([...formTags, ...rowTags.flat()])) {
-        if (!tagIds.has(name.toLowerCase())) tagIds.set(name.toLowerCase(), (await findOrCreateTag(trx, name, now)).id);
-      }
+      for (const name of formTags) await resolveTag(trx, name, now, false);
+      for (const name of new Set(rowTags.flat())) await resolveTag(trx, name, now, true);
+      const tagNotes: Problem[] = [];
       rows.forEach((row, i) => {
-        row.tagIds = [...new Set([...formTags, ...(rowTags[i] ?? [])].map((t) => tagIds.get(t.toLowerCase())!))];
+        const names = [...formTags, ...(rowTags[i] ?? [])];
+        row.tagIds = [...new Set(names.flatMap((t) => tagIds.get(t.toLowerCase()) ?? []))];
+        for (const t of rowTags[i] ?? []) {
+          if (!tagIds.has(t.toLowerCase())) tagNotes.push({ line: row.line, email: row.email, reason: `imported without the tag "${t}": one file can add at most ${IMPORT_LIMITS.maxFileTags} new tags` });
+        }
       });
       const result = await applyBatch(trx, { importId: spec.importId, publicId: spec.publicId, newsletterId: spec.newsletter.id, mode: spec.mode, at: now }, rows);
-      await insertProblems(trx, spec.importId, [...problems, ...result.problems].sort((a, b) => a.line - b.line));
+      const skipped = new Set(result.problems.map((p) => p.line));
+      // Notes on rows that were imported after all; a skipped row's reason says enough.
+      const notes = [...rowNotes, ...tagNotes].filter((p) => !skipped.has(p.line));
+      await insertProblems(trx, spec.importId, [...problems, ...result.problems, ...notes].sort((a, b) => a.line - b.line));
       await addProgress(trx, spec.importId, { ...counts, created_count: result.created, updated_count: result.updated, skipped_count: result.skipped }, bytes, now);
       return result;
     });
     rows = [];
     rowTags = [];
     problems = [];
+    rowNotes = [];
     counts = zero();
     // Confirmation mail goes out after the commit, one at a time: the relay never holds the database.
     if (deps.sendConfirmation) {
@@ -129,53 +142,61 @@ async function importFile(deps: ImportDeps, spec: ImportSpec): Promise<void> {
     await nextTurn(); // let requests in between batches
   }
 
-  const delimiter = sniffDelimiter(await firstLine(spec.filePath));
-  const input = createReadStream(spec.filePath);
-  // Loaded on first use, so imports cost nothing at start-up.
-  const { CsvError, parse } = await import('csv-parse');
-  const parser = parse({
-    bom: true,
-    delimiter,
-    info: true,
-    relax_column_count: true,
-    relax_quotes: true,
-    skip_empty_lines: true,
-    max_record_size: IMPORT_LIMITS.maxRecordBytes,
-    skip_records_with_error: true,
-    on_skip: (err) => {
-      counts.total_rows++;
-      counts.invalid_count++;
-      problems.push({ line: Number(err?.lines ?? 0), email: '', reason: `unreadable row: ${err?.message ?? 'malformed CSV'}` });
-      return undefined;
-    },
-  });
-  input.on('error', (err) => parser.destroy(err));
-  input.pipe(parser);
+  /**
+   * A tag's id, found ignoring case or created. The cap is on distinct tags a file creates (a tag on
+   * every row of a 10,000-row file is one tag); a tag past it is remembered as refused, and each row
+   * that names it is reported.
+   */
+  async function resolveTag(trx: DbOrTx, name: string, now: number, capped: boolean): Promise<void> {
+    const key = name.toLowerCase();
+    if (tagIds.has(key) || refusedTags.has(key)) return;
+    const existing = await findTagIdByName(trx, name);
+    if (existing !== undefined) tagIds.set(key, existing);
+    else if (!capped || newTags < IMPORT_LIMITS.maxFileTags) {
+      tagIds.set(key, (await findOrCreateTag(trx, name, now)).id);
+      if (capped) newTags++;
+    } else refusedTags.add(key);
+  }
+
+  // Every row ends imported or in the report: what a file's encoding or columns cost, the report says first.
+  const encoding = await detectEncoding(spec.filePath);
+  const notice = encodingNotice(encoding);
+  if (notice) problems.push({ line: 0, email: '', reason: notice });
+  const delimiter = sniffDelimiter(await firstLine(spec.filePath, encoding));
+  const maxRecord = IMPORT_LIMITS.maxRecordBytes;
+  const records = csvRecords(decodeFile(spec.filePath, encoding, (n) => (bytes = n)), { delimiter, maxRecordChars: maxRecord });
 
   let columns: ColumnMap | null = null;
   let dataRows = 0;
-  let fileTagsCreated = 0;
   try {
-    for await (const item of parser as AsyncIterable<{ record: string[]; info: Info }>) {
-      const { record, info } = item;
-      bytes = info.bytes;
+    for await (const record of records) {
+      const { cells, line } = record;
       if (columns === null) {
+        if (record.oversized) throw new ImportFileError(`The first row of the file is longer than ${maxRecord / 1024} KB, so its headings cannot be read.`);
+        if (record.unclosed) throw new ImportFileError(`A quote in the first row of the file is never closed, so the whole file reads as one row. Close the quote and import the file again.`);
         try {
-          columns = detectColumns(record);
+          columns = detectColumns(cells);
         } catch (err) {
           throw new ImportFileError((err as Error).message);
         }
+        for (const reason of columns.dropped) problems.push({ line: 0, email: '', reason });
         if (columns.hasHeader) continue;
       }
-      if (record.every((cell) => cell.trim() === '')) continue;
+      const broken = record.oversized || record.unclosed;
+      if (!broken && cells.every((cell) => cell.trim() === '')) continue;
       if (++dataRows > maxRows) {
         throw new ImportFileError(`The file has more than ${maxRows.toLocaleString('en')} rows. The first ${maxRows.toLocaleString('en')} were imported; split the rest into another file.`);
       }
       counts.total_rows++;
-      const line = info.lines;
-      const raw = (record[columns.email] ?? '').trim();
+      const raw = (cells[columns.email] ?? '').trim();
       const email = normalizeEmail(raw);
-      if (!isValidEmail(email)) {
+      if (broken) {
+        counts.invalid_count++;
+        const reason = record.unclosed
+          ? `a quote opened in this row is never closed, so lines ${line}–${record.endLine} read as one row: not imported. Close the quote and import the file again.`
+          : `the row is longer than ${maxRecord / 1024} KB: not imported`;
+        problems.push({ line, email: isValidEmail(email) ? email : '', reason });
+      } else if (!isValidEmail(email)) {
         counts.invalid_count++;
         problems.push({ line, email: raw, reason: raw ? 'not a valid email address' : 'no email address' });
       } else if (seen.has(email)) {
@@ -183,20 +204,15 @@ async function importFile(deps: ImportDeps, spec: ImportSpec): Promise<void> {
         problems.push({ line, email, reason: 'duplicate of an earlier row in this file' });
       } else {
         seen.add(email);
-        rows.push(toRow(columns, record, line, email));
-        let tags = columns.tags !== null ? splitTags(record[columns.tags] ?? '') : [];
-        // A file could carry a new tag on every row; past a cap, unknown tags are ignored.
-        tags = tags.filter((t) => tagIds.has(t.toLowerCase()) || fileTagsCreated++ < IMPORT_LIMITS.maxFileTags);
-        rowTags.push(tags);
+        rows.push(toRow(columns, cells, line, email));
+        rowTags.push(columns.tags !== null ? splitTags(cells[columns.tags] ?? '') : []);
+        const note = cutCells(columns, cells);
+        if (note) rowNotes.push({ line, email, reason: note });
       }
       if (rows.length + problems.length >= batchSize) await flush();
     }
   } catch (err) {
     // What was read before a bad spot is kept: write it, then report the file's problem.
-    if (err instanceof CsvError) {
-      await flush();
-      throw new ImportFileError(`The file could not be read past line ${parser.info.lines}: ${err.message}`);
-    }
     if (err instanceof ImportFileError) await flush();
     throw err;
   }
@@ -204,10 +220,24 @@ async function importFile(deps: ImportDeps, spec: ImportSpec): Promise<void> {
   await flush();
 }
 
+/** What an imported row loses: cells past the headings, values past the length limit. */
+function cutCells(columns: ColumnMap, cells: string[]): string | null {
+  const cut: string[] = [];
+  for (const [i, key] of columns.attributes) {
+    if ((cells[i] ?? '').trim().length > IMPORT_LIMITS.valueLength) cut.push(`"${key}"`);
+  }
+  const extra = columns.hasHeader ? cells.slice(columns.headings).filter((c) => c.trim() !== '').length : 0;
+  const parts: string[] = [];
+  if (cut.length > 0) parts.push(`${cut.join(', ')} cut to ${IMPORT_LIMITS.valueLength.toLocaleString('en')} characters`);
+  if (extra > 0) parts.push(`${extra} cell${extra === 1 ? '' : 's'} past the last heading not imported (a comma inside a name that is not in quotes?)`);
+  return parts.length > 0 ? `imported, but ${parts.join('; ')}` : null;
+}
+
 function toRow(columns: ColumnMap, record: string[], line: number, email: string): ImportRowInput {
   const cell = (i: number | null) => (i === null ? '' : (record[i] ?? '').trim());
   const fullName = cell(columns.name) || [cell(columns.firstName), cell(columns.lastName)].filter(Boolean).join(' ');
-  const attributes: Record<string, string> = {};
+  // Without a prototype, a column named "__proto__" or "constructor" is a key like any other.
+  const attributes: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [i, key] of columns.attributes) {
     const value = cell(i);
     if (value) attributes[key] = value.slice(0, IMPORT_LIMITS.valueLength);

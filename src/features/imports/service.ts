@@ -6,9 +6,9 @@ import type { ImportRow } from '../../db/tables/imports.js';
 import type { Clock } from '../../lib/clock.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
 import { randomToken } from '../../lib/tokens.js';
-import { findNewsletterById } from '../newsletters/repository.js';
+import { findNewsletterById, listNewsletters } from '../newsletters/repository.js';
 import type { SendConfirmation } from '../subscribers/service.js';
-import { finishImport, findImportByPublicId, insertImport, type ImportMode } from './repository.js';
+import { countProblems, fileNotes, finishImport, findImportByPublicId, insertImport, type ImportMode } from './repository.js';
 import { runImport } from './runner.js';
 
 /** A running import on Postgres (several processes) whose heartbeat is this old was interrupted. */
@@ -85,6 +85,12 @@ export function createImportService(deps: ImportServiceDeps) {
     return (await findImportByPublicId(db, publicId))!;
   }
 
+  /** What the report holds beside the counts: its size, and the first notes on the file as a whole. */
+  async function reportSummary(row: ImportRow): Promise<{ reportLines: number; fileNotes: string[]; moreFileNotes: number }> {
+    const [reportLines, notes] = await Promise.all([countProblems(db, row.id), fileNotes(db, row.id, 5)]);
+    return { reportLines, fileNotes: notes.reasons, moreFileNotes: notes.total - notes.reasons.length };
+  }
+
   /** Resolves when every import this process started has finished. */
   async function idle(): Promise<void> {
     while (running.size > 0) await Promise.allSettled([...running.values()]);
@@ -96,5 +102,8 @@ export function createImportService(deps: ImportServiceDeps) {
     await idle();
   }
 
-  return { start, get, idle, close };
+  /** The newsletters an import can add people to. */
+  const newsletters = () => listNewsletters(db);
+
+  return { start, get, reportSummary, newsletters, idle, close };
 }
