@@ -64,7 +64,8 @@ export function parseAttributes(body: unknown, previous: Record<string, unknown>
   const list = (v: unknown) => (Array.isArray(v) ? v : v === undefined ? [] : [v]).map((x) => (typeof x === 'string' ? x : ''));
   const keys = list(b.key);
   const values = list(b.value);
-  const out: Record<string, unknown> = {};
+  // Without a prototype, "constructor" or "__proto__" is a name like any other, not one already used.
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   const fields: Record<string, string> = {};
   keys.forEach((rawKey, i) => {
     const key = rawKey.trim();
@@ -73,9 +74,9 @@ export function parseAttributes(body: unknown, previous: Record<string, unknown>
     if (!key) fields[`key.${i}`] = 'Give this value a name.';
     else if (key.length > ATTRIBUTE_LIMITS.keyLength) fields[`key.${i}`] = `Use at most ${ATTRIBUTE_LIMITS.keyLength} characters.`;
     else if (!ATTRIBUTE_KEY.test(key)) fields[`key.${i}`] = 'Use letters, digits, spaces, dots, dashes or underscores.';
-    else if (key in out) fields[`key.${i}`] = 'This name is used twice.';
+    else if (Object.hasOwn(out, key)) fields[`key.${i}`] = 'This name is used twice.';
     else if (value.length > ATTRIBUTE_LIMITS.valueLength) fields[`value.${i}`] = `Use at most ${ATTRIBUTE_LIMITS.valueLength} characters.`;
-    else if (value) out[key] = previous[key] !== undefined && displayValue(previous[key]) === value ? previous[key] : value;
+    else if (value) out[key] = Object.hasOwn(previous, key) && displayValue(previous[key]) === value ? previous[key] : value;
   });
   if (Object.keys(out).length > ATTRIBUTE_LIMITS.keys) fields._form = `Keep at most ${ATTRIBUTE_LIMITS.keys} attributes.`;
   if (Object.keys(fields).length > 0) throw new ValidationError(fields);

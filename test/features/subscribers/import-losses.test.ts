@@ -202,5 +202,14 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await attributes('old@example.com'), [['city', 'Lyon'], ...keys.map((k) => [k, `${k}-old`])].sort());
       assert.equal((await importRow(publicId)).updated_count, 1);
     });
+
+    it('saves the same names from the subscriber page, not refused as used twice', async () => {
+      const id = await makeSubscriber(t.db.db, { email: 'form@example.com', attributes: { toString: 'kept' } });
+      const keys = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
+      const res = await agent.post(`/admin/subscribers/${id}/attributes`, { key: keys, value: ['a', 'b', 'kept', 'd'] });
+      assert.equal(res.statusCode, 303, res.body.slice(0, 500));
+      const row = await t.db.db.selectFrom('subscribers').select('attributes').where('id', '=', id).executeTakeFirstOrThrow();
+      assert.deepEqual(Object.entries(JSON.parse(row.attributes) as object).sort(), [['__proto__', 'b'], ['constructor', 'a'], ['hasOwnProperty', 'd'], ['toString', 'kept']]);
+    });
   });
 }
