@@ -6,6 +6,7 @@ import type { SessionsTable } from './tables/sessions.js';
 import type { SettingsTable } from './tables/settings.js';
 import type { UsersTable } from './tables/users.js';
 import type { ImportProblemsTable, ImportsTable } from './tables/imports.js';
+import type { JobRunsTable } from './tables/jobs.js';
 import type { NewsletterSlugAliasesTable, NewslettersTable } from './tables/newsletters.js';
 import type { DeliveriesTable, LeasesTable, PostsTable } from './tables/posts.js';
 import type {
@@ -40,6 +41,7 @@ export interface Database {
   posts: PostsTable;
   deliveries: DeliveriesTable;
   leases: LeasesTable;
+  job_runs: JobRunsTable;
 }
 
 export type Db = Kysely<Database>;
