@@ -4,6 +4,7 @@ import { createMailer, openDatabase, readEnvironment, resolveSecret } from './bo
 import { ConfigError, configWarnings, loadConfig, type Config } from './config.js';
 import { MigrationError } from './db/migrate.js';
 import { renderPostEmail, warmEmailRenderer } from './features/posts/email.js';
+import { createGazetteJobs } from './jobs/gazette-jobs.js';
 import { systemClock } from './lib/clock.js';
 import { createDevOutbox } from './sending/dev-outbox.js';
 import { createSendingEngine } from './sending/engine.js';
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
   });
 
   const mailOutbox = createMailOutbox({ db: database.db, mailer, clock: systemClock, log: engineLog });
+  const jobs = createGazetteJobs({ db: database.db, dialect: database.dialect, clock: systemClock, log: engineLog, sending, mailOutbox });
 
   const app = await buildApp({
     config,
@@ -53,11 +55,13 @@ async function main(): Promise<void> {
     devOutbox,
     mailOutbox,
     sending,
+    jobs,
     clock: systemClock,
     secretKey,
     logger: { level: config.logLevel },
   });
   app.addHook('onClose', async () => {
+    await jobs.stop();
     await sending.stop();
     await mailOutbox.stop();
     await mailer.close();
@@ -67,7 +71,9 @@ async function main(): Promise<void> {
   closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an uncaught error');
     else app.log.info({ signal }, 'shutting down');
-    // Stop claiming and let in-flight messages finish (their outcomes are recorded) before closing.
+    // No new job runs, and the running ones finish; then stop claiming and let in-flight messages finish
+    // (their outcomes are recorded) before closing.
+    await jobs.stop();
     await sending.stop();
     await app.close();
   });
@@ -81,9 +87,11 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  // Only after listen: scheduled starts and interrupted sends resume once the server is really up.
+  // Only after listen: scheduled starts and interrupted sends resume once the server is really up. The
+  // engine recovers and runs its chores once at start; from then on the jobs' ticks run them.
   sending.start();
   mailOutbox.start();
+  jobs.start();
   // Healthy first, then the modules the email renderer loads on first use (see warmEmailRenderer).
   setImmediate(() => warmEmailRenderer().catch((err: unknown) => app.log.warn({ err }, 'could not load the email renderer')));
 }

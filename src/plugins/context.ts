@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import type { Db, Dialect } from '../db/database.js';
+import type { JobRegistry } from '../jobs/registry.js';
 import type { Clock } from '../lib/clock.js';
 import type { DevOutbox } from '../sending/dev-outbox.js';
 import type { SendingEngine } from '../sending/engine.js';
@@ -21,6 +22,8 @@ export interface AppContext {
   mailOutbox: MailOutbox;
   /** Bulk sending: posts → deliveries → relay (src/sending/engine.ts). */
   sending: SendingEngine;
+  /** Recurring jobs on node-cron (src/jobs/registry.ts); started by server.ts after listen. */
+  jobs: JobRegistry;
   clock: Clock;
   /** Key for HMAC-derived values (CSRF tokens, subscriber links); never leaves the server. */
   secretKey: string;

@@ -35,11 +35,19 @@ export interface SendingEngine {
   /** Re-queues unknown and/or failed recipients with the same Message-ID; returns how many. */
   retryRecipients(postId: number, statuses: Array<'unknown' | 'failed'>): Promise<number>;
   progress(postId: number): Promise<SendProgress>;
-  /** One pass: leases, recovery of dead senders, scheduled starts, auto-resume, then sends what is due. */
+  /**
+   * The housekeeping chores: recovery of dead senders (Postgres), auto-resume after relay trouble, scheduled
+   * starts, unfinished snapshots, finished posts. The "sending-housekeeping" job calls it on its schedule.
+   */
+  housekeepOnce(): Promise<void>;
+  /** One pass for tests and tools: the chores, then sends what is due until nothing is left. */
   runOnce(): Promise<void>;
   /** Start-up recovery: claimed rows of dead senders → queued, attempting → unknown. */
   recover(): Promise<void>;
-  /** Recovery, then the background loop (the server calls this after listen). */
+  /**
+   * Recovery and one housekeeping pass, then the background send loop (the server calls this after
+   * listen). The loop is woken by new work and polls for due retries; the chores run from the job.
+   */
   start(): void;
   /** Stops claiming, finishes and records in-flight messages, closes connections. */
   stop(): Promise<void>;
@@ -191,10 +199,12 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
     log,
     startPost: (postId) => engine.startPost(postId),
     snapshot,
-    wake: () => pipeline.wake(),
+    // The whole loop: the chores run outside it, and a send they resume must not wait for its idle rest.
+    wake: () => wake(),
     finished: (postId) => compiled.delete(postId),
   });
   const housekeeping = () => housekeeper.run();
+  const heartbeat = () => housekeeper.heartbeat();
   const finishPosts = () => housekeeper.finishPosts();
 
   // Background loop state (start/stop).
@@ -217,9 +227,12 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
 
   async function background(): Promise<void> {
     await safely('recovery', () => engine.recover());
+    // Interrupted snapshots and posts that fell due while the server was down go on now, not at the
+    // housekeeping job's first tick.
+    await safely('housekeeping', housekeeping);
     while (!stopped) {
       rests.passBegins();
-      await safely('housekeeping', housekeeping);
+      await safely('lease renewal', heartbeat);
       let drained = false;
       const draining = pipeline.drain().then(
         () => (drained = true),
@@ -227,7 +240,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
       );
       while (!drained && !stopped) {
         await Promise.race([draining, rests.rest(options.housekeepingIntervalMs, 'housekeeping')]);
-        if (!drained && !stopped) await safely('housekeeping', housekeeping);
+        if (!drained && !stopped) await safely('lease renewal', heartbeat);
       }
       if (stopped) break;
       await safely('finishing posts', finishPosts);
@@ -356,6 +369,8 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
       return readProgress(db, postId, clock.now(), deps.readAside, rates);
     },
 
+    housekeepOnce: housekeeping,
+
     async runOnce() {
       await housekeeping();
       await pipeline.drain();
@@ -386,7 +401,6 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
         await transport.close();
         await signer?.close();
         await dropLease(db, `sender:${owner}`, owner).catch(() => undefined);
-        await dropLease(db, 'scheduler', owner).catch(() => undefined);
       })();
       return stopping;
     },

@@ -7,10 +7,10 @@ import { OPEN_STATES, recoverOrphans } from './repository.js';
 import type { BulkTransport } from './transport.js';
 
 /**
- * The engine's periodic chores, run by one process at a time on Postgres (the "scheduler" lease):
- * recovering the rows of senders that died, probing the relay for posts paused by relay trouble,
- * starting scheduled posts (or holding those missed by too much), finishing interrupted snapshots.
- * Every process renews its own "sender:<id>" lease, which tells the others it is alive.
+ * The engine's periodic chores (`run`): recovering the rows of senders that died, probing the relay for
+ * posts paused by relay trouble, starting scheduled posts (or holding those missed by too much), finishing
+ * interrupted snapshots. Every process renews its own "sender:<id>" lease (`heartbeat`), which tells the
+ * others it is alive.
  */
 
 export interface HousekeeperDeps {
@@ -161,25 +161,29 @@ export function createHousekeeper(d: HousekeeperDeps) {
     for (const { id } of rows) await d.snapshot(id, options.snapshotWaitPages);
   }
 
-  // Leases are renewed a few times per TTL, not on every pass: each renewal is a durable write.
+  // The lease is renewed a few times per TTL, not on every pass: each renewal is a durable write.
   let renewedAt = -Infinity;
-  let leader = false;
 
-  async function housekeeping(): Promise<void> {
+  /** Tells the other processes this sender is alive; every sending process calls it, leader or not. */
+  async function heartbeat(): Promise<void> {
     const now = clock.now();
-    if (now - renewedAt >= options.leaseTtlMs / 3) {
-      await holdLease(db, `sender:${owner}`, owner, now, options.leaseTtlMs);
-      leader = await holdLease(db, 'scheduler', owner, now, options.leaseTtlMs);
-      renewedAt = now;
-    }
-    if (leader) {
-      if (dialect === 'postgres') await recover(await liveLeaseOwners(db, 'sender:', now));
-      await resumeRelayPauses();
-      await startDueSchedules();
-      await unfinishedSnapshots();
-    }
+    if (now - renewedAt < options.leaseTtlMs / 3) return;
+    await holdLease(db, `sender:${owner}`, owner, now, options.leaseTtlMs);
+    renewedAt = now;
+  }
+
+  /**
+   * The chores. The job registry runs them in one process at a time (src/jobs/sending-jobs.ts); each
+   * change is a conditional update besides, so two processes running them at once start nothing twice.
+   */
+  async function housekeeping(): Promise<void> {
+    await heartbeat();
+    if (dialect === 'postgres') await recover(await liveLeaseOwners(db, 'sender:', clock.now()));
+    await resumeRelayPauses();
+    await startDueSchedules();
+    await unfinishedSnapshots();
     await finishPosts();
   }
 
-  return { run: housekeeping, finishPosts, recover };
+  return { run: housekeeping, heartbeat, finishPosts, recover };
 }

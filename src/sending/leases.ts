@@ -1,8 +1,8 @@
 import type { DbOrTx } from '../db/database.js';
 
 /**
- * Leases: a named row held by one owner until it expires. The scheduler lease picks the one process that
- * does the chores; every sender renews its own "sender:<id>" lease, which tells the others it is alive.
+ * Leases: a named row held by one owner until it expires. Every sender renews its own "sender:<id>" lease,
+ * which tells the others it is alive; recovery takes back only the rows of senders whose lease ran out.
  */
 
 /** Takes or renews the lease `name` for `owner`; true when `owner` holds it now. */

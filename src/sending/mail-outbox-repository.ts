@@ -93,16 +93,6 @@ export async function requeueMail(db: DbOrTx, id: number, now: number): Promise<
   return Number(result.numUpdatedRows) === 1;
 }
 
-/** When the next waiting message falls due, or undefined when none waits. */
-export async function nextDueAt(db: DbOrTx): Promise<number | undefined> {
-  const row = await db
-    .selectFrom('mail_outbox')
-    .select((eb) => eb.fn.min('next_attempt_at').as('at'))
-    .where('status', 'in', DUE_STATUSES)
-    .executeTakeFirst();
-  return row?.at === null || row?.at === undefined ? undefined : Number(row.at);
-}
-
 export async function countSending(db: DbOrTx): Promise<number> {
   const row = await db.selectFrom('mail_outbox').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'sending').executeTakeFirst();
   return Number(row?.n ?? 0);

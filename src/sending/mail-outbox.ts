@@ -15,8 +15,6 @@ import * as repo from './mail-outbox-repository.js';
 export const RETRY_DELAYS_MS = [30_000, 60_000, 2 * 60_000, 5 * 60_000, 15 * 60_000, 30 * 60_000, 60 * 60_000, 2 * 60 * 60_000];
 /** A claim older than this belongs to a process that died: every mailer timeout is far shorter. */
 export const STALE_CLAIM_MS = 5 * 60_000;
-/** The background sender looks again at least this often (retries fall due, stale claims age). */
-export const IDLE_WAKE_MS = 60_000;
 const BATCH = 20;
 
 export type MailKind = 'confirmation' | 'already_subscribed' | 'password_reset' | (string & {});
@@ -60,7 +58,10 @@ export interface MailOutbox {
   runOnce(): Promise<number>;
   /** Resolves once no pass is running (tests await it after a request). */
   idle(): Promise<void>;
-  /** Background sending: a pass now, then whenever a retry falls due (at least every IDLE_WAKE_MS). */
+  /**
+   * A pass now, for mail queued before a restart. Later passes follow each kick, and the "mail-outbox"
+   * job's ticks pick up retries that fall due and stale claims (src/jobs/sending-jobs.ts).
+   */
   start(): void;
   stop(): Promise<void>;
   /** The writer's "send again" for a failed or unknown message. */
@@ -89,9 +90,7 @@ export function createMailOutbox(deps: MailOutboxDeps): MailOutbox {
   const { db, mailer, clock } = deps;
   let running: Promise<number> | undefined;
   let again = false;
-  let started = false;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
 
   async function sendOne(id: number): Promise<boolean> {
     const row = await repo.claimMail(db, id, clock.now());
@@ -155,23 +154,8 @@ export function createMailOutbox(deps: MailOutboxDeps): MailOutbox {
     })();
     running = current.finally(() => {
       running = undefined;
-      if (started && !stopped) void schedule();
     });
     return running;
-  }
-
-  async function schedule(): Promise<void> {
-    if (timer) clearTimeout(timer);
-    let wait = IDLE_WAKE_MS;
-    try {
-      const due = await repo.nextDueAt(db);
-      if (due !== undefined) wait = Math.max(0, Math.min(IDLE_WAKE_MS, due - clock.now()));
-    } catch (err) {
-      deps.log?.error({ err }, 'could not read the mail outbox');
-    }
-    if (stopped) return;
-    timer = setTimeout(kick, wait);
-    timer.unref();
   }
 
   function kick(): void {
@@ -188,12 +172,10 @@ export function createMailOutbox(deps: MailOutboxDeps): MailOutbox {
     runOnce,
     idle,
     start() {
-      started = true;
       kick();
     },
     async stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
       await idle();
     },
     async resend(id: number) {

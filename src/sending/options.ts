@@ -25,7 +25,7 @@ export interface EngineOptions {
   pollIntervalMs: number;
   /** Leases (scheduler leader, live senders) last this long unless renewed. */
   leaseTtlMs: number;
-  /** How often a long-running send renews leases and looks at schedules. */
+  /** How often the loop renews its sender lease while a long send runs (the chores run from a job). */
   housekeepingIntervalMs: number;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The engine's background loop rests between passes and, while a send runs, between housekeeping passes.
+ * The engine's background loop rests between passes and, while a send runs, between lease renewals.
  * stop() ends any rest. wake() (new work: a post started or resumed, a snapshot page written) ends only
  * an idle rest, the one between passes, or makes the next one return at once when it came while the loop
  * was busy. A running send takes new rows itself (the pipeline's own wake), so housekeeping keeps its

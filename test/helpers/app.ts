@@ -3,6 +3,8 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Dialect } from '../../src/db/database.js';
 import { renderPostEmail } from '../../src/features/posts/email.js';
+import { createGazetteJobs } from '../../src/jobs/gazette-jobs.js';
+import type { JobRegistry } from '../../src/jobs/registry.js';
 import type { PostContentRenderer } from '../../src/sending/content.js';
 import { createDevOutbox, devOutboxMailer, type DevOutbox } from '../../src/sending/dev-outbox.js';
 import type { DkimSigner } from '../../src/sending/dkim-pool.js';
@@ -37,6 +39,8 @@ export interface TestApp {
    * request, so a test reads sent mail right after the request that queued it.
    */
   mailOutbox: MailOutbox;
+  /** The app's job registry, never started: tests drive it with `runDue(now)` and `runOnce(name)`. */
+  jobs: JobRegistry;
   /** A fresh cookie-keeping client for this app. */
   agent(): Agent;
   close(): Promise<void>;
@@ -74,6 +78,7 @@ export async function buildTestApp(
     ...options.sending,
   });
   const mailOutbox = createMailOutbox({ db: db.db, mailer, clock });
+  const jobs = createGazetteJobs({ db: db.db, dialect: db.dialect, clock, sending, mailOutbox });
   const app = await buildApp({
     config,
     db: db.db,
@@ -83,6 +88,7 @@ export async function buildTestApp(
     devOutbox,
     mailOutbox,
     sending,
+    jobs,
     clock,
     secretKey: TEST_SECRET,
   });
@@ -96,8 +102,10 @@ export async function buildTestApp(
     config,
     sending,
     mailOutbox,
+    jobs,
     agent: () => new Agent(app, () => mailOutbox.idle()),
     async close() {
+      await jobs.stop();
       await sending.stop();
       await mailOutbox.stop();
       await app.close();
