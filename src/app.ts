@@ -4,6 +4,7 @@ import authRoutes from './features/auth/routes.js';
 import { createAuthService } from './features/auth/service.js';
 import dashboardRoutes from './features/dashboard/routes.js';
 import healthRoutes from './features/health/routes.js';
+import jobRoutes from './features/jobs/routes.js';
 import newsletterRoutes from './features/newsletters/routes.js';
 import { createFirstNewsletter, createNewsletterService } from './features/newsletters/service.js';
 import readerRoutes from './features/readers/routes.js';
@@ -94,6 +95,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(authRoutes, { auth });
   await app.register(dashboardRoutes);
   await app.register(settingsRoutes, { auth });
+  await app.register(jobRoutes);
   await app.register(outboxRoutes, { outbox: createOutboxService(ctx) });
   await app.register(newsletterRoutes, { newsletters });
   await app.register(readerRoutes, { readers, auth });
