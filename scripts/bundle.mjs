@@ -14,12 +14,12 @@
 // Left out of the bundle, loaded from node_modules as before:
 //   - native addons (better-sqlite3, @node-rs/argon2);
 //   - what is only loaded on first use, so that start-up never pays for it: pg (Postgres only), juice
-//     (email CSS inlining), mailparser (dev outbox viewer), csv-parse (imports).
+//     (email CSS inlining), mailparser (dev outbox viewer).
 // The workers are found next to the module that starts them (src/lib/worker-thread.ts): here all of them
 // sit flat in dist/, next to server.js.
 import { build } from 'esbuild';
 
-const external = ['better-sqlite3', '@node-rs/argon2', 'pg', 'juice', 'mailparser', 'csv-parse'];
+const external = ['better-sqlite3', '@node-rs/argon2', 'pg', 'juice', 'mailparser'];
 
 await build({
   entryPoints: {

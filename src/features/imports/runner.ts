@@ -8,7 +8,7 @@ import { isValidEmail, normalizeEmail } from '../../lib/email.js';
 import { cleanName } from '../readers/names.js';
 import { findOrCreateTag } from '../subscribers/repository.js';
 import type { SendConfirmation } from '../subscribers/service.js';
-import { emailHash } from '../suppressions/repository.js';
+import { emailHash } from '../../domain/suppressions.js';
 import { applyBatch, type ImportRowInput } from './batch.js';
 import { detectColumns, sniffDelimiter, splitTags, type ColumnMap } from './columns.js';
 import { csvRecords } from './csv-records.js';
@@ -44,7 +44,7 @@ class ImportFileError extends Error {}
 const zero = (): ImportCounts => ({ total_rows: 0, created_count: 0, updated_count: 0, skipped_count: 0, invalid_count: 0, duplicate_count: 0 });
 
 /**
- * Streams the stored upload through csv-parse and writes it in batches of `batchSize` rows, one
+ * Streams the stored upload through csvRecords (csv-records.ts) and writes it in batches of `batchSize` rows, one
  * transaction each (with the batch's counts and problems), so a large file never sits in memory and a
  * crash loses at most the batch in flight — which a re-run of the same file then adds, since every write
  * is an idempotent upsert. Only the set of addresses already seen (for in-file duplicates) grows with
