@@ -23,7 +23,7 @@ import { runImport } from '../src/features/imports/runner.js';
 import { exportCsv } from '../src/features/subscribers/export.js';
 import { parseFilter, type SubscriberFilter } from '../src/features/subscribers/filters.js';
 import { countByStatus, listSubscribersPage, pageExtras, type PageRequest } from '../src/features/subscribers/list-repository.js';
-import { emailHash } from '../src/features/suppressions/repository.js';
+import { emailHash } from '../src/domain/suppressions.js';
 
 const N = 100_000;
 const RUNS = 15;

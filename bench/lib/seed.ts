@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../src/db/database.js';
-import { emailHash } from '../../src/features/suppressions/repository.js';
+import { emailHash } from '../../src/domain/suppressions.js';
 
 /**
  * Seeds a benchmark database fast: N subscribers with active subscriptions to one newsletter, in

@@ -1,6 +1,6 @@
 import type { Db, DbOrTx } from '../db/database.js';
 import type { Clock } from '../lib/clock.js';
-import { recordEvent, type EventType } from '../features/events/repository.js';
+import { recordEvent, type EventType } from '../domain/events.js';
 import { domainOf, newMessageId, type Mailer, type OutgoingMail } from './mailer.js';
 import * as repo from './mail-outbox-repository.js';
 

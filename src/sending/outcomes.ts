@@ -1,7 +1,7 @@
 import type { Transaction } from 'kysely';
 import type { Database, Dialect } from '../db/database.js';
-import { recordEvent } from '../features/events/repository.js';
-import { suppress } from '../features/suppressions/repository.js';
+import { recordEvent } from '../domain/events.js';
+import { suppress } from '../domain/suppressions.js';
 import { backoff, type EngineOptions } from './options.js';
 import { recordOutcome, recordSent, releasePostClaims, type ClaimedRow } from './repository.js';
 import type { SendOutcome } from './transport.js';

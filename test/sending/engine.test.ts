@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { ConflictError } from '../../src/lib/errors.js';
-import { emailHash } from '../../src/features/suppressions/repository.js';
+import { emailHash } from '../../src/domain/suppressions.js';
 import { createSendingEngine } from '../../src/sending/engine.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { DIALECTS } from '../helpers/db.js';

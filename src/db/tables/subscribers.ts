@@ -4,7 +4,7 @@ export interface SubscribersTable {
   id: Generated<number>;
   /** Trimmed and lower-cased; unique. */
   email: string;
-  /** sha256 of `email` (see features/suppressions); always written together with email. */
+  /** sha256 of `email` (see domain/suppressions.ts); always written together with email. */
   email_hash: string;
   name: Generated<string>;
   /** JSON object of custom attributes (text on both dialects; see db/codec.ts). */

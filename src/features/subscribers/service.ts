@@ -5,9 +5,9 @@ import type { SubscriberRow } from '../../db/tables/subscribers.js';
 import type { Clock } from '../../lib/clock.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
 import { randomToken } from '../../lib/tokens.js';
-import { listSubscriberEvents, recordEvent } from '../events/repository.js';
+import { listSubscriberEvents, recordEvent } from '../../domain/events.js';
 import { findNewsletterById, listNewsletters } from '../newsletters/repository.js';
-import { emailHash, suppressionReason } from '../suppressions/repository.js';
+import { emailHash, suppressionReason } from '../../domain/suppressions.js';
 import type { SubscriberFilter } from './filters.js';
 import * as repo from './repository.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { simpleParser } from 'mailparser';
-import { suppress } from '../../../src/features/suppressions/repository.js';
+import { suppress } from '../../../src/domain/suppressions.js';
 import { createSmtpMailer } from '../../../src/sending/smtp-mailer.js';
 import { buildTestApp, setupOwner, testConfig, type TestApp } from '../../helpers/app.js';
 import { DIALECTS } from '../../helpers/db.js';

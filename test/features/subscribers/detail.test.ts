@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { emailHash, suppress } from '../../../src/features/suppressions/repository.js';
+import { emailHash, suppress } from '../../../src/domain/suppressions.js';
 import { buildTestApp, setupOwner, type Agent, type TestApp } from '../../helpers/app.js';
 import { DIALECTS } from '../../helpers/db.js';
 import { count, firstNewsletterId, makeNewsletter, makeSubscriber, tagId } from './factories.js';

@@ -1,6 +1,6 @@
 import type { Db } from '../../../src/db/database.js';
 import type { SubscriptionStatus } from '../../../src/db/tables/subscribers.js';
-import { emailHash } from '../../../src/features/suppressions/repository.js';
+import { emailHash } from '../../../src/domain/suppressions.js';
 import { randomToken } from '../../../src/lib/tokens.js';
 import { TEST_BASE_URL, type Agent } from '../../helpers/app.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { recordEvent } from '../../../src/features/events/repository.js';
+import { recordEvent } from '../../../src/domain/events.js';
 import { describeEvent } from '../../../src/features/subscribers/history.js';
 import { buildTestApp, setupOwner, TEST_BASE_URL, type Agent, type TestApp } from '../../helpers/app.js';
 import { DIALECTS } from '../../helpers/db.js';

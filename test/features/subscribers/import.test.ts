@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import { insertImport } from '../../../src/features/imports/repository.js';
 import { runImport } from '../../../src/features/imports/runner.js';
 import { findNewsletterById } from '../../../src/features/newsletters/repository.js';
-import { emailHash, suppress } from '../../../src/features/suppressions/repository.js';
+import { emailHash, suppress } from '../../../src/domain/suppressions.js';
 import { buildTestApp, setupOwner, type Agent, type TestApp } from '../../helpers/app.js';
 import { DIALECTS } from '../../helpers/db.js';
 import { count, firstNewsletterId, makeSubscriber, parseCsv, uploadCsv } from './factories.js';

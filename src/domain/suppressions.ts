@@ -1,7 +1,7 @@
-import type { DbOrTx } from '../../db/database.js';
-import type { SuppressionReason } from '../../db/tables/subscribers.js';
-import { normalizeEmail } from '../../lib/email.js';
-import { sha256Hex } from '../../lib/tokens.js';
+import type { DbOrTx } from '../db/database.js';
+import type { SuppressionReason } from '../db/tables/subscribers.js';
+import { normalizeEmail } from '../lib/email.js';
+import { sha256Hex } from '../lib/tokens.js';
 
 /**
  * Addresses we must never mail again (hard bounces, complaints, blocks). Keyed by a hash of the

@@ -1,6 +1,6 @@
-import type { DbOrTx } from '../../db/database.js';
-import type { EventRow } from '../../db/tables/subscribers.js';
-import { toJson } from '../../db/codec.js';
+import type { DbOrTx } from '../db/database.js';
+import type { EventRow } from '../db/tables/subscribers.js';
+import { toJson } from '../db/codec.js';
 
 /**
  * The append-only event log: confirm, subscribe, unsubscribe, bounce, complaint, import, … Anonymous
