@@ -3,7 +3,8 @@ import { connectDatabase } from '../../src/db/connect.js';
 import type { Db } from '../../src/db/database.js';
 import { refreshStatistics } from '../../src/db/statistics.js';
 import { DEFAULT_ENGINE_OPTIONS } from '../../src/sending/options.js';
-import { claimRows, markAttempting, recordSent, recordSentAndMark, snapshotAudience, type ClaimedRow } from '../../src/sending/repository.js';
+import { claimRows, markAttempting, recordSent, recordSentAndMark, type ClaimedRow } from '../../src/sending/delivery-transitions.js';
+import { snapshotAudience } from '../../src/sending/repository.js';
 import { createPost, type BenchDb } from './databases.js';
 import type { SinkProcess } from './procs.js';
 

@@ -16,7 +16,9 @@ import { DEFAULT_ENGINE_OPTIONS, silentLog, type EngineLog, type EngineOptions }
 import { createPipeline } from './pipeline.js';
 import { createSendRates, readProgress, type SendProgress } from './progress.js';
 import { dropLease, holdLease, liveLeaseOwners } from './leases.js';
-import { findPost, releasePostClaims, snapshotAudience } from './repository.js';
+import { cancelPostDeliveries, releasePostClaims, requeueDeliveries } from './delivery-transitions.js';
+import { cancelPost, clearHold, pausePost, reopenSentPost, resumePost, startSending } from './post-transitions.js';
+import { findPost, findPostNewsletter, freezeAudience, snapshotAudience } from './repository.js';
 import { createThreadedSmtpTransport } from './smtp-thread.js';
 import { createDevOutbox, devOutboxTransport, type DevOutbox } from './dev-outbox.js';
 import type { BulkTransport } from './transport.js';
@@ -95,7 +97,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
   async function compile(postId: number): Promise<CompiledMessage> {
     const post = await findPost(db, postId);
     if (!post) throw new NotFoundError('That post does not exist.');
-    const newsletter = await db.selectFrom('newsletters').selectAll().where('id', '=', post.newsletter_id).executeTakeFirstOrThrow();
+    const newsletter = await findPostNewsletter(db, post);
     return compileMessage(post, newsletter, await renderer(post, newsletter), settings);
   }
   const compiledFor = (postId: number): Promise<CompiledMessage> => {
@@ -111,13 +113,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
   async function pauseWith(postId: number, reason: string, resumeAt: number | null): Promise<boolean> {
     const now = clock.now();
     const changed = await db.transaction().execute(async (trx) => {
-      const r = await trx
-        .updateTable('posts')
-        .set({ status: 'paused', paused_reason: reason.slice(0, 1000), resume_at: resumeAt, updated_at: now })
-        .where('id', '=', postId)
-        .where('status', 'in', ['sending', 'paused'])
-        .executeTakeFirst();
-      if (Number(r.numUpdatedRows) === 0) return false;
+      if (!(await pausePost(trx, postId, reason, resumeAt, now))) return false;
       await releasePostClaims(trx, postId, now);
       return true;
     });
@@ -151,7 +147,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
     try {
       const post = await findPost(db, postId);
       if (!post || post.audience_frozen_at !== null || (post.status !== 'sending' && post.status !== 'paused')) return;
-      const newsletter = await db.selectFrom('newsletters').selectAll().where('id', '=', post.newsletter_id).executeTakeFirstOrThrow();
+      const newsletter = await findPostNewsletter(db, post);
       const { inserted, done } = await snapshotAudience(db, {
         postId,
         newsletterId: post.newsletter_id,
@@ -179,7 +175,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
         rest = true;
         return;
       }
-      await db.updateTable('posts').set({ audience_frozen_at: clock.now() }).where('id', '=', postId).where('audience_frozen_at', 'is', null).execute();
+      await freezeAudience(db, postId, clock.now());
       log.info({ postId, recipients: inserted }, 'audience snapshot written');
     } finally {
       preparing.delete(postId);
@@ -263,22 +259,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
         throw new ConflictError(`This post cannot be sent: ${(err as Error).message}`);
       }
       const now = clock.now();
-      const r = await db
-        .updateTable('posts')
-        .set({
-          status: 'sending',
-          started_at: now,
-          held_reason: null,
-          paused_reason: null,
-          resume_at: null,
-          relay_failures: 0,
-          audience_frozen_at: null,
-          updated_at: now,
-        })
-        .where('id', '=', postId)
-        .where('status', 'in', ['draft', 'scheduled'])
-        .executeTakeFirst();
-      if (Number(r.numUpdatedRows) === 0) throw new ConflictError('This post was started or changed meanwhile.');
+      if (!(await startSending(db, postId, now))) throw new ConflictError('This post was started or changed meanwhile.');
       compiled.set(postId, Promise.resolve(message));
       log.info({ postId }, 'send started');
       wake();
@@ -297,16 +278,10 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
       if (!post) throw new NotFoundError('That post does not exist.');
       const now = clock.now();
       if (post.status === 'scheduled' && post.held_reason) {
-        await db.updateTable('posts').set({ held_reason: null, updated_at: now }).where('id', '=', postId).execute();
+        await clearHold(db, postId, now);
         return engine.startPost(postId);
       }
-      const r = await db
-        .updateTable('posts')
-        .set({ status: 'sending', paused_reason: null, resume_at: null, updated_at: now })
-        .where('id', '=', postId)
-        .where('status', '=', 'paused')
-        .executeTakeFirst();
-      if (Number(r.numUpdatedRows) === 0) throw new ConflictError(`This post is ${post.status}; only a paused send can be resumed.`);
+      if (!(await resumePost(db, postId, now))) throw new ConflictError(`This post is ${post.status}; only a paused send can be resumed.`);
       compiled.delete(postId);
       wake();
       if (post.audience_frozen_at === null) await snapshot(postId, options.snapshotWaitPages);
@@ -317,20 +292,8 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
       if (!post) throw new NotFoundError('That post does not exist.');
       const now = clock.now();
       const changed = await db.transaction().execute(async (trx) => {
-        const r = await trx
-          .updateTable('posts')
-          .set({ status: 'cancelled', paused_reason: null, resume_at: null, held_reason: null, updated_at: now })
-          .where('id', '=', postId)
-          .where('status', 'in', ['sending', 'paused', 'scheduled'])
-          .executeTakeFirst();
-        if (Number(r.numUpdatedRows) === 0) return false;
-        // Messages being handed to the relay right now finish and are recorded; nothing else goes out.
-        await trx
-          .updateTable('deliveries')
-          .set({ status: 'cancelled', claimed_by: null, claimed_at: null, updated_at: now })
-          .where('post_id', '=', postId)
-          .where('status', 'in', ['queued', 'claimed', 'retry'])
-          .execute();
+        if (!(await cancelPost(trx, postId, now))) return false;
+        await cancelPostDeliveries(trx, postId, now);
         return true;
       });
       if (!changed) throw new ConflictError(`This post is ${post.status}; it cannot be cancelled.`);
@@ -348,17 +311,8 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
       if (wanted.length === 0) return 0;
       const now = clock.now();
       const count = await db.transaction().execute(async (trx) => {
-        // Same row, same Message-ID: a receiver that got the first copy can recognise the second.
-        const r = await trx
-          .updateTable('deliveries')
-          .set({ status: 'queued', attempts: 0, next_attempt_at: 0, claimed_by: null, claimed_at: null, updated_at: now })
-          .where('post_id', '=', postId)
-          .where('status', 'in', wanted)
-          .executeTakeFirst();
-        const n = Number(r.numUpdatedRows);
-        if (n > 0) {
-          await trx.updateTable('posts').set({ status: 'sending', updated_at: now }).where('id', '=', postId).where('status', '=', 'sent').execute();
-        }
+        const n = await requeueDeliveries(trx, postId, wanted, now);
+        if (n > 0) await reopenSentPost(trx, postId, now);
         return n;
       });
       if (count > 0) wake();

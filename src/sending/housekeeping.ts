@@ -3,7 +3,9 @@ import type { Db, Dialect } from '../db/database.js';
 import type { Clock } from '../lib/clock.js';
 import { backoff, type EngineLog, type EngineOptions } from './options.js';
 import { holdLease, liveLeaseOwners } from './leases.js';
-import { OPEN_STATES, recoverOrphans } from './repository.js';
+import { recoverOrphans } from './delivery-transitions.js';
+import { extendRelayPause, finishSentPosts, holdScheduledPost, resumeAfterProbe } from './post-transitions.js';
+import { dueRelayPauses, dueScheduledPosts, postsInFlight, unfrozenSends } from './repository.js';
 import type { BulkTransport } from './transport.js';
 
 /**
@@ -34,73 +36,27 @@ export function createHousekeeper(d: HousekeeperDeps) {
 
   /** sending → sent once the audience is frozen and no row has work left; one statement, so no race. */
   async function finishPosts(): Promise<void> {
-    const now = clock.now();
-    const done = await db
-      .updateTable('posts')
-      .set((eb) => ({ status: 'sent', sent_at: eb.fn.coalesce('sent_at', eb.val(now)), updated_at: now }))
-      .where('status', '=', 'sending')
-      .where('audience_frozen_at', 'is not', null)
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('deliveries as d')
-              .select('d.id')
-              .whereRef('d.post_id', '=', 'posts.id')
-              .where('d.status', 'in', OPEN_STATES),
-          ),
-        ),
-      )
-      .returning('id')
-      .execute();
-    for (const { id } of done) {
+    for (const id of await finishSentPosts(db, clock.now())) {
       d.finished(id);
       log.info({ postId: id }, 'post sent to every recipient');
     }
   }
 
-  /** Posts that may have rows in flight: every send in progress, and recently cancelled ones. */
-  const postsInFlight = async () =>
-    (
-      await db
-        .selectFrom('posts')
-        .select('id')
-        .where((eb) =>
-          eb.or([
-            eb('status', 'in', ['sending', 'paused']),
-            eb.and([eb('status', '=', 'cancelled'), eb('updated_at', '>=', clock.now() - 7 * 24 * 3600_000)]),
-          ]),
-        )
-        .execute()
-    ).map((r) => r.id);
-
   async function recover(liveOwners: string[]): Promise<void> {
-    const ids = await postsInFlight();
+    // Every send in progress, and those cancelled in the last week (their last messages may be in flight).
+    const ids = await postsInFlight(db, clock.now() - 7 * 24 * 3600_000);
     const { requeued, unknown } = await recoverOrphans(db, ids, liveOwners, clock.now());
     if (requeued + unknown > 0) log.warn({ requeued, unknown }, 'recovered deliveries of a sender that stopped');
   }
 
   async function startDueSchedules(): Promise<void> {
     const now = clock.now();
-    const due = await db
-      .selectFrom('posts')
-      .select(['id', 'scheduled_at'])
-      .where('status', '=', 'scheduled')
-      .where('scheduled_at', '<=', now)
-      .where('held_reason', 'is', null)
-      .execute();
-    for (const post of due) {
+    for (const post of await dueScheduledPosts(db, now)) {
       const late = now - (post.scheduled_at ?? now);
       if (late > d.scheduleMaxLatenessMs) {
         const minutes = Math.round(late / 60_000);
-        await db
-          .updateTable('posts')
-          .set({
-            held_reason: `This post was scheduled ${minutes} minutes ago, but Gazette was not running then. Send it now or reschedule it.`,
-            updated_at: now,
-          })
-          .where('id', '=', post.id)
-          .where('status', '=', 'scheduled')
-          .execute();
+        const reason = `This post was scheduled ${minutes} minutes ago, but Gazette was not running then. Send it now or reschedule it.`;
+        await holdScheduledPost(db, post.id, reason, now);
         log.warn({ postId: post.id, lateMinutes: minutes }, 'scheduled post missed: held for the writer');
         continue;
       }
@@ -116,49 +72,35 @@ export function createHousekeeper(d: HousekeeperDeps) {
   /** Relay-level pauses whose backoff is over: probe the relay, resume or wait longer. */
   async function resumeRelayPauses(): Promise<void> {
     const now = clock.now();
-    const due = await db
-      .selectFrom('posts')
-      .select(['id', 'relay_failures'])
-      .where('status', '=', 'paused')
-      .where('resume_at', 'is not', null)
-      .where('resume_at', '<=', now)
-      .execute();
+    const due = await dueRelayPauses(db, now);
     if (due.length === 0) return;
     const probe = await transport.probe();
     for (const post of due) {
       if (probe.ok) {
-        await db
-          .updateTable('posts')
-          .set({ status: 'sending', paused_reason: null, resume_at: null, updated_at: now })
-          .where('id', '=', post.id)
-          .where('status', '=', 'paused')
-          .where('resume_at', 'is not', null)
-          .execute();
+        await resumeAfterProbe(db, post.id, now);
         log.info({ postId: post.id }, 'relay answers again: send resumed');
       } else {
         const failures = post.relay_failures + 1;
-        await db
-          .updateTable('posts')
-          .set({
-            resume_at: now + backoff(failures, options.relayBackoffBaseMs, options.relayBackoffMaxMs),
-            relay_failures: failures,
-            paused_reason: `The mail relay is not accepting mail (${probe.error}). Gazette will try again by itself; no recipient was marked failed.`.slice(0, 1000),
-            updated_at: now,
-          })
-          .where('id', '=', post.id)
-          .where('status', '=', 'paused')
-          .where('resume_at', 'is not', null)
-          .execute();
+        await extendRelayPause(
+          db,
+          post.id,
+          {
+            resumeAt: now + backoff(failures, options.relayBackoffBaseMs, options.relayBackoffMaxMs),
+            relayFailures: failures,
+            reason: `The mail relay is not accepting mail (${probe.error}). Gazette will try again by itself; no recipient was marked failed.`,
+          },
+          now,
+        );
       }
     }
     if (probe.ok) d.wake();
   }
 
   async function unfinishedSnapshots(): Promise<void> {
-    const rows = await db.selectFrom('posts').select('id').where('status', 'in', ['sending', 'paused']).where('audience_frozen_at', 'is', null).execute();
-    // A few pages here; the rest is written in the background while the send goes on (at 1,000,000
-    // subscribers waiting for the whole snapshot held the first message back by 12 s).
-    for (const { id } of rows) await d.snapshot(id, options.snapshotWaitPages);
+    const ids = await unfrozenSends(db);
+    // A few pages here; the rest is written in the background while the send goes on, so a big audience
+    // does not hold the first message back.
+    for (const id of ids) await d.snapshot(id, options.snapshotWaitPages);
   }
 
   // The lease is renewed a few times per TTL, not on every pass: each renewal is a durable write.

@@ -3,7 +3,9 @@ import type { Database, Dialect } from '../db/database.js';
 import { recordEvent } from '../domain/events.js';
 import { suppress } from '../domain/suppressions.js';
 import { backoff, type EngineOptions } from './options.js';
-import { recordOutcome, recordSent, releasePostClaims, type ClaimedRow } from './repository.js';
+import { recordOutcome, recordSent, releasePostClaims, type ClaimedRow } from './delivery-transitions.js';
+import { pauseForPost, pauseForRelay } from './post-transitions.js';
+import { relayFailuresOf, resetRelayFailures } from './repository.js';
 import type { SendOutcome } from './transport.js';
 
 /** One message whose attempt ended (or that could not be attempted), waiting for the next group commit. */
@@ -93,43 +95,21 @@ export async function applyOutcomes(
 
   await recordSent(trx, dialect, sent, now);
   const recovered = [...sentPosts].filter((id) => troubled.delete(id));
-  if (recovered.length > 0) await trx.updateTable('posts').set({ relay_failures: 0 }).where('id', 'in', recovered).execute();
+  await resetRelayFailures(trx, recovered);
 
   const paused: number[] = [];
   for (const [postId, error] of relayTrouble) {
-    const post = await trx.selectFrom('posts').select('relay_failures').where('id', '=', postId).executeTakeFirst();
-    const failures = (post?.relay_failures ?? 0) + 1;
+    const failures = (await relayFailuresOf(trx, postId)) + 1;
     const resumeAt = now + backoff(failures, options.relayBackoffBaseMs, options.relayBackoffMaxMs);
-    const r = await trx
-      .updateTable('posts')
-      .set({
-        status: 'paused',
-        paused_reason: `The mail relay is not accepting mail (${error}). Gazette will try again by itself; no recipient was marked failed.`.slice(0, 1000),
-        resume_at: resumeAt,
-        relay_failures: failures,
-        updated_at: now,
-      })
-      .where('id', '=', postId)
-      .where('status', '=', 'sending')
-      .executeTakeFirst();
-    if (Number(r.numUpdatedRows) > 0) throttle.consecutive421 = 0;
+    const reason = `The mail relay is not accepting mail (${error}). Gazette will try again by itself; no recipient was marked failed.`;
+    if (await pauseForRelay(trx, postId, { reason, resumeAt, relayFailures: failures }, now)) throttle.consecutive421 = 0;
     troubled.add(postId);
     await releasePostClaims(trx, postId, now);
     paused.push(postId);
   }
   for (const [postId, error] of postTrouble) {
     if (relayTrouble.has(postId)) continue;
-    await trx
-      .updateTable('posts')
-      .set({
-        status: 'paused',
-        paused_reason: `The relay refuses this post for every recipient (${error}). Fix the post or the relay, then resume.`.slice(0, 1000),
-        resume_at: null,
-        updated_at: now,
-      })
-      .where('id', '=', postId)
-      .where('status', '=', 'sending')
-      .execute();
+    await pauseForPost(trx, postId, `The relay refuses this post for every recipient (${error}). Fix the post or the relay, then resume.`, now);
     await releasePostClaims(trx, postId, now);
     paused.push(postId);
   }

@@ -5,7 +5,7 @@ import { createCompiledPosts } from './compiled-posts.js';
 import { createPacer } from './pacer.js';
 import { assemble, type CompiledMessage, type MessageTemplate } from './message.js';
 import type { Finished, ThrottleState } from './outcomes.js';
-import { recordSentAndMark, releaseClaims, type ClaimedRow } from './repository.js';
+import { recordSentAndMark, releaseClaims, type ClaimedRow } from './delivery-transitions.js';
 import { runTick, type TickInput } from './tick.js';
 import { createWakeups } from './wakeups.js';
 import type { BulkTransport, OutgoingRaw, OutgoingTemplated, Prepared, SendOutcome } from './transport.js';

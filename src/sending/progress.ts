@@ -3,6 +3,7 @@ import type { DbOrTx } from '../db/database.js';
 import type { DeliveryStatus, PostStatus } from '../db/tables/posts.js';
 import { NotFoundError } from '../lib/errors.js';
 import { findPost } from './repository.js';
+import { DELIVERY_STATUSES } from './states.js';
 
 /** Where a send stands, counted from the deliveries rows (never from a separate counter). */
 export interface SendProgress {
@@ -73,14 +74,12 @@ export function createSendRates(): SendRates {
   };
 }
 
-const ALL_STATUSES: DeliveryStatus[] = ['queued', 'claimed', 'attempting', 'sent', 'retry', 'failed', 'unknown', 'skipped', 'cancelled'];
-
 export async function readProgress(db: DbOrTx, postId: number, now: number, aside?: ReadAside, rates?: SendRates): Promise<SendProgress> {
   const post = await findPost(db, postId);
   if (!post) throw new NotFoundError('That post does not exist.');
   const raw = await countByStatus(db, postId, aside);
-  const counts = Object.fromEntries(ALL_STATUSES.map((s) => [s, raw[s] ?? 0])) as Record<DeliveryStatus, number>;
-  const total = ALL_STATUSES.reduce((n, s) => n + counts[s], 0);
+  const counts = Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, raw[s] ?? 0])) as Record<DeliveryStatus, number>;
+  const total = DELIVERY_STATUSES.reduce((n, s) => n + counts[s], 0);
   const remaining = counts.queued + counts.claimed + counts.attempting + counts.retry;
   const sentRate = rates?.observe(postId, now, counts.sent);
   // Before a second reading, a send in its first minute has its average since the start.

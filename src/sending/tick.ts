@@ -1,7 +1,8 @@
 import type { Db, Dialect } from '../db/database.js';
 import { applyOutcomes, type Finished, type ThrottleState } from './outcomes.js';
 import type { EngineOptions } from './options.js';
-import { claimRows, markAttempting, type ClaimedRow } from './repository.js';
+import { claimRows, markAttempting, type ClaimedRow } from './delivery-transitions.js';
+import { sendingPosts } from './repository.js';
 
 /**
  * The send loop's general tick as one transaction (pipeline.ts): the outcomes that came in, a claim when
@@ -43,13 +44,7 @@ export async function runTick(db: Db, dialect: Dialect, input: TickInput): Promi
     let skipped = 0;
     const postNewsletter: Array<[number, number]> = [];
     if (input.claimRoom > 0) {
-      const active = await trx
-        .selectFrom('posts')
-        .select(['id', 'newsletter_id', 'relay_failures'])
-        .where('status', '=', 'sending')
-        .orderBy('started_at')
-        .orderBy('id')
-        .execute();
+      const active = await sendingPosts(trx);
       for (const post of active) {
         const room = input.claimRoom - claimed.length - skipped;
         if (room <= 0) break;

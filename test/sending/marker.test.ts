@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestDb, DIALECTS, type TestDb } from '../helpers/db.js';
-import { claimRows, markAttempting, recordSentAndMark } from '../../src/sending/repository.js';
+import { claimRows, markAttempting, recordSentAndMark } from '../../src/sending/delivery-transitions.js';
 import { addReaders, deliveries, makeNewsletter, makePost } from './fixtures.js';
 
 /**

@@ -1,7 +1,6 @@
 import type { DbOrTx } from '../../db/database.js';
 import type { NewPostRow, PostRow, PostStatus, PostUpdate } from '../../db/tables/posts.js';
 
-export const POST_STATUSES: PostStatus[] = ['draft', 'scheduled', 'sending', 'paused', 'sent', 'cancelled'];
 /** A writer may change a post's content only before its send starts. */
 export const EDITABLE_STATUSES: PostStatus[] = ['draft', 'scheduled'];
 /** Posts readers can open on the web: once sending has started, recipients hold its "view in browser" link. */
@@ -56,10 +55,11 @@ export async function insertPost(db: DbOrTx, row: NewPostRow): Promise<number> {
 }
 
 /**
- * Changes a post only while it is in one of `statuses`; the row count is the lock, so an edit racing
- * the scheduler's start (or a second tab) cannot rewrite a post that is already going out.
+ * Changes a post's content only while it is in one of `statuses`; the row count is the lock, so an edit
+ * racing the scheduler's start (or a second tab) cannot rewrite a post that is already going out. Its
+ * status is never changed here: that is src/sending/post-transitions.ts's job.
  */
-export async function updatePostIn(db: DbOrTx, id: number, statuses: PostStatus[], changes: PostUpdate): Promise<boolean> {
+export async function updatePostIn(db: DbOrTx, id: number, statuses: PostStatus[], changes: Omit<PostUpdate, 'status'>): Promise<boolean> {
   const result = await db.updateTable('posts').set(changes).where('id', '=', id).where('status', 'in', statuses).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isValidEmail, normalizeEmail } from '../../lib/email.js';
-import { POST_STATUSES } from './repository.js';
+import { POST_STATUSES } from '../../sending/states.js';
 
 export const POST_SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$/;
 export const MAX_BODY_CHARS = 200_000;

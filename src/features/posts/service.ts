@@ -12,6 +12,7 @@ import { escapeHtml, parseMerge, renderMerge, type MergeValues } from '../../lib
 import { publicUrls } from '../../lib/urls.js';
 import { countAudience, parseAudience, type Audience } from '../../sending/audience.js';
 import type { Mailer } from '../../sending/mailer.js';
+import { schedulePost, unschedulePost } from '../../sending/post-transitions.js';
 import { findNewsletterById, listNewsletters } from '../newsletters/repository.js';
 import { checkPost, type PostCheck } from './checks.js';
 import { renderPost, type RenderedPost } from './email.js';
@@ -216,14 +217,14 @@ export function createPostService(deps: PostServiceDeps) {
       if (at <= clock.now()) throw new ValidationError({ scheduled_at: `Choose a time in the future (times are in ${newsletter.time_zone}).` });
       const { blocking } = await review(post, newsletter, user);
       if (blocking.length > 0) throw new ValidationError({ scheduled_at: `Fix this first: ${blocking.map((c) => c.message).join(' ')}` });
-      const ok = await updatePostIn(db, post.id, EDITABLE_STATUSES, { status: 'scheduled', scheduled_at: at, held_reason: null, updated_at: clock.now() });
+      const ok = await schedulePost(db, post.id, at, clock.now());
       if (!ok) throw new ConflictError('This post has already started sending.');
       return at;
     },
 
     async unschedule(id: number): Promise<void> {
       const { post } = await load(id);
-      const ok = await updatePostIn(db, post.id, ['scheduled'], { status: 'draft', scheduled_at: null, held_reason: null, updated_at: clock.now() });
+      const ok = await unschedulePost(db, post.id, clock.now());
       if (!ok) throw new ConflictError('This post is not scheduled any more: it may have started sending.');
     },
 
