@@ -3,8 +3,7 @@ import type { Kysely } from 'kysely';
 /**
  * subscribers.email_hash needs no index of its own: every query that uses it (the audience, the claim and
  * marker checks) probes the suppressions table's primary key with it. The index only cost writes: the
- * hashes are random, so each batch of an import rewrote a different page of it per row (import of
- * 100,000 rows: see bench/RESULTS.md).
+ * hashes are random, so each batch of an import rewrote a different page of it per row.
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.dropIndex('subscribers_email_hash').execute();

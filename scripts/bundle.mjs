@@ -4,8 +4,8 @@
 // `npm start` and the image run.
 //
 // Why: a Node process spends most of its start-up finding, reading and linking modules (fastify, zod,
-// nodemailer and their dependencies are several hundred files). One file per entry point took start-up to
-// healthy on an empty database from ~1,190 ms to ~640 ms on the project's machine (bench/RESULTS.md).
+// nodemailer and their dependencies are several hundred files). One file per entry point spares most of
+// that work (the benchmark measures start-up to healthy).
 //
 // kysely is in the bundle: loaded from node_modules it was ~280 module files and ~145 ms of every start.
 // The migrations in dist/migrations, loaded at run time, take only types from it (migrations/lib/schema.ts

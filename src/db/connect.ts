@@ -68,7 +68,7 @@ function openSqlite(file: string, options: ConnectOptions): DbHandle {
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     // 8 MB of page cache instead of better-sqlite3's 16 MB: a send reads and updates the outbox in id
-    // order, so a bigger cache only holds pages it is done with (peak memory of a big send; RESULTS.md).
+    // order, so a bigger cache only holds pages it is done with and raises a big send's peak memory.
     sqlite.pragma('cache_size = -8000');
     registerSqliteFunctions(sqlite);
   } catch (err) {
@@ -232,8 +232,8 @@ async function openPostgres(url: string, options: ConnectOptions): Promise<DbHan
   // The send loop's own connections. Its few statements run thousands of times with the same shape of
   // values, so they are planned once (custom plans made Postgres plan the claim and marker afresh each
   // time, about a tenth of its work during a send). Only here: for everything else a generic plan can be
-  // far worse (a status no row has yet is planned as a third of the table: the recovery update scanned
-  // all 100,000 rows, 28 ms against 0.15 ms). The setting is only for speed: a server refusing it serves.
+  // far worse (a status no row has yet is planned as a third of the table, so the recovery update would
+  // scan the whole outbox). The setting is only for speed: a server refusing it still serves.
   const sendPool = newPool(3, true);
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => {});

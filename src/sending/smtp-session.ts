@@ -9,7 +9,7 @@ export { SmtpError, type Reply, type SessionOptions } from './smtp-dial.js';
  * One SMTP client session for the bulk sender: connect (plain, implicit TLS or STARTTLS), EHLO, AUTH,
  * then pre-built messages one after another. It does what the send path needs and nothing else,
  * because on this path every microsecond per message counts (nodemailer's SMTPConnection costs several
- * times the CPU per message; bench/RESULTS.md): the envelope goes out in one write (RFC 2920 PIPELINING
+ * times the CPU per message): the envelope goes out in one write (RFC 2920 PIPELINING
  * when offered), the message and its terminating dot in one more, replies are parsed from short strings.
  *
  * Failures are `SmtpError`s shaped as transport.ts classifies them: `code` (ECONNECTION, ETIMEDOUT,
