@@ -3,22 +3,20 @@ import os from 'node:os';
 import type { Config } from '../config.js';
 import type { ReadAside } from '../db/connect.js';
 import type { Db, Dialect } from '../db/database.js';
-import { refreshStatistics } from '../db/statistics.js';
 import type { Clock } from '../lib/clock.js';
-import { ConflictError, NotFoundError } from '../lib/errors.js';
-import { parseAudience } from './audience.js';
+import { createAudienceSnapshot } from './audience-snapshot.js';
+import { createBackgroundLoop } from './background-loop.js';
 import type { PostContentRenderer } from './content.js';
 import { createDkimSigner, type DkimSigner } from './dkim-pool.js';
-import { compileMessage, compileSettings, messageIdDomain, type CompiledMessage } from './message.js';
+import { compileSettings } from './message.js';
 import { createHousekeeper } from './housekeeping.js';
 import { createRests } from './rests.js';
 import { DEFAULT_ENGINE_OPTIONS, silentLog, type EngineLog, type EngineOptions } from './options.js';
 import { createPipeline } from './pipeline.js';
+import { createPostCommands } from './post-commands.js';
+import { createPostMessages } from './post-messages.js';
 import { createSendRates, readProgress, type SendProgress } from './progress.js';
 import { dropLease, holdLease, liveLeaseOwners } from './leases.js';
-import { cancelPostDeliveries, releasePostClaims, requeueDeliveries } from './delivery-transitions.js';
-import { cancelPost, clearHold, pausePost, reopenSentPost, resumePost, startSending } from './post-transitions.js';
-import { findPost, findPostNewsletter, freezeAudience, snapshotAudience } from './repository.js';
 import { createThreadedSmtpTransport } from './smtp-thread.js';
 import { createDevOutbox, devOutboxTransport, type DevOutbox } from './dev-outbox.js';
 import type { BulkTransport } from './transport.js';
@@ -77,50 +75,28 @@ export interface SendingEngineDeps {
   options?: Partial<EngineOptions>;
 }
 
+/** The SMTP pool (in a worker thread) when SMTP is configured, else the dev outbox. */
+function defaultTransport(deps: SendingEngineDeps): BulkTransport {
+  const { config } = deps;
+  return config.smtp
+    ? createThreadedSmtpTransport(config.smtp, { size: config.smtpPoolSize, clientName: new URL(config.baseUrl).hostname })
+    : devOutboxTransport(deps.devOutbox ?? createDevOutbox(deps.db, deps.clock));
+}
+
+/**
+ * Wires the engine's parts: the writer's commands (post-commands.ts), the audience snapshot, the send
+ * loop (pipeline.ts), the housekeeping chores and the background loop that drives the send loop.
+ */
 export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
-  const { db, dialect, config, clock, renderer } = deps;
+  const { db, dialect, config, clock } = deps;
   const log = deps.log ?? silentLog;
   const options: EngineOptions = { ...DEFAULT_ENGINE_OPTIONS, ...deps.options };
   const owner = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const settings = compileSettings(config);
-  const transport =
-    deps.transport ??
-    (config.smtp
-      ? createThreadedSmtpTransport(config.smtp, { size: config.smtpPoolSize, clientName: new URL(config.baseUrl).hostname })
-      : devOutboxTransport(deps.devOutbox ?? createDevOutbox(db, clock)));
+  const transport = deps.transport ?? defaultTransport(deps);
   let signer: DkimSigner | null | undefined = deps.signer;
   const getSigner = () => (signer === undefined ? (signer = config.dkim ? createDkimSigner(config.dkim) : null) : signer);
-
-  const compiled = new Map<number, Promise<CompiledMessage>>();
-  const preparing = new Set<number>();
-
-  async function compile(postId: number): Promise<CompiledMessage> {
-    const post = await findPost(db, postId);
-    if (!post) throw new NotFoundError('That post does not exist.');
-    const newsletter = await findPostNewsletter(db, post);
-    return compileMessage(post, newsletter, await renderer(post, newsletter), settings);
-  }
-  const compiledFor = (postId: number): Promise<CompiledMessage> => {
-    let c = compiled.get(postId);
-    if (!c) {
-      c = compile(postId);
-      c.catch(() => compiled.delete(postId));
-      compiled.set(postId, c);
-    }
-    return c;
-  };
-
-  async function pauseWith(postId: number, reason: string, resumeAt: number | null): Promise<boolean> {
-    const now = clock.now();
-    const changed = await db.transaction().execute(async (trx) => {
-      if (!(await pausePost(trx, postId, reason, resumeAt, now))) return false;
-      await releasePostClaims(trx, postId, now);
-      return true;
-    });
-    pipeline.forget(postId);
-    compiled.delete(postId);
-    return changed;
-  }
+  const messages = createPostMessages(db, deps.renderer, settings);
 
   const pipeline = createPipeline({
     db: deps.sendDb ?? db,
@@ -129,60 +105,30 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
     owner,
     transport,
     signer: getSigner,
-    compiled: compiledFor,
+    compiled: messages.get,
     options,
     sendRate: config.sendRate,
     log,
   });
-
-  /**
-   * Writes the audience into deliveries (idempotent, resumable), then freezes it. With `maxPages`,
-   * returns after that many pages and finishes in the background: a big list does not hold up the
-   * writer's request, and sending already starts on the first pages.
-   */
-  async function snapshot(postId: number, maxPages?: number): Promise<void> {
-    if (preparing.has(postId)) return;
-    preparing.add(postId);
-    let rest = false;
-    try {
-      const post = await findPost(db, postId);
-      if (!post || post.audience_frozen_at !== null || (post.status !== 'sending' && post.status !== 'paused')) return;
-      const newsletter = await findPostNewsletter(db, post);
-      const { inserted, done } = await snapshotAudience(db, {
-        postId,
-        newsletterId: post.newsletter_id,
-        audience: parseAudience(post.audience),
-        dialect,
-        domain: messageIdDomain(newsletter, settings),
-        now: clock.now(),
-        pageSize: options.snapshotPageSize,
-        maxPages,
-        // Pages are synchronous work on SQLite (~5 ms for 500 rows, 1 s for 100,000). In the background,
-        // rest as long as each page took, so the snapshot takes at most half of the main thread and
-        // requests and the send loop run in between (they waited behind it: subscribe page p99 ~100 ms as
-        // a big send started); the first pages, which the writer's request waits for, go without rests.
-        // And wake the send loop, which may have run out of rows before this page was written.
-        between: (pageMs) => {
-          wake();
-          if (maxPages !== undefined) return new Promise<void>((resolve) => setImmediate(resolve));
-          return new Promise<void>((resolve) => setTimeout(resolve, Math.min(pageMs, 100)));
-        },
-      });
-      // Postgres plans the claim and marker statements from table statistics: right after a snapshot of
-      // thousands of rows they are missing (see refreshStatistics). Only stale tables are analyzed.
-      if (dialect === 'postgres' && inserted > 0) await refreshStatistics(db, ['deliveries', 'subscriptions', 'subscribers', 'suppressions']);
-      if (!done) {
-        rest = true;
-        return;
-      }
-      await freezeAudience(db, postId, clock.now());
-      log.info({ postId, recipients: inserted }, 'audience snapshot written');
-    } finally {
-      preparing.delete(postId);
-      pipeline.wake();
-      if (rest) setImmediate(() => void snapshot(postId).catch((err: unknown) => log.error({ err, postId }, 'audience snapshot failed; it resumes at the next housekeeping')));
-    }
-  }
+  const rests = createRests();
+  const wake = () => {
+    pipeline.wake();
+    rests.wake();
+  };
+  const snapshot = createAudienceSnapshot({ db, dialect, clock, options, settings, log, pageWritten: wake, settled: () => pipeline.wake() });
+  const commands = createPostCommands({
+    db,
+    clock,
+    options,
+    log,
+    messages,
+    snapshot,
+    wake,
+    forget: (postId) => {
+      pipeline.forget(postId);
+      messages.forget(postId);
+    },
+  });
 
   const housekeeper = createHousekeeper({
     db,
@@ -193,165 +139,54 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
     scheduleMaxLatenessMs: config.scheduleMaxLatenessMs,
     transport,
     log,
-    startPost: (postId) => engine.startPost(postId),
+    startPost: commands.start,
     snapshot,
     // The whole loop: the chores run outside it, and a send they resume must not wait for its idle rest.
-    wake: () => wake(),
-    finished: (postId) => compiled.delete(postId),
+    wake,
+    finished: messages.forget,
   });
-  const housekeeping = () => housekeeper.run();
-  const heartbeat = () => housekeeper.heartbeat();
-  const finishPosts = () => housekeeper.finishPosts();
 
-  // Background loop state (start/stop).
-  let loop: Promise<void> | undefined;
-  let stopping: Promise<void> | undefined;
-  let stopped = false;
-  const rests = createRests();
-  const rates = createSendRates();
-  const wake = () => {
-    pipeline.wake();
-    rests.wake();
-  };
-  const safely = async (what: string, f: () => Promise<void>) => {
-    try {
-      await f();
-    } catch (err) {
-      log.error({ err }, `sending engine: ${what} failed`);
-    }
-  };
-
-  async function background(): Promise<void> {
-    await safely('recovery', () => engine.recover());
-    // Interrupted snapshots and posts that fell due while the server was down go on now, not at the
-    // housekeeping job's first tick.
-    await safely('housekeeping', housekeeping);
-    while (!stopped) {
-      rests.passBegins();
-      await safely('lease renewal', heartbeat);
-      let drained = false;
-      const draining = pipeline.drain().then(
-        () => (drained = true),
-        () => (drained = true),
-      );
-      while (!drained && !stopped) {
-        await Promise.race([draining, rests.rest(options.housekeepingIntervalMs, 'housekeeping')]);
-        if (!drained && !stopped) await safely('lease renewal', heartbeat);
-      }
-      if (stopped) break;
-      await safely('finishing posts', finishPosts);
-      await rests.rest(options.pollIntervalMs, 'idle');
-    }
+  async function recover(): Promise<void> {
+    // SQLite has one sending process, so at start-up every other owner is gone; on Postgres only
+    // senders whose lease ran out are (the others are alive and sending).
+    const now = clock.now();
+    await holdLease(db, `sender:${owner}`, owner, now, options.leaseTtlMs);
+    await housekeeper.recover(dialect === 'postgres' ? await liveLeaseOwners(db, 'sender:', now) : [owner]);
   }
 
-  const engine: SendingEngine = {
-    async startPost(postId) {
-      const post = await findPost(db, postId);
-      if (!post) throw new NotFoundError('That post does not exist.');
-      if (post.status !== 'draft' && post.status !== 'scheduled') {
-        throw new ConflictError(`This post is ${post.status}; only a draft or a scheduled post can be sent.`);
-      }
-      // Render before changing anything: a post that cannot be built never starts.
-      let message: CompiledMessage;
-      try {
-        message = await compile(postId);
-      } catch (err) {
-        throw new ConflictError(`This post cannot be sent: ${(err as Error).message}`);
-      }
-      const now = clock.now();
-      if (!(await startSending(db, postId, now))) throw new ConflictError('This post was started or changed meanwhile.');
-      compiled.set(postId, Promise.resolve(message));
-      log.info({ postId }, 'send started');
-      wake();
-      await snapshot(postId, options.snapshotWaitPages);
-    },
+  const background = createBackgroundLoop({
+    options,
+    log,
+    rests,
+    recover,
+    housekeeping: housekeeper.run,
+    heartbeat: housekeeper.heartbeat,
+    drain: () => pipeline.drain(),
+    finishPosts: housekeeper.finishPosts,
+  });
+  const rates = createSendRates();
+  let stopping: Promise<void> | undefined;
 
-    async pausePost(postId, reason) {
-      const post = await findPost(db, postId);
-      if (!post) throw new NotFoundError('That post does not exist.');
-      if (post.status !== 'sending' && post.status !== 'paused') throw new ConflictError(`This post is ${post.status}; only a send in progress can be paused.`);
-      await pauseWith(postId, reason?.trim() || 'Paused by the writer.', null);
-    },
-
-    async resumePost(postId) {
-      const post = await findPost(db, postId);
-      if (!post) throw new NotFoundError('That post does not exist.');
-      const now = clock.now();
-      if (post.status === 'scheduled' && post.held_reason) {
-        await clearHold(db, postId, now);
-        return engine.startPost(postId);
-      }
-      if (!(await resumePost(db, postId, now))) throw new ConflictError(`This post is ${post.status}; only a paused send can be resumed.`);
-      compiled.delete(postId);
-      wake();
-      if (post.audience_frozen_at === null) await snapshot(postId, options.snapshotWaitPages);
-    },
-
-    async cancelPost(postId) {
-      const post = await findPost(db, postId);
-      if (!post) throw new NotFoundError('That post does not exist.');
-      const now = clock.now();
-      const changed = await db.transaction().execute(async (trx) => {
-        if (!(await cancelPost(trx, postId, now))) return false;
-        await cancelPostDeliveries(trx, postId, now);
-        return true;
-      });
-      if (!changed) throw new ConflictError(`This post is ${post.status}; it cannot be cancelled.`);
-      pipeline.forget(postId);
-      compiled.delete(postId);
-    },
-
-    async retryRecipients(postId, statuses) {
-      const post = await findPost(db, postId);
-      if (!post) throw new NotFoundError('That post does not exist.');
-      if (post.status === 'cancelled' || post.status === 'draft' || post.status === 'scheduled') {
-        throw new ConflictError(`This post is ${post.status}; its recipients cannot be retried.`);
-      }
-      const wanted = statuses.filter((s) => s === 'unknown' || s === 'failed');
-      if (wanted.length === 0) return 0;
-      const now = clock.now();
-      const count = await db.transaction().execute(async (trx) => {
-        const n = await requeueDeliveries(trx, postId, wanted, now);
-        if (n > 0) await reopenSentPost(trx, postId, now);
-        return n;
-      });
-      if (count > 0) wake();
-      return count;
-    },
-
-    async progress(postId) {
-      return readProgress(db, postId, clock.now(), deps.readAside, rates);
-    },
-
-    housekeepOnce: housekeeping,
-
+  return {
+    startPost: commands.start,
+    pausePost: commands.pause,
+    resumePost: commands.resume,
+    cancelPost: commands.cancel,
+    retryRecipients: commands.retryRecipients,
+    progress: (postId) => readProgress(db, postId, clock.now(), deps.readAside, rates),
+    housekeepOnce: housekeeper.run,
     async runOnce() {
-      await housekeeping();
+      await housekeeper.run();
       await pipeline.drain();
-      await finishPosts();
+      await housekeeper.finishPosts();
     },
-
-    async recover() {
-      // SQLite has one sending process, so at start-up every other owner is gone; on Postgres only
-      // senders whose lease ran out are (the others are alive and sending).
-      const now = clock.now();
-      await holdLease(db, `sender:${owner}`, owner, now, options.leaseTtlMs);
-      await housekeeper.recover(dialect === 'postgres' ? await liveLeaseOwners(db, 'sender:', now) : [owner]);
-    },
-
-    start() {
-      if (loop) return;
-      stopped = false;
-      loop = background().catch((err: unknown) => log.error({ err }, 'sending engine stopped unexpectedly'));
-    },
-
+    recover,
+    start: background.start,
     stop() {
       stopping ??= (async () => {
-        stopped = true;
-        rests.stop();
+        background.halt();
         await pipeline.stop();
-        if (loop) await loop;
-        loop = undefined;
+        await background.ended();
         await transport.close();
         await signer?.close();
         await dropLease(db, `sender:${owner}`, owner).catch(() => undefined);
@@ -359,5 +194,4 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
       return stopping;
     },
   };
-  return engine;
 }

@@ -1,14 +1,15 @@
 import type { Db, Dialect } from '../db/database.js';
 import type { Clock } from '../lib/clock.js';
 import type { DkimSigner } from './dkim-pool.js';
-import { createCompiledPosts } from './compiled-posts.js';
+import { releaseClaims } from './delivery-transitions.js';
 import { createPacer } from './pacer.js';
-import { assemble, type CompiledMessage, type MessageTemplate } from './message.js';
-import type { Finished, ThrottleState } from './outcomes.js';
-import { recordSentAndMark, releaseClaims, type ClaimedRow } from './delivery-transitions.js';
-import { runTick, type TickInput } from './tick.js';
+import type { CompiledMessage } from './message.js';
+import type { Finished } from './outcomes.js';
+import type { Item } from './outgoing.js';
+import { createSendBuffer } from './send-buffer.js';
+import { createTickCommits } from './tick.js';
 import { createWakeups } from './wakeups.js';
-import type { BulkTransport, OutgoingRaw, OutgoingTemplated, Prepared, SendOutcome } from './transport.js';
+import type { BulkTransport } from './transport.js';
 import type { EngineLog, EngineOptions } from './options.js';
 
 /**
@@ -39,22 +40,6 @@ export interface PipelineDeps {
   log: EngineLog;
 }
 
-interface Item {
-  row: ClaimedRow;
-  newsletterId: number;
-  from?: string;
-  subject?: string;
-  raw?: Buffer;
-  /** Rendered by the transport where it sends (see BulkTransport.sendTemplated) instead of `raw`. */
-  template?: MessageTemplate;
-  /** Handed to the DKIM signer; `raw` arrives with the signature. */
-  signing?: boolean;
-  /** Set when the message could not be built for this recipient: recorded without sending. */
-  problem?: SendOutcome;
-  /** Handed to the transport ahead (its envelope may be out already); goes when released. */
-  prepared?: Prepared;
-}
-
 export interface Pipeline {
   /** Sends everything that is due now; returns when nothing is left to do at this moment. */
   drain(): Promise<void>;
@@ -74,17 +59,6 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const claimSize = options.claimSize ?? Math.max(concurrency * 2, 200);
   /** The tick in which the buffer falls to this many rows claims the next batch. */
   const lowWater = Math.max(concurrency, Math.floor(claimSize / 2));
-  /** With DKIM, this many messages are signed ahead of the free connections. */
-  const signAhead = Math.max(concurrency * 4, 32);
-  /**
-   * Messages handed to the transport before their tick (transport.prepare): one per connection, so
-   * each connection can have the next envelope out while the commit that marks it runs. They are
-   * only claimed, not `attempting`: a crash re-queues them, and nothing of them was delivered.
-   */
-  const lookahead = transport.prepare ? concurrency : 0;
-  let preparedCount = 0;
-  let ready: Item[] = [];
-  let signing = 0;
   /** Rows marked attempting whose outcome is not committed yet (the DB's `attempting` count). */
   let occupied = 0;
   const finished: Finished[] = [];
@@ -95,164 +69,30 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   let stopping = false;
   let running: Promise<void> | undefined;
   const pacer = createPacer(deps.sendRate, concurrency);
-  const throttle: ThrottleState = { consecutive421: 0 };
-  /** Posts with relay trouble on record: their counter is reset by the next successful send. */
-  const troubled = new Set<number>();
+  const commits = createTickCommits({ db, dialect: deps.dialect, owner: deps.owner, options });
 
   /** Outcomes worth one commit when most connections are busy (see loop). */
   const groupSize = Math.max(2, Math.ceil(concurrency / 2));
   const wakeups = createWakeups(() => finished.length >= groupSize);
   const notify = wakeups.notify;
 
-  const compiledPosts = createCompiledPosts(deps.compiled, {
-    failed(postId, err) {
-      // Nobody's fault but the post's: its rows go back to the queue and the post is paused.
-      const problem: SendOutcome = { kind: 'post', error: `This post could not be prepared for sending: ${err.message}` };
-      for (const item of ready) if (item.row.postId === postId && !item.raw && !item.template) item.problem = problem;
+  const buffer = createSendBuffer({
+    transport,
+    signer: deps.signer,
+    compiled: deps.compiled,
+    pacer,
+    finished(f) {
+      finished.push(f);
+      notify();
     },
-    settled: () => notify(),
+    notify,
   });
 
-  /**
-   * Renders the front of the buffer: as many messages as may be sent now, or with DKIM on, enough to
-   * keep `signAhead` signed or being signed (the signatures come from worker threads).
-   */
-  function render(allowance: number, now: number): void {
-    const signer = deps.signer();
-    const want = signer ? signAhead : allowance + lookahead;
-    const toSign: Array<{ item: Item; headers: string; body: string }> = [];
-    let inHand = 0;
-    for (const item of ready) {
-      if (inHand >= want) break;
-      if (item.problem) continue;
-      if (item.raw || item.template || item.signing) {
-        inHand += 1;
-        continue;
-      }
-      const compiled = compiledPosts.get(item.row.postId);
-      if (!compiled) continue;
-      inHand += 1;
-      item.from = compiled.envelopeFrom;
-      if (!signer && transport.sendTemplated) {
-        // The transport renders it where it sends it: nothing to build here.
-        item.template = compiled.template;
-        continue;
-      }
-      try {
-        const m = compiled.render(item.row, now);
-        item.subject = m.subject;
-        if (signer) {
-          item.signing = true;
-          toSign.push({ item, headers: m.headers, body: m.body });
-        } else item.raw = assemble(m);
-      } catch (err) {
-        item.problem = { kind: 'failed', error: `Could not build this message: ${(err as Error).message}`, suppress: false };
-      }
-    }
-    if (!signer || toSign.length === 0) return;
-    signing += 1;
-    signer
-      .sign(toSign, Math.floor(now / 1000))
-      .then(
-        (lines) => toSign.forEach((r, i) => (r.item.raw = assemble(r, lines[i]))),
-        (err: unknown) => {
-          // Not the recipient's fault: put the rows back and stop this post until someone looks.
-          for (const r of toSign) r.item.problem = { kind: 'post', error: `DKIM signing failed: ${(err as Error).message}` };
-        },
-      )
-      .finally(() => {
-        for (const r of toSign) r.item.signing = false;
-        signing -= 1;
-        notify();
-      });
-  }
-
-  function outgoing(item: Item, now: number): OutgoingRaw | OutgoingTemplated {
-    const { row } = item;
-    return item.template
-      ? {
-          from: item.from!,
-          template: item.template,
-          recipient: { email: row.email, name: row.name, attributes: row.attributes, token: row.token, messageId: row.messageId },
-          date: now,
-        }
-      : { from: item.from!, to: row.email, raw: item.raw!, messageId: row.messageId, subject: item.subject ?? '' };
-  }
-
-  function send(item: Item, now: number): void {
-    pacer.take();
-    let sending: Promise<SendOutcome>;
-    if (item.prepared) {
-      preparedCount -= 1;
-      sending = item.prepared.release();
-      item.prepared = undefined;
-    } else {
-      const m = outgoing(item, now);
-      sending = 'template' in m ? transport.sendTemplated!(m) : transport.send(m);
-    }
-    sending
-      .catch((err: unknown): SendOutcome => ({ kind: 'retry', error: `internal error: ${(err as Error).message}` }))
-      .then((outcome) => {
-        finished.push({ row: item.row, newsletterId: item.newsletterId, outcome, occupied: true });
-        notify();
-      });
-  }
-
-  /** Hands the next messages to the transport ahead of their tick (see `lookahead`). */
-  function prepareAhead(now: number): void {
-    if (lookahead === 0 || stopping) return;
-    for (const item of ready) {
-      if (preparedCount >= lookahead) return;
-      if (item.prepared || item.problem || item.signing || !(item.raw || item.template)) continue;
-      item.prepared = transport.prepare!(outgoing(item, now));
-      preparedCount += 1;
-    }
-  }
-
-  function unprepare(item: Item): void {
-    if (!item.prepared) return;
-    item.prepared.cancel();
-    item.prepared = undefined;
-    preparedCount -= 1;
-  }
-
-  /** The tick's transaction: the outcomes that came in and the markers of the messages about to go. */
-  async function commitTick(outcomes: Finished[], take: Item[], now: number) {
-    const takeIds = take.map((i) => i.row.id);
-    // Postgres, nothing but successes: the same changes in one statement (one round trip).
-    if (deps.dialect === 'postgres' && outcomes.every((f) => f.outcome.kind === 'sent' && f.occupied && !troubled.has(f.row.postId))) {
-      const sent = outcomes.map((f) => ({ id: f.row.id, response: (f.outcome as Extract<SendOutcome, { kind: 'sent' }>).response }));
-      const marked = await recordSentAndMark(db, sent, takeIds, deps.owner, now);
-      if (sent.length > 0) throttle.consecutive421 = 0;
-      return { paused: [] as number[], marked };
-    }
-    const r = await transaction({ outcomes, take: takeIds, claimRoom: 0, now });
-    return { paused: r.paused, marked: new Set(r.marked) };
-  }
-
-  /** Runs one transaction of tick.ts and takes back the state it changed. */
-  async function transaction(part: Pick<TickInput, 'outcomes' | 'take' | 'claimRoom' | 'now'>) {
-    const r = await runTick(db, deps.dialect, { ...part, owner: deps.owner, options, throttle, troubled: [...troubled] });
-    throttle.consecutive421 = r.throttle.consecutive421;
-    troubled.clear();
-    for (const id of r.troubled) troubled.add(id);
-    return r;
-  }
-
-  /**
-   * Claims the next rows in a transaction of its own, after the tick's messages are on their way: a
-   * claim of a few hundred rows takes milliseconds that every connection would otherwise spend waiting
-   * for its marker. On Postgres it runs on another connection beside the next ticks (a claim was ~10 ms,
-   * a fifth of the loop's time); it changes no throttle state and only adds posts with relay trouble.
-   */
+  /** Claims the next rows beside the ticks (see createTickCommits) into the buffer. */
   async function claim(now: number): Promise<void> {
-    const claimRoom = Math.max(0, claimSize - ready.length);
-    const r = await runTick(db, deps.dialect, { outcomes: [], take: [], claimRoom, now, owner: deps.owner, options, throttle, troubled: [...troubled] });
-    for (const id of r.troubled) troubled.add(id);
-    // Rows skipped at claim time (unsubscribed meanwhile) are progress too: only an empty claim means done.
-    if (r.claimed.length === 0 && r.skipped === 0) exhausted = true;
-    const newsletters = new Map(r.postNewsletter);
-    for (const row of r.claimed) ready.push({ row, newsletterId: newsletters.get(row.postId)! });
+    const r = await commits.claim(Math.max(0, claimSize - buffer.length), now);
+    if (r.exhausted) exhausted = true;
+    buffer.add(r.rows);
   }
 
   async function tick(): Promise<'idle' | 'worked' | 'wait'> {
@@ -266,46 +106,32 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     const outcomes = finished.splice(0);
     const committed = outcomes.filter((f) => f.occupied).length;
     const allowance = Math.max(0, Math.min(concurrency - (occupied - committed), pacer.available()));
-    const take: Item[] = [];
-    const unsendable: Item[] = [];
-    if (!stopping) {
-      render(allowance, now);
-      const keep: Item[] = [];
-      for (const item of ready) {
-        if (item.problem && !item.signing) {
-          unprepare(item);
-          unsendable.push(item);
-        }
-        else if ((item.raw || item.template) && take.length < allowance) take.push(item);
-        else keep.push(item);
-      }
-      ready = keep;
-    }
-    const wantClaim = !stopping && !exhausted && !claiming && ready.length <= lowWater;
+    const { take, unsendable }: { take: Item[]; unsendable: Item[] } = stopping ? { take: [], unsendable: [] } : buffer.take(allowance, now);
+    const wantClaim = !stopping && !exhausted && !claiming && buffer.length <= lowWater;
     if (outcomes.length === 0 && unsendable.length === 0 && take.length === 0 && !wantClaim) {
-      return occupied === 0 && signing === 0 && ready.length === 0 && !claiming ? 'idle' : 'wait';
+      return occupied === 0 && buffer.signing === 0 && buffer.length === 0 && !claiming ? 'idle' : 'wait';
     }
     const problems = unsendable.map((i): Finished => ({ row: i.row, newsletterId: i.newsletterId, outcome: i.problem!, occupied: false }));
 
     if (outcomes.length + problems.length + take.length > 0) {
-      let result: Awaited<ReturnType<typeof commitTick>>;
+      let result: Awaited<ReturnType<typeof commits.commit>>;
       try {
-        result = await commitTick([...outcomes, ...problems], take, now);
+        result = await commits.commit([...outcomes, ...problems], take.map((i) => i.row.id), now);
       } catch (err) {
         // Nothing of this tick was written: keep its outcomes and messages for the next attempt.
         finished.unshift(...outcomes);
-        ready.unshift(...unsendable, ...take);
+        buffer.putBack([...unsendable, ...take]);
         throw err;
       }
       occupied -= committed;
-      for (const postId of result.paused) forget(postId);
+      for (const postId of result.paused) buffer.forget(postId);
       for (const item of take) {
         if (!result.marked.has(item.row.id)) {
-          unprepare(item); // skipped, or released meanwhile (pause/cancel): not ours now
+          buffer.drop(item); // skipped, or released meanwhile (pause/cancel): not ours now
           continue;
         }
         occupied += 1;
-        send(item, now);
+        buffer.send(item, now);
       }
     }
     if (wantClaim && deps.dialect === 'postgres') {
@@ -316,18 +142,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           notify();
         });
     } else if (wantClaim) await claim(now);
-    prepareAhead(now);
+    if (!stopping) buffer.prepareAhead(now);
     return 'worked';
-  }
-
-  function forget(postId: number) {
-    ready = ready.filter((i) => {
-      if (i.row.postId !== postId) return true;
-      unprepare(i);
-      return false;
-    });
-    // The post may be edited before it resumes: compile it afresh then.
-    compiledPosts.forget(postId);
   }
 
   async function loop(): Promise<void> {
@@ -349,9 +165,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         return;
       }
       if (state === 'wait') {
-        if (stopping && occupied === 0 && finished.length === 0 && signing === 0 && !claiming) return;
+        if (stopping && occupied === 0 && finished.length === 0 && buffer.signing === 0 && !claiming) return;
         // Waiting only for the rate limiter: wake when the next token is due.
-        const paced = pacer.intervalMs !== undefined && finished.length === 0 && ready.length > 0 && occupied < concurrency;
+        const paced = pacer.intervalMs !== undefined && finished.length === 0 && buffer.length > 0 && occupied < concurrency;
         if (finished.length === 0) await wakeups.next(paced ? pacer.intervalMs : undefined);
       }
     }
@@ -376,16 +192,14 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       exhausted = false;
       notify();
     },
-    forget,
+    forget: (postId) => buffer.forget(postId),
     async stop() {
       stopping = true;
       notify();
       if (running) await running.catch(() => undefined);
       // Anything still buffered was claimed, never attempted: back to the queue.
       await loop().catch((err: unknown) => log.error({ err }, 'recording the last outcomes failed'));
-      const ids = ready.map((i) => i.row.id);
-      for (const item of ready) unprepare(item);
-      ready = [];
+      const ids = buffer.clear();
       if (ids.length > 0) await db.transaction().execute((trx) => releaseClaims(trx, deps.dialect, ids, clock.now()));
     },
   };

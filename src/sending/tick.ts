@@ -1,7 +1,8 @@
 import type { Db, Dialect } from '../db/database.js';
 import { applyOutcomes, type Finished, type ThrottleState } from './outcomes.js';
 import type { EngineOptions } from './options.js';
-import { claimRows, markAttempting, type ClaimedRow } from './delivery-transitions.js';
+import { claimRows, markAttempting, recordSentAndMark, type ClaimedRow } from './delivery-transitions.js';
+import type { SendOutcome } from './transport.js';
 import { sendingPosts } from './repository.js';
 
 /**
@@ -58,4 +59,56 @@ export async function runTick(db: Db, dialect: Dialect, input: TickInput): Promi
     const marked = await markAttempting(trx, dialect, input.take, input.owner, input.now);
     return { paused, marked: [...marked], claimed, skipped, postNewsletter, throttle, troubled: [...troubled] };
   });
+}
+
+/** A claim's result: the rows for the buffer, and whether the posts had nothing more to give. */
+export interface ClaimResult {
+  rows: Array<{ row: ClaimedRow; newsletterId: number }>;
+  exhausted: boolean;
+}
+
+/**
+ * The send loop's transactions, with the state they carry from tick to tick: the run of 421 answers
+ * and the posts with relay trouble on record. A tick that fails to commit leaves both as they were.
+ */
+export function createTickCommits(d: { db: Db; dialect: Dialect; owner: string; options: EngineOptions }) {
+  const { db, dialect, owner, options } = d;
+  const throttle: ThrottleState = { consecutive421: 0 };
+  /** Posts with relay trouble on record: their counter is reset by the next successful send. */
+  const troubled = new Set<number>();
+
+  /** The tick's transaction: the outcomes that came in and the markers of the messages about to go. */
+  async function commit(outcomes: Finished[], take: number[], now: number): Promise<{ paused: number[]; marked: Set<number> }> {
+    // Postgres, nothing but successes: the same changes in one statement (one round trip).
+    if (dialect === 'postgres' && outcomes.every((f) => f.outcome.kind === 'sent' && f.occupied && !troubled.has(f.row.postId))) {
+      const sent = outcomes.map((f) => ({ id: f.row.id, response: (f.outcome as Extract<SendOutcome, { kind: 'sent' }>).response }));
+      const marked = await recordSentAndMark(db, sent, take, owner, now);
+      if (sent.length > 0) throttle.consecutive421 = 0;
+      return { paused: [], marked };
+    }
+    const r = await runTick(db, dialect, { outcomes, take, claimRoom: 0, now, owner, options, throttle, troubled: [...troubled] });
+    throttle.consecutive421 = r.throttle.consecutive421;
+    troubled.clear();
+    for (const id of r.troubled) troubled.add(id);
+    return { paused: r.paused, marked: new Set(r.marked) };
+  }
+
+  /**
+   * Claims up to `room` rows in a transaction of its own, after the tick's messages are on their way: a
+   * claim of a few hundred rows takes milliseconds that every connection would otherwise spend waiting
+   * for its marker. On Postgres it runs on another connection beside the next ticks; it changes no
+   * throttle state and only adds posts with relay trouble.
+   */
+  async function claim(room: number, now: number): Promise<ClaimResult> {
+    const r = await runTick(db, dialect, { outcomes: [], take: [], claimRoom: room, now, owner, options, throttle, troubled: [...troubled] });
+    for (const id of r.troubled) troubled.add(id);
+    const newsletters = new Map(r.postNewsletter);
+    return {
+      rows: r.claimed.map((row) => ({ row, newsletterId: newsletters.get(row.postId)! })),
+      // Rows skipped at claim time (unsubscribed meanwhile) are progress too: only an empty claim means done.
+      exhausted: r.claimed.length === 0 && r.skipped === 0,
+    };
+  }
+
+  return { commit, claim };
 }
