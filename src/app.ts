@@ -12,11 +12,17 @@ import { createReaderService } from './features/readers/service.js';
 import outboxRoutes from './features/outbox/routes.js';
 import { createOutboxService } from './features/outbox/service.js';
 import archiveRoutes from './features/posts/archive-routes.js';
+import { createPublishingService } from './features/posts/publishing.js';
 import postRoutes from './features/posts/routes.js';
+import { createPostService } from './features/posts/service.js';
 import sendingRoutes from './features/sending/routes.js';
+import { createSendingService } from './features/sending/service.js';
 import settingsRoutes from './features/settings/routes.js';
+import { createSettingsService } from './features/settings/service.js';
 import importRoutes from './features/imports/routes.js';
+import { createImportService } from './features/imports/service.js';
 import subscriberRoutes from './features/subscribers/routes.js';
+import { createSubscriberService } from './features/subscribers/service.js';
 import contextPlugin, { type AppContext } from './plugins/context.js';
 import csrfPlugin from './plugins/csrf.js';
 import errorsPlugin from './plugins/errors.js';
@@ -81,7 +87,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(errorsPlugin);
   await app.register(staticPlugin);
 
-  // Features.
+  // Features: each service is built here, once, and handed to the routes that use it.
   const auth = createAuthService({
     db: ctx.db,
     clock: ctx.clock,
@@ -91,19 +97,28 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
   const newsletters = createNewsletterService({ db: ctx.db, clock: ctx.clock, config: ctx.config });
   const readers = createReaderService({ ...ctx, log: app.log });
+  const subscribers = createSubscriberService({ db: ctx.db, clock: ctx.clock, sendConfirmation: readers.sendConfirmation });
+  const imports = createImportService({ db: ctx.db, dialect: ctx.dialect, clock: ctx.clock, log: app.log, sendConfirmation: readers.sendConfirmation });
+  // Imports run in the background: closing the app stops them after their current batch.
+  app.addHook('onClose', () => imports.close());
+  const posts = createPostService({ ...ctx, engine: ctx.sending });
+  const publishing = createPublishingService(ctx);
+  const sending = createSendingService({ db: ctx.db, engine: ctx.sending });
+  const settings = createSettingsService(ctx);
+  const outbox = createOutboxService(ctx);
   await app.register(healthRoutes);
   await app.register(authRoutes, { auth });
   await app.register(dashboardRoutes);
-  await app.register(settingsRoutes, { auth });
+  await app.register(settingsRoutes, { auth, settings });
   await app.register(jobRoutes);
-  await app.register(outboxRoutes, { outbox: createOutboxService(ctx) });
+  await app.register(outboxRoutes, { outbox });
   await app.register(newsletterRoutes, { newsletters });
   await app.register(readerRoutes, { readers, auth });
-  await app.register(subscriberRoutes, { sendConfirmation: readers.sendConfirmation });
-  await app.register(importRoutes, { sendConfirmation: readers.sendConfirmation });
-  await app.register(postRoutes);
-  await app.register(sendingRoutes);
-  await app.register(archiveRoutes);
+  await app.register(subscriberRoutes, { subscribers });
+  await app.register(importRoutes, { imports });
+  await app.register(postRoutes, { posts });
+  await app.register(sendingRoutes, { sending });
+  await app.register(archiveRoutes, { publishing });
 
   return app;
 }

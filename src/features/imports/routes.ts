@@ -11,12 +11,10 @@ import type { ImportRow } from '../../db/tables/imports.js';
 import { ValidationError } from '../../lib/errors.js';
 import { parseForm } from '../../lib/forms.js';
 import { randomToken } from '../../lib/tokens.js';
-import { listNewsletters } from '../newsletters/repository.js';
 import { attachmentHeaders, csvLine } from '../subscribers/csv.js';
 import { TAG_MAX } from '../subscribers/schemas.js';
-import type { SendConfirmation } from '../subscribers/service.js';
 import { listRecentImports, problemsPage } from './repository.js';
-import { createImportService, type ImportService } from './service.js';
+import type { ImportService } from './service.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -38,7 +36,7 @@ const importSchema = z.object({
 });
 
 export interface ImportPluginOptions {
-  sendConfirmation?: SendConfirmation | undefined;
+  imports: ImportService;
   /** Where uploads wait while they are imported; the system temp folder by default. */
   uploadDir?: string;
   maxUploadBytes?: number;
@@ -58,18 +56,17 @@ function progressOf(row: ImportRow) {
  */
 export default fp<ImportPluginOptions>(
   async (app, opts) => {
-    const { db, clock, dialect } = app.ctx;
+    const { db } = app.ctx;
+    const { imports } = opts;
     const maxBytes = opts.maxUploadBytes ?? MAX_UPLOAD_BYTES;
     const uploadDir = opts.uploadDir ?? os.tmpdir();
-    const imports = createImportService({ db, dialect, clock, log: app.log, sendConfirmation: opts.sendConfirmation });
     app.decorate('imports', imports);
-    app.addHook('onClose', async () => imports.close());
 
     await app.register(async (scope) => {
       await scope.register(fastifyMultipart, { limits: { fileSize: maxBytes, files: 1, fields: 10, fieldSize: 4096, parts: 12 } });
 
       async function formPage(reply: FastifyReply, extra: Record<string, unknown> = {}, status = 200) {
-        const [newsletters, recent] = await Promise.all([listNewsletters(db), listRecentImports(db, 20)]);
+        const [newsletters, recent] = await Promise.all([imports.newsletters(), listRecentImports(db, 20)]);
         return reply.page(
           'imports/new',
           { title: 'Import subscribers', newsletters, recent, values: { mode: 'confirmed' }, maxMegabytes: Math.floor(maxBytes / 1024 / 1024), ...extra },
@@ -119,7 +116,7 @@ export default fp<ImportPluginOptions>(
 
       scope.get('/admin/subscribers/import/:publicId', async (request, reply) => {
         const row = await imports.get(String((request.params as { publicId: string }).publicId));
-        const newsletter = (await listNewsletters(db)).find((n) => n.id === row.newsletter_id);
+        const newsletter = (await imports.newsletters()).find((n) => n.id === row.newsletter_id);
         const report = await imports.reportSummary(row);
         return reply.page(
           'imports/show',

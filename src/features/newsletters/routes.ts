@@ -5,7 +5,6 @@ import { NotFoundError, ValidationError } from '../../lib/errors.js';
 import { echoFields, parseForm } from '../../lib/forms.js';
 import { DEFAULT_TIME_ZONE, timeZoneOptionsWith } from '../../lib/time-zones.js';
 import { publicUrls } from '../../lib/urls.js';
-import { findNewsletterById } from './repository.js';
 import { newsletterSchema, SLUG_PATTERN } from './schemas.js';
 import type { NewsletterService } from './service.js';
 
@@ -76,7 +75,7 @@ export default async function newsletterRoutes(app: FastifyInstance, opts: { new
 
   async function load(idParam: string): Promise<NewsletterRow> {
     const id = Number(idParam);
-    const n = Number.isInteger(id) && id > 0 ? await findNewsletterById(app.ctx.db, id) : undefined;
+    const n = Number.isInteger(id) && id > 0 ? await newsletters.get(id) : undefined;
     if (!n) throw new NotFoundError('That newsletter does not exist.');
     return n;
   }

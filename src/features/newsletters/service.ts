@@ -47,6 +47,8 @@ export function createNewsletterService(deps: { db: Db; clock: Clock; config: Co
   return {
     list: () => repo.listNewsletters(db),
 
+    get: (id: number) => repo.findNewsletterById(db, id),
+
     /** The old slugs that still lead to a newsletter (its edit page lists them). */
     oldSlugs: (id: number) => repo.listOldSlugs(db, id),
 

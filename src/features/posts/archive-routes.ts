@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { NotFoundError } from '../../lib/errors.js';
 import { movedLocation, redirectMoved } from '../newsletters/moved.js';
 import { formatDate } from './zoned-time.js';
-import { createPublishingService, type ArchivePage, type PublishingService } from './publishing.js';
+import type { ArchivePage, PublishingService } from './publishing.js';
 
 /**
  * A post's HTML came from a writer: sanitised, but served as if it were hostile anyway. The archive page
@@ -20,8 +20,8 @@ export const ARCHIVE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-export default async function archiveRoutes(app: FastifyInstance, opts: { publishing?: PublishingService } = {}) {
-  const publishing = opts.publishing ?? createPublishingService(app.ctx);
+export default async function archiveRoutes(app: FastifyInstance, opts: { publishing: PublishingService }) {
+  const { publishing } = opts;
   const pub = { config: { public: true } };
 
   /**

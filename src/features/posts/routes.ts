@@ -1,16 +1,13 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { NewsletterRow } from '../../db/tables/newsletters.js';
 import type { PostRow, PostStatus } from '../../db/tables/posts.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
 import { echoFields, parseForm } from '../../lib/forms.js';
-import { VIEWS_DIR } from '../../lib/paths.js';
 import { timesIn } from '../../lib/time-zones.js';
 import { publicUrls } from '../../lib/urls.js';
 import { EDITABLE_STATUSES, PUBLISHED_STATUSES } from './repository.js';
 import { audienceSchema, listQuerySchema, MAX_TEST_RECIPIENTS, newPostSchema, postFormSchema, scheduleSchema, testSendSchema } from './schemas.js';
-import { createPostService, type PostSendingControls, type PostService } from './service.js';
+import type { PostService } from './service.js';
 import { epochToZoned, formatClock, formatZoned, repeatedTimeNote } from './zoned-time.js';
 
 /** The posts feature's own stylesheet and script (no inline script: the CSP forbids it). */
@@ -35,12 +32,9 @@ function postValues(post: PostRow): Record<string, string> {
   return { subject: post.subject, slug: post.slug, preheader: post.preheader, body: post.body };
 }
 
-export default async function postRoutes(app: FastifyInstance, opts: { posts?: PostService } = {}) {
-  // The sending engine lives on the app context once it is wired in; until then sending explains itself.
-  const engine = () => (app.ctx as unknown as { sending?: PostSendingControls }).sending;
-  const posts = opts.posts ?? createPostService({ ...app.ctx, engine });
+export default async function postRoutes(app: FastifyInstance, opts: { posts: PostService }) {
+  const { posts } = opts;
   const urls = publicUrls(app.ctx.config.baseUrl);
-  const hasProgressView = () => existsSync(path.join(VIEWS_DIR, 'sending', '_progress.eta'));
 
   const times = (post: PostRow, n: NewsletterRow) => ({
     scheduled: post.scheduled_at ? formatZoned(Number(post.scheduled_at), n.time_zone) : undefined,
@@ -185,8 +179,7 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts?: P
   async function postPage(request: FastifyRequest, reply: FastifyReply, id: number, extra: Record<string, unknown> = {}, options: { status?: number; fragment?: string } = {}) {
     const { post, newsletter } = await posts.load(id);
     const [review, audience, tags] = await Promise.all([posts.review(post, newsletter, request.user!), posts.audience(post), posts.tags()]);
-    const sending = engine();
-    const showProgress = post.status !== 'draft' && sending !== undefined && hasProgressView();
+    const showProgress = post.status !== 'draft';
     const q = request.query as Record<string, string | undefined>;
     return reply.page(
       'posts/show',
@@ -208,9 +201,8 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts?: P
         minSchedule: epochToZoned(app.ctx.clock.now(), newsletter.time_zone),
         testRecipients: request.user!.email,
         maxTestRecipients: MAX_TEST_RECIPIENTS,
-        progress: showProgress ? await sending.progress(post.id) : undefined,
+        progress: showProgress ? await posts.progress(post.id) : undefined,
         showProgress,
-        canSend: sending !== undefined,
         notice: q.scheduled === '1' ? scheduledNotice(post, newsletter.time_zone) : q.unscheduled === '1' ? 'Unscheduled: the post is a draft again.' : q.started === '1' ? 'Sending has started.' : undefined,
         ...extra,
       },
@@ -273,7 +265,7 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts?: P
     const [review, audience] = await Promise.all([posts.review(post, newsletter, request.user!), posts.audience(post)]);
     return reply.page(
       'posts/confirm-send',
-      { title: 'Send now?', head: HEAD, post, newsletter, review, audience, errors, editable: EDITABLE_STATUSES.includes(post.status), canSend: engine() !== undefined },
+      { title: 'Send now?', head: HEAD, post, newsletter, review, audience, errors, editable: EDITABLE_STATUSES.includes(post.status) },
       { status },
     );
   };

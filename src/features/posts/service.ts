@@ -11,6 +11,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.
 import { escapeHtml, parseMerge, renderMerge, type MergeValues } from '../../lib/merge.js';
 import { publicUrls } from '../../lib/urls.js';
 import { countAudience, parseAudience, type Audience } from '../../sending/audience.js';
+import type { SendingEngine, SendProgress } from '../../sending/engine.js';
 import type { Mailer } from '../../sending/mailer.js';
 import { schedulePost, unschedulePost } from '../../sending/post-transitions.js';
 import { findNewsletterById, listNewsletters } from '../newsletters/repository.js';
@@ -22,19 +23,15 @@ import {
 import type { PostFormInput } from './schemas.js';
 import { resolveZoned } from './zoned-time.js';
 
-/** The part of the sending engine (app.ctx.sending) this feature calls. */
-export interface PostSendingControls {
-  startPost(postId: number): Promise<unknown>;
-  progress(postId: number): Promise<unknown>;
-}
+/** The part of the sending engine this feature calls. */
+export type PostSendingControls = Pick<SendingEngine, 'startPost' | 'progress'>;
 
 export interface PostServiceDeps {
   db: Db;
   clock: Clock;
   config: Config;
   mailer: Mailer;
-  /** The engine may be absent (e.g. while it is being built); sending then explains itself instead. */
-  engine: () => PostSendingControls | undefined;
+  engine: PostSendingControls;
 }
 
 export interface PostReview {
@@ -234,10 +231,11 @@ export function createPostService(deps: PostServiceDeps) {
       assertEditable(post);
       const { blocking } = await review(post, newsletter, user);
       if (blocking.length > 0) throw new ValidationError({ _form: `Fix this first: ${blocking.map((c) => c.message).join(' ')}` });
-      const engine = deps.engine();
-      if (!engine) throw new ConflictError('Sending is not available on this server yet.');
-      await engine.startPost(post.id);
+      await deps.engine.startPost(post.id);
     },
+
+    /** The send's progress, for the post page once the post has left draft. */
+    progress: (postId: number): Promise<SendProgress> => deps.engine.progress(postId),
 
     /**
      * A test send: the real email through the real mailer, to the writer or a few addresses, marked

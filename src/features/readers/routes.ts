@@ -6,9 +6,7 @@ import { publicUrls } from '../../lib/urls.js';
 import { wantsJson } from '../../plugins/session.js';
 import type { AuthService } from '../auth/service.js';
 import { movedLocation, redirectMoved } from '../newsletters/moved.js';
-import { findDefaultNewsletter, findNewsletterByOldSlug, findNewsletterBySlug } from '../newsletters/repository.js';
 import { SLUG_PATTERN } from '../newsletters/schemas.js';
-import { listArchive } from '../posts/repository.js';
 import { preferencesSchema, subscribeSchema } from './schemas.js';
 import type { ReaderService } from './service.js';
 
@@ -19,7 +17,7 @@ import type { ReaderService } from './service.js';
  */
 export default async function readerRoutes(app: FastifyInstance, opts: { readers: ReaderService; auth: AuthService }) {
   const { readers, auth } = opts;
-  const { db, config } = app.ctx;
+  const { config } = app.ctx;
   const urls = publicUrls(config.baseUrl);
   const baseOrigin = new URL(config.baseUrl).origin;
   const pub = { config: { public: true, csrf: false } };
@@ -56,15 +54,13 @@ export default async function readerRoutes(app: FastifyInstance, opts: { readers
   async function newsletterOr404(slug: string): Promise<{ n: NewsletterRow; moved: boolean }> {
     const missing = () => new NotFoundError('There is no newsletter at this address.');
     if (!SLUG_PATTERN.test(slug)) throw missing();
-    const n = await findNewsletterBySlug(db, slug);
-    if (n) return { n, moved: false };
-    const renamed = await findNewsletterByOldSlug(db, slug);
-    if (!renamed) throw missing();
-    return { n: renamed, moved: true };
+    const found = await readers.newsletterAt(slug);
+    if (!found) throw missing();
+    return { n: found.newsletter, moved: found.moved };
   }
 
   async function homePage(reply: FastifyReply, n: NewsletterRow, extra: { values?: Record<string, string>; errors?: Record<string, string>; message?: string } = {}, status = 200) {
-    const posts = n.archive_public === 1 ? await listArchive(db, n.id, 50) : [];
+    const posts = n.archive_public === 1 ? await readers.archive(n.id, 50) : [];
     return reply.page(
       'readers/home',
       {
@@ -87,7 +83,7 @@ export default async function readerRoutes(app: FastifyInstance, opts: { readers
 
   app.get('/', pub, async (_request, reply) => {
     if (await auth.needsSetup()) return reply.redirect('/setup', 303);
-    const n = await findDefaultNewsletter(db);
+    const n = await readers.defaultNewsletter();
     if (!n) throw new NotFoundError('This site has no newsletter yet.');
     return homePage(reply, n);
   });

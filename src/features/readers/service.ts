@@ -14,6 +14,8 @@ import { enqueueMail, type MailOutbox } from '../../sending/mail-outbox.js';
 import { recordEvent } from '../../domain/events.js';
 import { senderOf } from '../../domain/sender.js';
 import { emailHash, isSuppressed } from '../../domain/suppressions.js';
+import { findDefaultNewsletter, findNewsletterByOldSlug, findNewsletterBySlug } from '../newsletters/repository.js';
+import { listArchive } from '../posts/repository.js';
 import { alreadySubscribedEmail, confirmationEmail } from './emails.js';
 import { canonicalAddress } from './names.js';
 import * as repo from './repository.js';
@@ -311,7 +313,30 @@ export function createReaderService(deps: ReaderServiceDeps) {
     };
   }
 
-  return { formToken, subscribe, sendConfirmation, inspectConfirmation, confirm, unsubscribe, preferences, updatePreferences, exportData };
+  /** The newsletter at `slug`, or the one that had it before a rename (`moved`): old links keep working. */
+  async function newsletterAt(slug: string): Promise<{ newsletter: NewsletterRow; moved: boolean } | undefined> {
+    const current = await findNewsletterBySlug(db, slug);
+    if (current) return { newsletter: current, moved: false };
+    const renamed = await findNewsletterByOldSlug(db, slug);
+    return renamed ? { newsletter: renamed, moved: true } : undefined;
+  }
+
+  return {
+    formToken,
+    subscribe,
+    sendConfirmation,
+    inspectConfirmation,
+    confirm,
+    unsubscribe,
+    preferences,
+    updatePreferences,
+    exportData,
+    newsletterAt,
+    /** The site's home page newsletter. */
+    defaultNewsletter: () => findDefaultNewsletter(db),
+    /** The latest sent posts of a newsletter, for its public home page. */
+    archive: (newsletterId: number, limit: number) => listArchive(db, newsletterId, limit),
+  };
 }
 
 export type ConfirmationState =

@@ -2,8 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
 import { DEFAULT_TIME_ZONE, timesIn } from '../../lib/time-zones.js';
 import { htmxRequest } from '../../plugins/views.js';
-import { findPost } from '../../sending/repository.js';
-import { findNewsletterById } from '../newsletters/repository.js';
+import type { SendingService } from './service.js';
 
 /**
  * The writer's controls over a send, under /admin/posts/:id/sending. The progress fragment polls
@@ -28,13 +27,11 @@ function statusesOf(body: unknown): Array<'unknown' | 'failed'> {
   return statuses;
 }
 
-export default async function sendingRoutes(app: FastifyInstance) {
-  const { db, sending } = app.ctx;
+export default async function sendingRoutes(app: FastifyInstance, opts: { sending: SendingService }) {
+  const { sending } = opts;
 
   async function show(request: FastifyRequest, reply: FastifyReply, id: number, extra: Record<string, unknown> = {}) {
-    const post = await findPost(db, id);
-    if (!post) throw new NotFoundError('That post does not exist.');
-    const [progress, newsletter] = await Promise.all([sending.progress(id), findNewsletterById(db, post.newsletter_id)]);
+    const { post, newsletter, progress } = await sending.progress(id);
     // The polling fragment says which status it showed. The page around it (the post's status, its send
     // and schedule controls) was drawn for that status too, so once the send moves on htmx reloads the
     // whole page rather than leave "Sending" above a finished send.
@@ -67,19 +64,19 @@ export default async function sendingRoutes(app: FastifyInstance) {
     });
 
   action('pause', async (id) => {
-    await sending.pausePost(id);
+    await sending.pause(id);
     return 'Paused. Nothing more goes out until you resume.';
   });
   action('resume', async (id) => {
-    await sending.resumePost(id);
+    await sending.resume(id);
     return 'Resumed.';
   });
   action('cancel', async (id) => {
-    await sending.cancelPost(id);
+    await sending.cancel(id);
     return 'Cancelled. Recipients not reached yet will not get this post.';
   });
   action('retry', async (id, request) => {
-    const count = await sending.retryRecipients(id, statusesOf(request.body));
+    const count = await sending.retry(id, statusesOf(request.body));
     return count === 1 ? '1 recipient queued again.' : `${count.toLocaleString('en')} recipients queued again.`;
   });
 }

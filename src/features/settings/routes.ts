@@ -4,15 +4,15 @@ import { parseForm } from '../../lib/forms.js';
 import { PASSWORD_MIN_LENGTH } from '../../lib/passwords.js';
 import { changePasswordSchema } from '../auth/schemas.js';
 import type { AuthService } from '../auth/service.js';
-import { describeSettings, sendTestEmail } from './service.js';
+import type { SettingsService } from './service.js';
 
-export default async function settingsRoutes(app: FastifyInstance, opts: { auth: AuthService }) {
-  const { config, mailer } = app.ctx;
+export default async function settingsRoutes(app: FastifyInstance, opts: { auth: AuthService; settings: SettingsService }) {
+  const { settings } = opts;
 
   const settingsPage = (request: FastifyRequest, reply: FastifyReply, extra: Record<string, unknown> = {}, status = 200) =>
     reply.page(
       'settings/page',
-      { title: 'Settings', ...describeSettings(config, mailer.kind), minPassword: PASSWORD_MIN_LENGTH, owner: request.user, ...extra },
+      { title: 'Settings', ...settings.describe(), minPassword: PASSWORD_MIN_LENGTH, owner: request.user, ...extra },
       { status, fragment: typeof extra.fragment === 'string' ? extra.fragment : undefined },
     );
 
@@ -34,7 +34,7 @@ export default async function settingsRoutes(app: FastifyInstance, opts: { auth:
   });
 
   app.post('/admin/settings/test-email', async (request, reply) => {
-    const result = await sendTestEmail(mailer, config.mailFrom, request.user!.email);
+    const result = await settings.sendTestEmail(request.user!.email);
     return settingsPage(request, reply, { testResult: result, fragment: 'settings/_test-result' });
   });
 }

@@ -1,6 +1,17 @@
 import { redactUrl, type Config } from '../../config.js';
 import type { Mailer } from '../../sending/mailer.js';
 
+export type SettingsService = ReturnType<typeof createSettingsService>;
+
+/** The settings page: the environment's settings, read-only, and a test email through the app's mailer. */
+export function createSettingsService(deps: { config: Config; mailer: Mailer }) {
+  const { config, mailer } = deps;
+  return {
+    describe: () => describeSettings(config, mailer.kind),
+    sendTestEmail: (to: string) => sendTestEmail(mailer, config.mailFrom, to),
+  };
+}
+
 export interface SettingRowView {
   label: string;
   value: string;

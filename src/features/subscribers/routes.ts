@@ -4,7 +4,6 @@ import { ValidationError } from '../../lib/errors.js';
 import { echoFields, parseForm } from '../../lib/forms.js';
 import { listTimeZone, timesIn } from '../../lib/time-zones.js';
 import { htmxRequest } from '../../plugins/views.js';
-import { listNewsletters } from '../newsletters/repository.js';
 import { attachmentHeaders } from './csv.js';
 import { exportCsv } from './export.js';
 import { filterParams, filterQueryString, parseFilter, SORTS, STATUSES, type SubscriberFilter } from './filters.js';
@@ -12,7 +11,7 @@ import { describeEvents } from './history.js';
 import { countByStatus, listSubscribersPage, pageExtras, type PageRequest, type SortKey } from './list-repository.js';
 import { listTags } from './repository.js';
 import { addSubscriberSchema, bulkSchema, displayValue, editSubscriberSchema, parseAttributes, tagSchema, unsubscribeSchema } from './schemas.js';
-import { createSubscriberService, type SendConfirmation } from './service.js';
+import type { SubscriberService } from './service.js';
 
 const PAGE_SIZE = 50;
 
@@ -51,9 +50,9 @@ function positiveId(value: unknown): number | null {
 }
 
 /** The subscribers admin: list, detail, add, edit, tags, unsubscribe, erase and export. */
-export default async function subscriberRoutes(app: FastifyInstance, opts: { sendConfirmation?: SendConfirmation }) {
-  const { db, clock } = app.ctx;
-  const service = createSubscriberService({ db, clock, sendConfirmation: opts.sendConfirmation });
+export default async function subscriberRoutes(app: FastifyInstance, opts: { subscribers: SubscriberService }) {
+  const { db } = app.ctx;
+  const service = opts.subscribers;
 
   async function listPage(reply: FastifyReply, query: Record<string, unknown>, extra: Record<string, unknown> = {}, status = 200) {
     const filter = parseFilter(query);
@@ -61,7 +60,7 @@ export default async function subscriberRoutes(app: FastifyInstance, opts: { sen
     const [result, counts, newsletters, tags] = await Promise.all([
       listSubscribersPage(db, filter, page, PAGE_SIZE),
       countByStatus(db, filter),
-      listNewsletters(db),
+      service.newsletters(),
       listTags(db),
     ]);
     const extras = await pageExtras(db, result.rows.map((r) => r.id));
@@ -120,7 +119,7 @@ export default async function subscriberRoutes(app: FastifyInstance, opts: { sen
   // ---- one subscriber ----
 
   async function newPage(reply: FastifyReply, extra: Record<string, unknown> = {}, status = 200) {
-    return reply.page('subscribers/new', { title: 'Add a subscriber', newsletters: await listNewsletters(db), values: { status: 'active' }, ...extra }, { status });
+    return reply.page('subscribers/new', { title: 'Add a subscriber', newsletters: await service.newsletters(), values: { status: 'active' }, ...extra }, { status });
   }
 
   app.get('/admin/subscribers/new', async (_request, reply) => newPage(reply));

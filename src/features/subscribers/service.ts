@@ -158,5 +158,8 @@ export function createSubscriberService(deps: SubscriberServiceDeps) {
     await db.transaction().execute((trx) => repo.eraseSubscriber(trx, subscriber));
   }
 
-  return { get, detail, add, edit, setAttributes, tag, untag, bulkTag, unsubscribe, erase };
+  /** Every newsletter, for the filters and the add form. */
+  const newsletters = () => listNewsletters(db);
+
+  return { get, detail, add, edit, setAttributes, tag, untag, bulkTag, unsubscribe, erase, newsletters };
 }
