@@ -18,6 +18,20 @@ export class ValidationError extends DomainError {
   }
 }
 
+/**
+ * Input that cannot be read at all, whatever the form (a NUL byte, a broken upload): a 400 whose `fields`
+ * name where the trouble is.
+ */
+export class BadRequestError extends DomainError {
+  readonly code = 'bad_request';
+  constructor(
+    readonly fields: Record<string, string> = {},
+    message = 'That request could not be understood.',
+  ) {
+    super(message);
+  }
+}
+
 export class NotFoundError extends DomainError {
   readonly code = 'not_found';
   constructor(message = 'Not found.') {

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import {
+  BadRequestError,
   ConflictError,
   DomainError,
   ForbiddenError,
@@ -42,7 +43,9 @@ export default fp(
   async (app) => {
     async function respond(request: FastifyRequest, reply: FastifyReply, status: number, code: string, message: string, fields?: Record<string, string>) {
       reply.code(status);
-      if (wantsJson(request) || request.url.startsWith('/api/')) {
+      // A client that sent JSON reads JSON back, even without an Accept header saying so.
+      const sentJson = request.headers['content-type']?.startsWith('application/json') === true;
+      if (wantsJson(request) || sentJson || request.url.startsWith('/api/')) {
         return reply.send({ error: { code, message, ...(fields ? { fields } : {}), ...(status >= 500 ? { requestId: request.id } : {}) } });
       }
       return reply.page('errors/error', {
@@ -57,7 +60,7 @@ export default fp(
     app.setErrorHandler(async (error: FastifyError | Error, request, reply) => {
       if (error instanceof DomainError) {
         if (error instanceof RateLimitedError) reply.header('retry-after', Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
-        const fields = error instanceof ValidationError ? error.fields : undefined;
+        const fields = error instanceof ValidationError || error instanceof BadRequestError ? error.fields : undefined;
         return respond(request, reply, statusOf(error), error.code, error.message, fields);
       }
       const status = (error as FastifyError).statusCode;

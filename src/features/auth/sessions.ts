@@ -30,8 +30,9 @@ export async function createSession(db: DbOrTx, clock: Clock, userId: number): P
 }
 
 export async function validateSessionToken(db: DbOrTx, clock: Clock, token: string): Promise<ValidSession | undefined> {
+  // Both halves are base64url (see createSession): anything else is not ours and must not reach a query.
+  if (token.length > 200 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) return undefined;
   const dot = token.indexOf('.');
-  if (dot <= 0 || token.length > 200) return undefined;
   const id = token.slice(0, dot);
   const secret = token.slice(dot + 1);
   const session = await repo.findSession(db, id);

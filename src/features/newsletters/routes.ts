@@ -3,6 +3,7 @@ import { toBool } from '../../db/codec.js';
 import type { NewsletterRow } from '../../db/tables/newsletters.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
 import { echoFields, parseForm } from '../../lib/forms.js';
+import { idParam } from '../../lib/params.js';
 import { DEFAULT_TIME_ZONE, timeZoneOptionsWith } from '../../lib/time-zones.js';
 import { publicUrls } from '../../lib/urls.js';
 import { newsletterSchema, SLUG_PATTERN } from './schemas.js';
@@ -73,20 +74,19 @@ export default async function newsletterRoutes(app: FastifyInstance, opts: { new
     }
   });
 
-  async function load(idParam: string): Promise<NewsletterRow> {
-    const id = Number(idParam);
-    const n = Number.isInteger(id) && id > 0 ? await newsletters.get(id) : undefined;
+  async function load(params: unknown): Promise<NewsletterRow> {
+    const n = await newsletters.get(idParam(params, 'That newsletter does not exist.'));
     if (!n) throw new NotFoundError('That newsletter does not exist.');
     return n;
   }
 
   app.get('/admin/newsletters/:id', async (request, reply) => {
-    const n = await load((request.params as { id: string }).id);
+    const n = await load(request.params);
     return formPage(reply, { newsletter: n, values: { ...formValues(n), saved: (request.query as { saved?: string }).saved === '1' } });
   });
 
   app.post('/admin/newsletters/:id/old-addresses/:slug/delete', async (request, reply) => {
-    const n = await load((request.params as { id: string }).id);
+    const n = await load(request.params);
     const { slug } = request.params as { slug: string };
     if (!SLUG_PATTERN.test(slug)) throw new NotFoundError('That is not an old address of this newsletter.');
     await newsletters.forgetOldSlug(n.id, slug);
@@ -94,7 +94,7 @@ export default async function newsletterRoutes(app: FastifyInstance, opts: { new
   });
 
   app.post('/admin/newsletters/:id', async (request, reply) => {
-    const n = await load((request.params as { id: string }).id);
+    const n = await load(request.params);
     try {
       await newsletters.update(n.id, parseForm(newsletterSchema, request.body));
       return reply.redirect(`/admin/newsletters/${n.id}?saved=1`, 303);

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../../lib/errors.js';
+import { idParam, parseId } from '../../lib/params.js';
 import type { MailStatus } from '../../db/tables/mail-outbox.js';
 import { MAIL_STATUSES, mailLogRow, RETRY_SUMMARY, statusCounts } from './mail-log.js';
 import type { OutboxService } from './service.js';
@@ -11,16 +12,15 @@ export default async function outboxRoutes(app: FastifyInstance, opts: { outbox:
   const { outbox } = opts;
 
   app.get('/admin/outbox', async (request, reply) => {
-    const before = Number((request.query as { before?: string }).before);
-    const rows = await outbox.captured(PAGE_SIZE + 1, Number.isInteger(before) && before > 0 ? before : undefined);
+    const before = parseId((request.query as { before?: unknown }).before) ?? undefined;
+    const rows = await outbox.captured(PAGE_SIZE + 1, before);
     const messages = rows.slice(0, PAGE_SIZE);
     const nextBefore = rows.length > PAGE_SIZE ? messages[messages.length - 1]?.id : undefined;
     return reply.page('outbox/index', { title: 'Outbox', messages, nextBefore, captured: app.ctx.mailer.kind === 'dev-outbox' });
   });
 
   app.get('/admin/outbox/:id', async (request, reply) => {
-    const id = Number((request.params as { id: string }).id);
-    const row = Number.isInteger(id) && id > 0 ? await outbox.message(id) : undefined;
+    const row = await outbox.message(idParam(request.params, 'That message is not in the outbox.'));
     if (!row) throw new NotFoundError('That message is not in the outbox.');
     // Loaded on first use: the dev outbox viewer is rarely opened and mailparser is slow to load.
     const { simpleParser } = await import('mailparser');
@@ -43,7 +43,7 @@ export default async function outboxRoutes(app: FastifyInstance, opts: { outbox:
   const utc = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
   app.get('/admin/mail', async (request, reply) => {
     const q = request.query as { before?: string; status?: string; resent?: string };
-    const before = typeof q.before === 'string' && /^[1-9]\d{0,9}$/.test(q.before) ? Number(q.before) : undefined;
+    const before = parseId(q.before) ?? undefined;
     const status = MAIL_STATUSES.find((s) => s === q.status) as MailStatus | undefined;
     const { rows, counts } = await outbox.mailLog(PAGE_SIZE + 1, before, status);
     const page = rows.slice(0, PAGE_SIZE);
@@ -59,9 +59,8 @@ export default async function outboxRoutes(app: FastifyInstance, opts: { outbox:
   });
 
   app.post('/admin/mail/:id/resend', async (request, reply) => {
-    const raw = (request.params as { id: string }).id;
-    const id = /^[1-9]\d{0,9}$/.test(raw) ? Number(raw) : NaN;
-    if (!Number.isSafeInteger(id) || id > 2147483647 || !(await outbox.resend(id))) {
+    const id = idParam(request.params, 'That message is not waiting to be sent again.');
+    if (!(await outbox.resend(id))) {
       throw new NotFoundError('That message is not waiting to be sent again.');
     }
     return reply.redirect('/admin/mail?resent=1', 303);

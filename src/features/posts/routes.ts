@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { NewsletterRow } from '../../db/tables/newsletters.js';
 import type { PostRow, PostStatus } from '../../db/tables/posts.js';
-import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
+import { ConflictError, ValidationError } from '../../lib/errors.js';
 import { echoFields, parseForm } from '../../lib/forms.js';
+import { idParam } from '../../lib/params.js';
 import { timesIn } from '../../lib/time-zones.js';
 import { publicUrls } from '../../lib/urls.js';
 import { EDITABLE_STATUSES, PUBLISHED_STATUSES } from './repository.js';
@@ -23,9 +24,7 @@ export const STATUS_LABELS: Record<PostStatus, string> = {
 };
 
 function postId(request: FastifyRequest): number {
-  const raw = (request.params as { id?: string }).id ?? '';
-  if (!/^\d{1,12}$/.test(raw)) throw new NotFoundError('That post does not exist.');
-  return Number(raw);
+  return idParam(request.params, 'That post does not exist.');
 }
 
 function postValues(post: PostRow): Record<string, string> {

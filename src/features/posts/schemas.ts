@@ -1,13 +1,11 @@
 import { z } from 'zod';
 import { isValidEmail, normalizeEmail } from '../../lib/email.js';
+import { idField, parseId } from '../../lib/params.js';
 import { POST_STATUSES } from '../../sending/states.js';
 
 export const POST_SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$/;
 export const MAX_BODY_CHARS = 200_000;
 export const MAX_TEST_RECIPIENTS = 5;
-
-const id = (message: string) =>
-  z.preprocess((v) => (typeof v === 'string' && /^\d{1,12}$/.test(v.trim()) ? Number(v) : v), z.number({ error: message }).int().positive(message));
 
 /** One line: a subject is a header, so line breaks are folded to spaces rather than refused. */
 const oneLine = (max: number) =>
@@ -18,7 +16,7 @@ const oneLine = (max: number) =>
     .refine((v) => v.length <= max, `Use at most ${max} characters.`);
 
 export const newPostSchema = z.object({
-  newsletter_id: id('Choose a newsletter.'),
+  newsletter_id: idField('Choose a newsletter.'),
   subject: oneLine(200),
 });
 
@@ -54,7 +52,7 @@ export const testSendSchema = z.object({
 
 const idList = z.preprocess(
   (v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]),
-  z.array(z.preprocess((x) => (typeof x === 'string' && /^\d{1,12}$/.test(x) ? Number(x) : x), z.number({ error: 'Choose tags from the list.' }).int().positive())).max(200),
+  z.array(idField('Choose tags from the list.')).max(200),
 );
 
 export const audienceSchema = z.object({
@@ -64,5 +62,5 @@ export const audienceSchema = z.object({
 
 export const listQuerySchema = z.object({
   status: z.enum(POST_STATUSES as [string, ...string[]]).optional().catch(undefined),
-  newsletter: z.preprocess((v) => (typeof v === 'string' && /^\d{1,12}$/.test(v) ? Number(v) : undefined), z.number().int().positive().optional()),
+  newsletter: z.preprocess((v) => parseId(v) ?? undefined, z.number().optional()),
 });

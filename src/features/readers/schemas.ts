@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isValidEmail } from '../../lib/email.js';
+import { idField } from '../../lib/params.js';
 import { cleanName } from './names.js';
 
 const text = (max: number) => z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string().max(max * 4));
@@ -18,7 +19,7 @@ export const subscribeSchema = z.object({
 export const preferencesSchema = z.object({
   name: text(100).transform((v) => cleanName(v)),
   newsletters: z
-    .preprocess((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]), z.array(z.coerce.number().int().positive()))
+    .preprocess((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]), z.array(idField('Choose newsletters from the list.')))
     .default([]),
   action: z.preprocess((v) => (v === 'unsubscribe_all' ? v : 'save'), z.enum(['save', 'unsubscribe_all'])),
 });

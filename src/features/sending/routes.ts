@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
+import { ConflictError, ValidationError } from '../../lib/errors.js';
 import { DEFAULT_TIME_ZONE, timesIn } from '../../lib/time-zones.js';
+import { idParam } from '../../lib/params.js';
 import { htmxRequest } from '../../plugins/views.js';
 import type { SendingService } from './service.js';
 
@@ -13,10 +14,7 @@ import type { SendingService } from './service.js';
 const HEAD = '<link rel="stylesheet" href="/public/posts.css">';
 
 function postIdOf(request: FastifyRequest): number {
-  const raw = (request.params as { id: string }).id;
-  const id = /^\d{1,12}$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(id) || id <= 0) throw new NotFoundError('That post does not exist.');
-  return id;
+  return idParam(request.params, 'That post does not exist.');
 }
 
 function statusesOf(body: unknown): Array<'unknown' | 'failed'> {

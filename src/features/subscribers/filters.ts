@@ -4,6 +4,7 @@ import type { DbOrTx } from '../../db/database.js';
 import { unicodeLower } from '../../db/text-functions.js';
 import type { SubscriptionStatus } from '../../db/tables/subscribers.js';
 import { ValidationError } from '../../lib/errors.js';
+import { optionalIdField } from '../../lib/params.js';
 
 /**
  * The list's filter, shared by the page, the export and the bulk actions so that "apply to the whole
@@ -21,11 +22,7 @@ export interface SubscriberFilter {
   sort: Sort;
 }
 
-const optionalId = (label: string) =>
-  z
-    .union([z.literal(''), z.string().regex(/^[1-9]\d{0,9}$/, `Choose a ${label} from the list.`)])
-    .optional()
-    .transform((v) => (v ? Number(v) : null));
+const optionalId = (label: string) => optionalIdField(`Choose a ${label} from the list.`);
 
 const filterSchema = z.object({
   q: z.string().trim().max(200, 'Search for at most 200 characters.').optional().transform((v) => v ?? ''),

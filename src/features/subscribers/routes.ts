@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ValidationError } from '../../lib/errors.js';
 import { echoFields, parseForm } from '../../lib/forms.js';
+import { idParam, isId, parseId } from '../../lib/params.js';
 import { listTimeZone, timesIn } from '../../lib/time-zones.js';
 import { htmxRequest } from '../../plugins/views.js';
 import { attachmentHeaders } from './csv.js';
@@ -35,7 +36,7 @@ function decodePage(query: Record<string, unknown>, filter: SubscriberFilter): P
     if (typeof k?.email !== 'string' || k.email.length > 254) throw bad();
     return { direction, key: { email: k.email } };
   }
-  if (!Number.isSafeInteger(k?.created_at) || !Number.isSafeInteger(k?.id)) throw bad();
+  if (!Number.isSafeInteger(k?.created_at) || !isId(k?.id)) throw bad();
   return { direction, key: { created_at: k.created_at as number, id: k.id as number } };
 }
 
@@ -44,10 +45,6 @@ const DONE_MESSAGES: Record<string, (n: number, tag: string) => string> = {
   untagged: (n, tag) => `Removed “${tag}” from ${n.toLocaleString('en')} subscriber${n === 1 ? '' : 's'}.`,
   deleted: () => 'The subscriber and their personal data were deleted.',
 };
-
-function positiveId(value: unknown): number | null {
-  return typeof value === 'string' && /^[1-9]\d{0,9}$/.test(value) ? Number(value) : null;
-}
 
 /** The subscribers admin: list, detail, add, edit, tags, unsubscribe, erase and export. */
 export default async function subscriberRoutes(app: FastifyInstance, opts: { subscribers: SubscriberService }) {
@@ -153,19 +150,15 @@ export default async function subscriberRoutes(app: FastifyInstance, opts: { sub
     );
   }
 
-  function idParam(params: unknown): number {
-    const id = positiveId((params as { id?: string }).id);
-    if (id === null) throw new ValidationError({ id: 'That is not a subscriber number.' }, 'That is not a subscriber number.');
-    return id;
-  }
+  const subscriberId = (params: unknown) => idParam(params, 'There is no subscriber with that number. They may have been deleted.');
 
   app.get('/admin/subscribers/:id', async (request, reply) => {
     const q = request.query as { saved?: string };
-    return detailPage(reply, idParam(request.params), { saved: typeof q.saved === 'string' ? q.saved : '' });
+    return detailPage(reply, subscriberId(request.params), { saved: typeof q.saved === 'string' ? q.saved : '' });
   });
 
   app.post('/admin/subscribers/:id', async (request, reply) => {
-    const id = idParam(request.params);
+    const id = subscriberId(request.params);
     try {
       const input = parseForm(editSubscriberSchema, request.body);
       await service.edit(id, input);
@@ -177,7 +170,7 @@ export default async function subscriberRoutes(app: FastifyInstance, opts: { sub
   });
 
   app.post('/admin/subscribers/:id/attributes', async (request, reply) => {
-    const id = idParam(request.params);
+    const id = subscriberId(request.params);
     const current = await service.detail(id);
     try {
       await service.setAttributes(id, parseAttributes(request.body, current.attributes));
@@ -196,7 +189,7 @@ export default async function subscriberRoutes(app: FastifyInstance, opts: { sub
 
   // Tag changes answer the tags fragment to htmx and redirect plain forms back to the page.
   app.post('/admin/subscribers/:id/tags', async (request, reply) => {
-    const id = idParam(request.params);
+    const id = subscriberId(request.params);
     try {
       const input = parseForm(tagSchema, request.body);
       await service.tag(id, input.tag);
@@ -209,22 +202,22 @@ export default async function subscriberRoutes(app: FastifyInstance, opts: { sub
   });
 
   app.post('/admin/subscribers/:id/tags/:tagId/delete', async (request, reply) => {
-    const id = idParam(request.params);
-    const tagId = positiveId((request.params as { tagId?: string }).tagId);
+    const id = subscriberId(request.params);
+    const tagId = parseId((request.params as { tagId?: string }).tagId);
     if (tagId !== null) await service.untag(id, tagId);
     if (htmxRequest(request).isHtmx) return detailPage(reply, id, {}, 200, 'subscribers/_tags');
     return reply.redirect(`/admin/subscribers/${id}#tags`, 303);
   });
 
   app.post('/admin/subscribers/:id/unsubscribe', async (request, reply) => {
-    const id = idParam(request.params);
+    const id = subscriberId(request.params);
     const input = parseForm(unsubscribeSchema, request.body);
     await service.unsubscribe(id, input.newsletter_id === 'all' ? null : input.newsletter_id);
     return reply.redirect(`/admin/subscribers/${id}?saved=unsubscribed#subscriptions`, 303);
   });
 
   app.post('/admin/subscribers/:id/delete', async (request, reply) => {
-    await service.erase(idParam(request.params));
+    await service.erase(subscriberId(request.params));
     return reply.redirect('/admin/subscribers?done=deleted', 303);
   });
 }

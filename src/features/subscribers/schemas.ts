@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isValidEmail, normalizeEmail } from '../../lib/email.js';
 import { ValidationError } from '../../lib/errors.js';
+import { idField } from '../../lib/params.js';
 
 export const email = z
   .string({ error: 'Enter an email address.' })
@@ -16,12 +17,10 @@ export const name = z
   .optional()
   .transform((v) => (v ?? '').replace(/\s+/g, ' ').trim());
 
-const id = (message: string) => z.string({ error: message }).regex(/^[1-9]\d{0,9}$/, message).transform(Number);
-
 export const addSubscriberSchema = z.object({
   email,
   name,
-  newsletter_id: id('Choose a newsletter.'),
+  newsletter_id: idField('Choose a newsletter.'),
   status: z.enum(['active', 'pending'], { error: 'Choose whether the address is already confirmed.' }),
 });
 
@@ -36,7 +35,7 @@ export const tagName = z
 export const tagSchema = z.object({ tag: tagName });
 
 export const unsubscribeSchema = z.object({
-  newsletter_id: z.union([z.literal('all'), id('Choose a newsletter.')]),
+  newsletter_id: z.union([z.literal('all'), idField('Choose a newsletter.')]),
 });
 
 export const bulkSchema = z.object({
@@ -44,11 +43,10 @@ export const bulkSchema = z.object({
   // Not "tag": that name is the list filter's tag id, which travels in the same form.
   tag_name: tagName,
   scope: z.enum(['selected', 'filter'], { error: 'Choose which subscribers.' }),
-  ids: z
-    .union([z.string(), z.array(z.string())])
-    .optional()
-    .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]))
-    .pipe(z.array(z.string().regex(/^[1-9]\d{0,9}$/, 'The selection is not valid.').transform(Number)).max(1000, 'Select at most 1,000 rows, or apply to the whole filter.')),
+  ids: z.preprocess(
+    (v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]),
+    z.array(idField('The selection is not valid.')).max(1000, 'Select at most 1,000 rows, or apply to the whole filter.'),
+  ),
 });
 
 export const ATTRIBUTE_LIMITS = { keys: 50, keyLength: 64, valueLength: 1000 };
