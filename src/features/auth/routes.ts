@@ -8,9 +8,17 @@ import { RESET_LINK_INVALID, type AuthService } from './service.js';
 /**
  * Only same-site paths are followed after sign-in, so `next` can never become an open redirect. Control
  * characters are refused too: browsers drop tabs and newlines from URLs, so "/\t/evil.com" means "//evil.com".
+ * The rest of printable ASCII goes out as it came; anything else is percent-encoded, because a Location
+ * header carries Latin-1 at most (`/→` could not be sent at all) and a lone surrogate has no encoding
+ * (such a `next` is dropped).
  */
 export function safeNext(next: unknown): string {
-  return typeof next === 'string' && /^\/(?![/\\])/.test(next) && !/[\x00-\x1f\x7f]/.test(next) ? next : '/admin';
+  if (typeof next !== 'string' || !/^\/(?![/\\])/.test(next) || /[\x00-\x1f\x7f]/.test(next)) return '/admin';
+  try {
+    return next.replace(/[^\x21-\x7e]+/g, (run) => encodeURIComponent(run));
+  } catch {
+    return '/admin';
+  }
 }
 
 export default async function authRoutes(app: FastifyInstance, opts: { auth: AuthService }) {
