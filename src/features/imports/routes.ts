@@ -10,7 +10,9 @@ import { z } from 'zod';
 import type { ImportRow } from '../../db/tables/imports.js';
 import { ValidationError } from '../../lib/errors.js';
 import { parseForm } from '../../lib/forms.js';
+import { idField } from '../../lib/params.js';
 import { randomToken } from '../../lib/tokens.js';
+import { CONTROL_MESSAGE, hasControlCharacters } from '../../plugins/input-guard.js';
 import { attachmentHeaders, csvLine } from '../subscribers/csv.js';
 import { TAG_MAX } from '../subscribers/schemas.js';
 import { listRecentImports, problemsPage } from './repository.js';
@@ -26,7 +28,7 @@ declare module 'fastify' {
 export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
 
 const importSchema = z.object({
-  newsletter_id: z.string({ error: 'Choose a newsletter.' }).regex(/^[1-9]\d{0,9}$/, 'Choose a newsletter.').transform(Number),
+  newsletter_id: idField('Choose a newsletter.'),
   mode: z.enum(['confirmed', 'send_confirmation'], { error: 'Choose whether these people have already confirmed.' }),
   tags: z
     .string()
@@ -79,14 +81,22 @@ export default fp<ImportPluginOptions>(
       scope.post('/admin/subscribers/import', async (request, reply) => {
         const fields: Record<string, string> = {};
         let stored: { path: string; filename: string; size: number } | null = null;
+        // Until the body is read, an error is the upload's own (no boundary, a body cut short), unless the disk failed.
+        let reading = true;
         try {
           if (!request.isMultipart()) throw new ValidationError({ file: 'Choose a CSV file to upload.' });
+          // Multipart bodies skip the input guard's body check (it runs before they are parsed): the same rule is applied here.
+          const unreadable: Record<string, string> = {};
           for await (const part of request.parts()) {
             if (part.type === 'field') {
-              if (typeof part.value === 'string') fields[part.fieldname] = part.value;
+              if (typeof part.value !== 'string') continue;
+              if (!hasControlCharacters(part.fieldname) && !hasControlCharacters(part.value)) fields[part.fieldname] = part.value;
+              else if (part.fieldname in importSchema.shape) unreadable[part.fieldname] = CONTROL_MESSAGE;
+              else unreadable._form = 'Part of the form contains control characters (such as NUL bytes). Reload the page and try again.';
               continue;
             }
-            if (part.fieldname !== 'file' || stored) {
+            if (part.fieldname !== 'file' || stored || hasControlCharacters(part.filename)) {
+              if (part.fieldname === 'file' && !stored) unreadable.file = 'The file name contains control characters. Rename the file and choose it again.';
               part.file.resume();
               continue;
             }
@@ -95,6 +105,8 @@ export default fp<ImportPluginOptions>(
             await pipeline(part.file, createWriteStream(filePath, { mode: 0o600 }));
             stored.size = (await fs.stat(filePath)).size;
           }
+          reading = false;
+          if (Object.keys(unreadable).length > 0) throw new ValidationError(unreadable);
           const input = parseForm(importSchema, fields);
           if (!stored || stored.size === 0) throw new ValidationError({ file: 'Choose a CSV file to upload; this one is empty.' });
           const started = await imports.start({ newsletterId: input.newsletter_id, mode: input.mode, tags: input.tags, filename: stored.filename, filePath: stored.path });
@@ -107,7 +119,8 @@ export default fp<ImportPluginOptions>(
           if (code === 'FST_REQ_FILE_TOO_LARGE') {
             return formPage(reply, { errors: { file: `The file is larger than ${Math.floor(maxBytes / 1024 / 1024)} MB. Split it into smaller files.` }, values: fields }, 413);
           }
-          if (status !== undefined && status >= 400 && status < 500) {
+          const diskFailed = (err as NodeJS.ErrnoException).syscall !== undefined;
+          if ((status !== undefined && status >= 400 && status < 500) || (reading && status === undefined && !diskFailed)) {
             return formPage(reply, { errors: { file: 'The upload could not be read. Choose the file again and retry.' }, values: fields }, 400);
           }
           throw err;
