@@ -36,6 +36,8 @@ export interface BuildAppOptions extends AppContext {
   logger?: FastifyServerOptions['logger'];
   /** Template caching; tests and production keep it on, a developer editing views may turn it off. */
   viewCache?: boolean;
+  /** Awaited between two batches of an import (default: one event-loop turn); tests hold an import here. */
+  importBetweenBatches?: () => Promise<unknown>;
 }
 
 export interface NavItem {
@@ -48,7 +50,7 @@ export interface NavItem {
  * Every plugin and feature is registered here, explicitly, so this file is the route table's index.
  */
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
-  const { logger, viewCache, ...ctx } = options;
+  const { logger, viewCache, importBetweenBatches, ...ctx } = options;
   const app = Fastify({
     logger: logger ?? false,
     // Fastify accepts a hop count at run time though its types only list boolean/string/string[].
@@ -100,7 +102,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const newsletters = createNewsletterService({ db: ctx.db, clock: ctx.clock, config: ctx.config });
   const readers = createReaderService({ ...ctx, log: app.log });
   const subscribers = createSubscriberService({ db: ctx.db, clock: ctx.clock, sendConfirmation: readers.sendConfirmation });
-  const imports = createImportService({ db: ctx.db, dialect: ctx.dialect, clock: ctx.clock, log: app.log, sendConfirmation: readers.sendConfirmation });
+  const imports = createImportService({ db: ctx.db, dialect: ctx.dialect, clock: ctx.clock, log: app.log, sendConfirmation: readers.sendConfirmation, betweenBatches: importBetweenBatches });
   // Imports run in the background: closing the app stops them after their current batch.
   app.addHook('onClose', () => imports.close());
   const posts = createPostService({ ...ctx, engine: ctx.sending });

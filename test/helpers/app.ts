@@ -58,6 +58,8 @@ export async function buildTestApp(
     renderer?: PostContentRenderer;
     /** Sending engine overrides: its transport (default from env: SMTP_URL or the dev outbox), DKIM signer, tunables. */
     sending?: { transport?: BulkTransport; signer?: DkimSigner | null; options?: Partial<EngineOptions> };
+    /** Awaited between two batches of an import: a test holds an import mid-way here. */
+    importBetweenBatches?: () => Promise<unknown>;
   } = {},
 ): Promise<TestApp> {
   const db = await createTestDb(dialect, options.sqliteFile ? { sqliteFile: options.sqliteFile } : {});
@@ -91,6 +93,7 @@ export async function buildTestApp(
     jobs,
     clock,
     secretKey: TEST_SECRET,
+    ...(options.importBetweenBatches ? { importBetweenBatches: options.importBetweenBatches } : {}),
   });
   await app.ready();
   return {

@@ -34,6 +34,8 @@ export interface ImportDeps {
   signal?: AbortSignal | undefined;
   batchSize?: number;
   maxRows?: number;
+  /** Awaited between two batches; by default one turn of the event loop, so requests get in. */
+  betweenBatches?: (() => Promise<unknown>) | undefined;
 }
 
 export const IMPORT_LIMITS = { batchSize: 500, maxRows: 1_000_000, maxRecordBytes: 64 * 1024, maxFileTags: 100, valueLength: 1000 };
@@ -139,7 +141,7 @@ async function importFile(deps: ImportDeps, spec: ImportSpec): Promise<void> {
       }
     }
     if (deps.signal?.aborted) throw new Error('aborted');
-    await nextTurn(); // let requests in between batches
+    await (deps.betweenBatches ?? nextTurn)();
   }
 
   /**

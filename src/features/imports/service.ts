@@ -9,7 +9,7 @@ import { randomToken } from '../../lib/tokens.js';
 import { findNewsletterById, listNewsletters } from '../newsletters/repository.js';
 import type { SendConfirmation } from '../subscribers/service.js';
 import { countProblems, fileNotes, finishImport, findImportByPublicId, insertImport, type ImportMode } from './repository.js';
-import { runImport } from './runner.js';
+import { runImport, type ImportDeps } from './runner.js';
 
 /** A running import on Postgres (several processes) whose heartbeat is this old was interrupted. */
 const STALE_MS = 10 * 60 * 1000;
@@ -21,6 +21,7 @@ export interface ImportServiceDeps {
   log?: FastifyBaseLogger | undefined;
   sendConfirmation?: SendConfirmation | undefined;
   batchSize?: number;
+  betweenBatches?: ImportDeps['betweenBatches'];
 }
 
 export type ImportService = ReturnType<typeof createImportService>;
@@ -52,7 +53,7 @@ export function createImportService(deps: ImportServiceDeps) {
       at: clock.now(),
     });
     const done = runImport(
-      { db, clock, log: deps.log, sendConfirmation: deps.sendConfirmation, signal: stop.signal, ...(deps.batchSize ? { batchSize: deps.batchSize } : {}) },
+      { db, clock, log: deps.log, sendConfirmation: deps.sendConfirmation, signal: stop.signal, betweenBatches: deps.betweenBatches, ...(deps.batchSize ? { batchSize: deps.batchSize } : {}) },
       { importId, publicId, newsletter, mode: input.mode, tags: input.tags, filePath: input.filePath },
     )
       // Postgres: thousands of new rows leave the list's statistics stale (see refreshStatistics); the

@@ -241,17 +241,21 @@ for (const dialect of DIALECTS) {
     });
 
     it('shows progress in a self-polling fragment while running, and marks an orphaned import failed', async () => {
-      // Hold the import after its first batch: confirmation mail goes out between batches.
+      // An app whose imports wait after their first batch until the test lets them go on.
       let release!: () => void;
       const gate = new Promise<void>((resolve) => (release = resolve));
-      const send = t.mailer.send.bind(t.mailer);
       let waiting!: () => void;
       const blocked = new Promise<void>((resolve) => (waiting = resolve));
-      t.mailer.send = async (mail) => {
-        waiting();
-        await gate;
-        return send(mail);
-      };
+      await t.close();
+      t = await buildTestApp(dialect, {
+        importBetweenBatches: async () => {
+          waiting();
+          await gate;
+        },
+      });
+      agent = await setupOwner(t);
+      weekly = await firstNewsletterId(t.db.db);
+      await agent.get('/admin/subscribers/import');
       const rows = Array.from({ length: 600 }, (_, i) => `slow${i}@example.com`).join('\n');
       const res = await uploadCsv(agent, { newsletter_id: String(weekly), mode: 'send_confirmation' }, { filename: 'slow.csv', content: `email\n${rows}\n` });
       assert.equal(res.statusCode, 303);
@@ -268,6 +272,7 @@ for (const dialect of DIALECTS) {
       assert.doesNotMatch(fragment.body, /<html/);
       release();
       await t.app.imports.idle();
+      await t.mailOutbox.idle();
       const done = await agent.get(url, { 'hx-request': 'true' });
       assert.match(done.body, /Import finished/);
       assert.doesNotMatch(done.body, /hx-trigger/);
