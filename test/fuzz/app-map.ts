@@ -1,5 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 
+/** Methods that carry a body and change state (and need the CSRF token). */
+export const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 /** One route as the app itself registered it. */
 export interface RouteInfo {
   /** The pattern, e.g. `/admin/posts/:id/edit`; `*` for a wildcard. */
