@@ -27,6 +27,7 @@ import contextPlugin, { type AppContext } from './plugins/context.js';
 import csrfPlugin from './plugins/csrf.js';
 import errorsPlugin from './plugins/errors.js';
 import inputGuardPlugin from './plugins/input-guard.js';
+import schemasPlugin from './plugins/schemas.js';
 import securityHeadersPlugin from './plugins/security-headers.js';
 import sessionPlugin from './plugins/session.js';
 import staticPlugin, { HTMX_URL } from './plugins/static.js';
@@ -89,6 +90,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(securityHeadersPlugin);
   await app.register(errorsPlugin);
   await app.register(inputGuardPlugin);
+  await app.register(schemasPlugin);
   await app.register(staticPlugin);
 
   // Features: each service is built here, once, and handed to the routes that use it.

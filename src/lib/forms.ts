@@ -8,12 +8,17 @@ import { ValidationError } from './errors.js';
 export function parseForm<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   const result = schema.safeParse(body ?? {});
   if (result.success) return result.data;
+  throw new ValidationError(fieldsOf(result.error));
+}
+
+/** Each field's first message (a dotted path: `tags.2`); an issue about the whole form goes under `_form`. */
+export function fieldsOf(error: z.ZodError): Record<string, string> {
   const fields: Record<string, string> = {};
-  for (const issue of result.error.issues) {
+  for (const issue of error.issues) {
     const key = issue.path.length > 0 ? issue.path.join('.') : '_form';
     fields[key] ??= issue.message;
   }
-  throw new ValidationError(fields);
+  return fields;
 }
 
 /** Form values echoed back into a re-rendered form: strings only, passwords never. */

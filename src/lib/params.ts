@@ -57,3 +57,17 @@ export const optionalIdField = (message: string) =>
     }
     return id;
   });
+
+/**
+ * A path segment holding an id, for a route's `params` schema. A segment that cannot be an id names no
+ * row, so it fails with `message`, which the route answers as the same 404 as an id that is unknown.
+ */
+export const pathId = (message: string) =>
+  z.string().transform((value, ctx) => {
+    const id = parseId(value);
+    if (id === null) {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }
+    return id;
+  });

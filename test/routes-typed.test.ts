@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { buildTestApp, setupOwner, TEST_BASE_URL, type Agent, type TestApp } from './helpers/app.js';
+import { DIALECTS } from './helpers/db.js';
+
+for (const dialect of DIALECTS) {
+  describe(`route schemas (${dialect})`, () => {
+    let t: TestApp;
+    let admin: Agent;
+    beforeEach(async () => {
+      t = await buildTestApp(dialect);
+      admin = await setupOwner(t);
+    });
+    afterEach(() => t.close());
+
+    it('a path that cannot name a row is a 404 with the route message, for the owner only', async () => {
+      for (const url of ['/admin/posts/abc', '/admin/posts/0', '/admin/posts/99999999999', '/admin/posts/1e3', '/admin/newsletters/-1']) {
+        const res = await admin.get(url);
+        assert.equal(res.statusCode, 404, url);
+      }
+      assert.match((await admin.get('/admin/posts/abc')).body, /That post does not exist\./);
+      assert.match((await admin.get('/admin/subscribers/x')).body, /There is no subscriber with that number/);
+      const json = await admin.get('/admin/outbox/abc', { accept: 'application/json' });
+      assert.equal(json.statusCode, 404);
+      assert.deepEqual(JSON.parse(json.body), { error: { code: 'not_found', message: 'That message is not in the outbox.' } });
+
+      // Validation waits for the session and the CSRF check: a stranger learns nothing about ids.
+      const stranger = t.agent();
+      const page = await stranger.get('/admin/posts/abc');
+      assert.equal(page.statusCode, 303);
+      assert.match(String(page.headers.location), /^\/login/);
+      assert.equal((await stranger.post('/admin/jobs/NOT_A_JOB/run', {}, { origin: TEST_BASE_URL })).statusCode, 401);
+      await admin.get('/admin/jobs');
+      assert.equal((await admin.post('/admin/jobs/NOT_A_JOB/run', { _csrf: 'wrong' })).statusCode, 403);
+      assert.equal((await admin.post('/admin/jobs/NOT_A_JOB/run')).statusCode, 404);
+    });
+
+    it('a query value edited by hand or repeated reads as not given: the page still shows', async () => {
+      for (const url of [
+        '/admin/jobs?started=a&started=b&busy=%2e%2e',
+        '/admin/posts?status=nope&newsletter=abc&deleted=1&deleted=1',
+        '/admin/outbox?before=abc',
+        '/admin/mail?before=-1&status=weird&resent=x',
+        '/admin/settings?saved[]=password',
+      ]) {
+        assert.equal((await admin.get(url)).statusCode, 200, url);
+      }
+      assert.match((await admin.get('/admin/posts?deleted=1')).body, /The draft was deleted\./);
+      assert.doesNotMatch((await admin.get('/admin/posts?deleted=1&deleted=1')).body, /The draft was deleted\./);
+    });
+  });
+}
