@@ -1,12 +1,15 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { ValidationError } from '../../lib/errors.js';
 import { parseForm } from '../../lib/forms.js';
 import { PASSWORD_MIN_LENGTH } from '../../lib/passwords.js';
+import { queryFlag } from '../../lib/query.js';
+import type { TypedApp } from '../../plugins/schemas.js';
 import { changePasswordSchema } from '../auth/schemas.js';
 import type { AuthService } from '../auth/service.js';
 import type { SettingsService } from './service.js';
 
-export default async function settingsRoutes(app: FastifyInstance, opts: { auth: AuthService; settings: SettingsService }) {
+export default async function settingsRoutes(app: TypedApp, opts: { auth: AuthService; settings: SettingsService }) {
   const { settings } = opts;
 
   const settingsPage = (request: FastifyRequest, reply: FastifyReply, extra: Record<string, unknown> = {}, status = 200) =>
@@ -16,9 +19,8 @@ export default async function settingsRoutes(app: FastifyInstance, opts: { auth:
       { status, fragment: typeof extra.fragment === 'string' ? extra.fragment : undefined },
     );
 
-  app.get('/admin/settings', async (request, reply) => {
-    const q = request.query as { saved?: string };
-    return settingsPage(request, reply, { passwordChanged: q.saved === 'password' });
+  app.get('/admin/settings', { schema: { querystring: z.object({ saved: queryFlag('password') }) } }, async (request, reply) => {
+    return settingsPage(request, reply, { passwordChanged: request.query.saved });
   });
 
   app.post('/admin/settings/password', async (request, reply) => {
