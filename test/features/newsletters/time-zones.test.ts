@@ -105,12 +105,16 @@ for (const dialect of DIALECTS) {
         const page = await admin.get(`/admin/newsletters/${id}`);
         assert.equal(submittedZone(page.body), stored);
       }
-      for (const bad of ['Mars/Olympus', '', 'Europe/Paris\u0000', 'x'.repeat(5000)]) {
+      for (const bad of ['Mars/Olympus', '', 'x'.repeat(5000)]) {
         const res = await admin.post(`/admin/newsletters/${id}`, { ...form, time_zone: bad });
         assert.equal(res.statusCode, 422, JSON.stringify(bad.slice(0, 20)));
         assert.match(res.body, /id="f-time_zone-error">Choose a time zone from the list/);
         assert.match(res.body, /aria-invalid="true"/);
       }
+      // A NUL byte never reaches the form's own checks: the edge refuses it and names the field.
+      const nul = await admin.post(`/admin/newsletters/${id}`, { ...form, time_zone: 'Europe/Paris\u0000' });
+      assert.equal(nul.statusCode, 400);
+      assert.match(nul.body, /time_zone/);
       assert.equal(await zoneOf(id), 'America/New_York');
     });
 
