@@ -1,7 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { ConflictError, ValidationError } from '../../lib/errors.js';
+import { parseForm } from '../../lib/forms.js';
 import { DEFAULT_TIME_ZONE, timesIn } from '../../lib/time-zones.js';
-import { idParam } from '../../lib/params.js';
+import { pathId } from '../../lib/params.js';
+import { queryText } from '../../lib/query.js';
+import type { TypedApp } from '../../plugins/schemas.js';
 import { htmxRequest } from '../../plugins/views.js';
 import type { SendingService } from './service.js';
 
@@ -13,28 +17,36 @@ import type { SendingService } from './service.js';
 
 const HEAD = '<link rel="stylesheet" href="/public/posts.css">';
 
-function postIdOf(request: FastifyRequest): number {
-  return idParam(request.params, 'That post does not exist.');
-}
+const postParams = z.object({ id: pathId('That post does not exist.') });
 
-function statusesOf(body: unknown): Array<'unknown' | 'failed'> {
-  const raw = (body as { statuses?: unknown } | undefined)?.statuses;
-  const values = (Array.isArray(raw) ? raw : [raw]).flatMap((v) => (typeof v === 'string' ? v.split(/[,|\s]+/) : []));
-  const statuses = [...new Set(values.filter((v): v is 'unknown' | 'failed' => v === 'unknown' || v === 'failed'))];
-  if (statuses.length === 0) throw new ValidationError({ statuses: 'Choose which recipients to retry: unknown or failed.' });
-  return statuses;
-}
+const RETRY_MESSAGE = 'Choose which recipients to retry: unknown or failed.';
 
-export default async function sendingRoutes(app: FastifyInstance, opts: { sending: SendingService }) {
+/** Which recipients to retry: `statuses` repeated, or one value listing them (`unknown,failed`). */
+const retrySchema = z.preprocess(
+  (body) => (body !== null && typeof body === 'object' ? body : {}),
+  z.object({
+    statuses: z.unknown().optional().transform((raw, ctx) => {
+      const values = (Array.isArray(raw) ? raw : [raw]).flatMap((v) => (typeof v === 'string' ? v.split(/[,|\s]+/) : []));
+      const statuses = [...new Set(values.filter((v): v is 'unknown' | 'failed' => v === 'unknown' || v === 'failed'))];
+      if (statuses.length === 0) {
+        ctx.addIssue({ code: 'custom', message: RETRY_MESSAGE });
+        return z.NEVER;
+      }
+      return statuses;
+    }),
+  }),
+);
+
+export default async function sendingRoutes(app: TypedApp, opts: { sending: SendingService }) {
   const { sending } = opts;
 
-  async function show(request: FastifyRequest, reply: FastifyReply, id: number, extra: Record<string, unknown> = {}) {
+  /** `shown` is the status the polling fragment last showed (its own query), when it is the one asking. */
+  async function show(request: FastifyRequest, reply: FastifyReply, id: number, extra: Record<string, unknown> = {}, shown?: string) {
     const { post, newsletter, progress } = await sending.progress(id);
     // The polling fragment says which status it showed. The page around it (the post's status, its send
     // and schedule controls) was drawn for that status too, so once the send moves on htmx reloads the
     // whole page rather than leave "Sending" above a finished send.
-    const shown = (request.query as { shown?: unknown } | undefined)?.shown;
-    if (htmxRequest(request).isHtmx && typeof shown === 'string' && shown !== progress.postStatus) reply.header('HX-Refresh', 'true');
+    if (htmxRequest(request).isHtmx && shown !== undefined && shown !== progress.postStatus) reply.header('HX-Refresh', 'true');
     return reply.page(
       'sending/page',
       { title: `Sending: ${post.subject || 'Untitled post'}`, head: HEAD, post, progress, zoned: timesIn(newsletter?.time_zone ?? DEFAULT_TIME_ZONE), ...extra },
@@ -42,15 +54,18 @@ export default async function sendingRoutes(app: FastifyInstance, opts: { sendin
     );
   }
 
-  app.get('/admin/posts/:id/sending', async (request, reply) => show(request, reply, postIdOf(request)));
+  const progressQuery = z.object({ shown: queryText });
+  app.get('/admin/posts/:id/sending', { schema: { params: postParams, querystring: progressQuery } }, async (request, reply) =>
+    show(request, reply, request.params.id, {}, request.query.shown),
+  );
 
   /** Runs one action; htmx gets the fragment (with the refusal shown in it), a form post a redirect. */
-  const action = (name: string, run: (id: number, request: FastifyRequest) => Promise<string | undefined>) =>
-    app.post(`/admin/posts/:id/sending/${name}`, async (request, reply) => {
-      const id = postIdOf(request);
+  const action = (name: string, run: (id: number, body: unknown) => Promise<string | undefined>) =>
+    app.post(`/admin/posts/:id/sending/${name}`, { schema: { params: postParams } }, async (request, reply) => {
+      const { id } = request.params;
       const { isHtmx } = htmxRequest(request);
       try {
-        const notice = await run(id, request);
+        const notice = await run(id, request.body);
         if (!isHtmx) return reply.redirect(`/admin/posts/${id}`, 303);
         return show(request, reply, id, notice ? { notice } : {});
       } catch (err) {
@@ -73,8 +88,8 @@ export default async function sendingRoutes(app: FastifyInstance, opts: { sendin
     await sending.cancel(id);
     return 'Cancelled. Recipients not reached yet will not get this post.';
   });
-  action('retry', async (id, request) => {
-    const count = await sending.retry(id, statusesOf(request.body));
+  action('retry', async (id, body) => {
+    const count = await sending.retry(id, parseForm(retrySchema, body).statuses);
     return count === 1 ? '1 recipient queued again.' : `${count.toLocaleString('en')} recipients queued again.`;
   });
 }
