@@ -2,6 +2,7 @@ import { openDatabase, readEnvironment } from './boot.js';
 import { ConfigError, loadConfig } from './config.js';
 import { connectDatabase } from './db/connect.js';
 import { migrateDownAll, MigrationError } from './db/migrate.js';
+import { findUserByEmail, updatePasswordHash } from './features/auth/repository.js';
 import { invalidateAllSessions } from './features/auth/sessions.js';
 import { normalizeEmail } from './lib/email.js';
 import { hashPassword, passwordProblem } from './lib/passwords.js';
@@ -58,14 +59,14 @@ async function main(argv: string[]): Promise<number> {
       }
       const db = await openDatabase(config, () => {});
       try {
-        const user = await db.db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
+        const user = await findUserByEmail(db.db, email);
         if (!user) {
           say(`No account with the email ${email}.`);
           return 1;
         }
         const hash = await hashPassword(password);
         await db.db.transaction().execute(async (trx) => {
-          await trx.updateTable('users').set({ password_hash: hash, updated_at: Date.now() }).where('id', '=', user.id).execute();
+          await updatePasswordHash(trx, user.id, hash, Date.now());
           await invalidateAllSessions(trx, user.id);
         });
         say(`Password changed for ${email}; every session was signed out.`);

@@ -5,6 +5,7 @@ import { toJson } from '../db/codec.js';
 /**
  * The append-only event log: confirm, subscribe, unsubscribe, bounce, complaint, import, … Anonymous
  * counts survive a GDPR wipe because subscriber_id is set to NULL rather than the row being deleted.
+ * This module is the events table's repository, shared by the features and the sending engine.
  */
 export type EventType =
   | 'subscribed'

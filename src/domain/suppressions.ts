@@ -6,6 +6,7 @@ import { sha256Hex } from '../lib/tokens.js';
 /**
  * Addresses we must never mail again (hard bounces, complaints, blocks). Keyed by a hash of the
  * normalised address, so the suppression outlives a GDPR wipe of the subscriber without keeping PII.
+ * This module is the suppressions table's repository, shared by the features and the sending engine.
  */
 export function emailHash(email: string): string {
   return sha256Hex(normalizeEmail(email));

@@ -1,12 +1,11 @@
-import { sql } from 'kysely';
 import type { Db, Dialect } from '../db/database.js';
+import { releaseJobLock, tryJobLock } from './repository.js';
 
 /**
  * Who may run a job now. On Postgres several Gazette processes may share the database, so a run holds a
  * session advisory lock for its whole length, on a connection of its own: the pool hands each query any
  * connection, and a session lock is released only by the connection that took it. A transaction-scoped
- * lock would mean an open transaction across the job's network I/O. The lock is keyed by the schema too,
- * so two installations in different schemas of one database never block each other.
+ * lock would mean an open transaction across the job's network I/O.
  * On SQLite there is one process, so there is no lock to take.
  */
 
@@ -17,13 +16,11 @@ import type { Db, Dialect } from '../db/database.js';
 export async function withJobLock<T>(db: Db, dialect: Dialect, job: string, f: (lockDb: Db) => Promise<T>): Promise<T | undefined> {
   if (dialect === 'sqlite') return f(db);
   return db.connection().execute(async (conn) => {
-    const key = sql`hashtext('gazette-jobs:' || current_schema()), hashtext(${job})`;
-    const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${key}) as locked`.execute(conn);
-    if (!rows[0]?.locked) return undefined;
+    if (!(await tryJobLock(conn, job))) return undefined;
     try {
       return await f(conn);
     } finally {
-      await sql`select pg_advisory_unlock(${key})`.execute(conn);
+      await releaseJobLock(conn, job);
     }
   });
 }

@@ -1,4 +1,5 @@
-import type { DbOrTx } from '../db/database.js';
+import { sql } from 'kysely';
+import type { Db, DbOrTx } from '../db/database.js';
 import type { JobRunRow, JobRunStatus, JobTrigger } from '../db/tables/jobs.js';
 
 /** The SQL of the job registry: the `job_runs` history. */
@@ -80,4 +81,17 @@ export async function latestRuns(db: DbOrTx, jobs: string[]): Promise<Map<string
 /** The newest runs of one job, newest first. */
 export async function recentRuns(db: DbOrTx, job: string, limit: number): Promise<JobRunRow[]> {
   return db.selectFrom('job_runs').selectAll().where('job', '=', job).orderBy('id', 'desc').limit(limit).execute();
+}
+
+/** The advisory lock key of `job`, per schema, so installations in different schemas never block each other. */
+const jobLockKey = (job: string) => sql`hashtext('gazette-jobs:' || current_schema()), hashtext(${job})`;
+
+/** Postgres only: takes the session lock of `job` on this connection when no other session holds it. */
+export async function tryJobLock(conn: Db, job: string): Promise<boolean> {
+  const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${jobLockKey(job)}) as locked`.execute(conn);
+  return rows[0]?.locked === true;
+}
+
+export async function releaseJobLock(conn: Db, job: string): Promise<void> {
+  await sql`select pg_advisory_unlock(${jobLockKey(job)})`.execute(conn);
 }

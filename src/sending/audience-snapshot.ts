@@ -1,7 +1,7 @@
 import type { Db, Dialect } from '../db/database.js';
 import { refreshStatistics } from '../db/statistics.js';
 import type { Clock } from '../lib/clock.js';
-import { parseAudience } from './audience.js';
+import { parseAudience } from './audience-repository.js';
 import { messageIdDomain, type CompileSettings } from './message.js';
 import type { EngineLog, EngineOptions } from './options.js';
 import { findPost, findPostNewsletter, freezeAudience, snapshotAudience } from './repository.js';

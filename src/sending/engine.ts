@@ -16,7 +16,7 @@ import { createPipeline } from './pipeline.js';
 import { createPostCommands } from './post-commands.js';
 import { createPostMessages } from './post-messages.js';
 import { createSendRates, readProgress, type SendProgress } from './progress.js';
-import { dropLease, holdLease, liveLeaseOwners } from './leases.js';
+import { dropLease, holdLease, liveLeaseOwners } from './lease-repository.js';
 import { createThreadedSmtpTransport } from './smtp-thread.js';
 import { createDevOutbox, devOutboxTransport, type DevOutbox } from './dev-outbox.js';
 import type { BulkTransport } from './transport.js';

@@ -2,7 +2,7 @@ import { ConflictError } from '../lib/errors.js';
 import type { Db, Dialect } from '../db/database.js';
 import type { Clock } from '../lib/clock.js';
 import { backoff, type EngineLog, type EngineOptions } from './options.js';
-import { holdLease, liveLeaseOwners } from './leases.js';
+import { holdLease, liveLeaseOwners } from './lease-repository.js';
 import { recoverOrphans } from './delivery-transitions.js';
 import { extendRelayPause, finishSentPosts, holdScheduledPost, resumeAfterProbe } from './post-transitions.js';
 import { dueRelayPauses, dueScheduledPosts, postsInFlight, unfrozenSends } from './repository.js';

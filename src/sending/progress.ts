@@ -2,7 +2,7 @@ import type { ReadAside } from '../db/connect.js';
 import type { DbOrTx } from '../db/database.js';
 import type { DeliveryStatus, PostStatus } from '../db/tables/posts.js';
 import { NotFoundError } from '../lib/errors.js';
-import { findPost } from './repository.js';
+import { countByStatus, findPost, listProblemRecipients, type ProblemRecipient } from './repository.js';
 import { DELIVERY_STATUSES } from './states.js';
 
 /** Where a send stands, counted from the deliveries rows (never from a separate counter). */
@@ -121,52 +121,4 @@ export async function readProgress(db: DbOrTx, postId: number, now: number, asid
  */
 export function pollSecondsFor(total: number): number {
   return total >= 500_000 ? 10 : total >= 100_000 ? 5 : 2;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Queries
-
-/**
- * Linear in the audience (~100 ms for 1,000,000 rows on SQLite, where a statement holds the thread that
- * runs it): it runs aside when it can. Covered by the claim index (post_id, status, …): the table itself
- * is not read.
- */
-export async function countByStatus(db: DbOrTx, postId: number, aside?: ReadAside): Promise<Partial<Record<DeliveryStatus, number>>> {
-  const query = db
-    .selectFrom('deliveries')
-    .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('post_id', '=', postId)
-    .groupBy('status');
-  const rows = (aside ? await aside(query.compile()) : null) ?? (await query.execute());
-  return Object.fromEntries((rows as Array<{ status: DeliveryStatus; n: number }>).map((r) => [r.status, Number(r.n)]));
-}
-
-export interface ProblemRecipient {
-  id: number;
-  email: string;
-  status: 'unknown' | 'failed';
-  error: string | null;
-  attempts: number;
-  messageId: string;
-  updatedAt: number;
-}
-
-export async function listProblemRecipients(db: DbOrTx, postId: number, limit: number): Promise<ProblemRecipient[]> {
-  const rows = await db
-    .selectFrom('deliveries')
-    .select(['id', 'email', 'status', 'error', 'attempts', 'message_id', 'updated_at'])
-    .where('post_id', '=', postId)
-    .where('status', 'in', ['unknown', 'failed'])
-    .orderBy('id')
-    .limit(limit)
-    .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    email: r.email,
-    status: r.status as 'unknown' | 'failed',
-    error: r.error,
-    attempts: r.attempts,
-    messageId: r.message_id,
-    updatedAt: r.updated_at,
-  }));
 }

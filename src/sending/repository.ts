@@ -1,13 +1,14 @@
 import { sql } from 'kysely';
+import type { ReadAside } from '../db/connect.js';
 import type { DbOrTx, Dialect } from '../db/database.js';
 import type { NewsletterRow } from '../db/tables/newsletters.js';
-import type { PostRow } from '../db/tables/posts.js';
-import { audiencePageEnd, audienceRange, type Audience } from './audience.js';
+import type { DeliveryStatus, PostRow } from '../db/tables/posts.js';
+import { audiencePageEnd, audienceRange, type Audience } from './audience-repository.js';
 
 /**
  * The sending engine's reads, the audience snapshot and the writes that leave a status as it is. Every
- * status change is in post-transitions.ts or delivery-transitions.ts; leases are in leases.ts, the
- * progress counts in progress.ts and the single-mail outbox in mail-outbox-repository.ts.
+ * status change is in post-transitions.ts or delivery-transitions.ts; the audience query is in
+ * audience-repository.ts, leases in lease-repository.ts and the single-mail outbox in mail-outbox-repository.ts.
  */
 
 export async function findPost(db: DbOrTx, id: number): Promise<PostRow | undefined> {
@@ -148,4 +149,52 @@ export async function relayFailuresOf(db: DbOrTx, postId: number): Promise<numbe
 /** A successful send ends the posts' run of relay trouble. */
 export async function resetRelayFailures(db: DbOrTx, postIds: number[]): Promise<void> {
   if (postIds.length > 0) await db.updateTable('posts').set({ relay_failures: 0 }).where('id', 'in', postIds).execute();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Progress
+
+/**
+ * Linear in the audience (~100 ms for 1,000,000 rows on SQLite, where a statement holds the thread that
+ * runs it): it runs aside when it can. Covered by the claim index (post_id, status, …): the table itself
+ * is not read.
+ */
+export async function countByStatus(db: DbOrTx, postId: number, aside?: ReadAside): Promise<Partial<Record<DeliveryStatus, number>>> {
+  const query = db
+    .selectFrom('deliveries')
+    .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('post_id', '=', postId)
+    .groupBy('status');
+  const rows = (aside ? await aside(query.compile()) : null) ?? (await query.execute());
+  return Object.fromEntries((rows as Array<{ status: DeliveryStatus; n: number }>).map((r) => [r.status, Number(r.n)]));
+}
+
+export interface ProblemRecipient {
+  id: number;
+  email: string;
+  status: 'unknown' | 'failed';
+  error: string | null;
+  attempts: number;
+  messageId: string;
+  updatedAt: number;
+}
+
+export async function listProblemRecipients(db: DbOrTx, postId: number, limit: number): Promise<ProblemRecipient[]> {
+  const rows = await db
+    .selectFrom('deliveries')
+    .select(['id', 'email', 'status', 'error', 'attempts', 'message_id', 'updated_at'])
+    .where('post_id', '=', postId)
+    .where('status', 'in', ['unknown', 'failed'])
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    email: r.email,
+    status: r.status as 'unknown' | 'failed',
+    error: r.error,
+    attempts: r.attempts,
+    messageId: r.message_id,
+    updatedAt: r.updated_at,
+  }));
 }

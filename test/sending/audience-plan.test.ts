@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { CompiledQuery, sql } from 'kysely';
-import { audiencePageEndQuery } from '../../src/sending/audience.js';
+import { audiencePageEndQuery } from '../../src/sending/audience-repository.js';
 import { createTestDb } from '../helpers/db.js';
 import { makeNewsletter } from './fixtures.js';
 

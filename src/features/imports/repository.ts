@@ -81,6 +81,11 @@ export async function addProgress(db: DbOrTx, id: number, delta: ImportCounts, b
     .execute();
 }
 
+/** The whole file has been read: the progress bar ends at its size. */
+export async function setBytesRead(db: DbOrTx, id: number, bytesRead: number): Promise<void> {
+  await db.updateTable('imports').set({ bytes_read: bytesRead }).where('id', '=', id).execute();
+}
+
 /** Ends a running import; the condition makes a late second finish (or a stale-marking) harmless. */
 export async function finishImport(db: DbOrTx, id: number, outcome: { status: 'done' | 'failed'; error: string | null; at: number }): Promise<boolean> {
   const result = await db

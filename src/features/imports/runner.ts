@@ -13,7 +13,7 @@ import { applyBatch, type ImportRowInput } from './batch.js';
 import { detectColumns, sniffDelimiter, splitTags, type ColumnMap } from './columns.js';
 import { csvRecords } from './csv-records.js';
 import { decodeFile, detectEncoding, encodingNotice, type FileEncoding } from './encoding.js';
-import { addProgress, findTagIdByName, finishImport, insertProblems, type ImportCounts, type ImportMode, type Problem } from './repository.js';
+import { addProgress, findTagIdByName, finishImport, insertProblems, setBytesRead, type ImportCounts, type ImportMode, type Problem } from './repository.js';
 
 export interface ImportSpec {
   importId: number;
@@ -57,7 +57,7 @@ export async function runImport(deps: ImportDeps, spec: ImportSpec): Promise<voi
   try {
     await importFile(deps, spec);
     const size = (await fs.stat(spec.filePath)).size;
-    await db.updateTable('imports').set({ bytes_read: size }).where('id', '=', spec.importId).execute();
+    await setBytesRead(db, spec.importId, size);
     await finishImport(db, spec.importId, { status: 'done', error: null, at: clock.now() });
   } catch (err) {
     let message: string;

@@ -10,7 +10,7 @@ import type { Clock } from '../../lib/clock.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
 import { escapeHtml, parseMerge, renderMerge, type MergeValues } from '../../lib/merge.js';
 import { publicUrls } from '../../lib/urls.js';
-import { countAudience, parseAudience, type Audience } from '../../sending/audience.js';
+import { countAudience, parseAudience, type Audience } from '../../sending/audience-repository.js';
 import type { SendingEngine, SendProgress } from '../../sending/engine.js';
 import type { Mailer } from '../../sending/mailer.js';
 import { schedulePost, unschedulePost } from '../../sending/post-transitions.js';

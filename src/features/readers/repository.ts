@@ -1,4 +1,5 @@
 import type { DbOrTx } from '../../db/database.js';
+import type { NewsletterRow } from '../../db/tables/newsletters.js';
 import type { SubscriberRow, SubscriptionRow, SubscriptionStatus } from '../../db/tables/subscribers.js';
 
 export async function findSubscriberByEmail(db: DbOrTx, email: string): Promise<SubscriberRow | undefined> {
@@ -137,4 +138,34 @@ export async function listTagsOf(db: DbOrTx, subscriberId: number): Promise<stri
     .orderBy('t.name')
     .execute();
   return rows.map((r) => r.name);
+}
+
+export async function findSubscriberToken(db: DbOrTx, subscriberId: number): Promise<string | undefined> {
+  const row = await db.selectFrom('subscribers').select('token').where('id', '=', subscriberId).executeTakeFirst();
+  return row?.token;
+}
+
+export async function findNewsletterIdBySlug(db: DbOrTx, slug: string): Promise<number | undefined> {
+  const row = await db.selectFrom('newsletters').select('id').where('slug', '=', slug).executeTakeFirst();
+  return row?.id;
+}
+
+/** Every newsletter by name, for the preferences page (which shows a reader only some of them). */
+export async function listNewslettersByName(db: DbOrTx): Promise<NewsletterRow[]> {
+  return db.selectFrom('newsletters').selectAll().orderBy('name').execute();
+}
+
+/** A reader's subscriptions with their newsletter's name, for "download my data". */
+export async function listSubscriptionsForExport(db: DbOrTx, subscriberId: number) {
+  return db
+    .selectFrom('subscriptions as sn')
+    .innerJoin('newsletters as n', 'n.id', 'sn.newsletter_id')
+    .select(['n.name as newsletter', 'sn.status', 'sn.source', 'sn.consent_ip', 'sn.created_at', 'sn.confirmed_at', 'sn.unsubscribed_at'])
+    .where('sn.subscriber_id', '=', subscriberId)
+    .execute();
+}
+
+/** A reader's whole event history, oldest first, for "download my data". */
+export async function listEventsForExport(db: DbOrTx, subscriberId: number) {
+  return db.selectFrom('events').select(['type', 'created_at', 'newsletter_id', 'data']).where('subscriber_id', '=', subscriberId).orderBy('id').execute();
 }

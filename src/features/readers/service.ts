@@ -203,8 +203,8 @@ export function createReaderService(deps: ReaderServiceDeps) {
       if (await repo.transitionSubscription(trx, row.subscription_id, ['pending'], 'active', now)) {
         await recordEvent(trx, { type: 'confirmed', at: now, subscriberId: row.subscriber_id, newsletterId: row.newsletter_id });
       }
-      const subscriber = await trx.selectFrom('subscribers').select('token').where('id', '=', row.subscriber_id).executeTakeFirst();
-      return { state: 'confirmed', newsletter, preferencesUrl: subscriber ? urls.preferences(subscriber.token) : undefined } as const;
+      const subscriberToken = await repo.findSubscriberToken(trx, row.subscriber_id);
+      return { state: 'confirmed', newsletter, preferencesUrl: subscriberToken ? urls.preferences(subscriberToken) : undefined } as const;
     });
   }
 
@@ -225,8 +225,8 @@ export function createReaderService(deps: ReaderServiceDeps) {
       const subscriptions = await repo.listSubscriptions(trx, subscriber.id);
       let targets = subscriptions;
       if (newsletterSlug) {
-        const n = await trx.selectFrom('newsletters').select('id').where('slug', '=', newsletterSlug).executeTakeFirst();
-        if (n) targets = subscriptions.filter((s) => s.newsletter_id === n.id);
+        const newsletterId = await repo.findNewsletterIdBySlug(trx, newsletterSlug);
+        if (newsletterId !== undefined) targets = subscriptions.filter((s) => s.newsletter_id === newsletterId);
       }
       for (const sub of targets) {
         if (await repo.transitionSubscription(trx, sub.id, ['pending', 'active'], 'unsubscribed', now)) {
@@ -242,7 +242,7 @@ export function createReaderService(deps: ReaderServiceDeps) {
     if (!subscriber) return undefined;
     const [subscriptions, newsletters] = await Promise.all([
       repo.listSubscriptions(db, subscriber.id),
-      db.selectFrom('newsletters').selectAll().orderBy('name').execute(),
+      repo.listNewslettersByName(db),
     ]);
     const byNewsletter = new Map(subscriptions.map((s) => [s.newsletter_id, s]));
     // Readers see the newsletters they are on, and the others only if those have a public page.
@@ -284,13 +284,8 @@ export function createReaderService(deps: ReaderServiceDeps) {
   async function exportData(token: string) {
     const subscriber = await subscriberByToken(token);
     if (!subscriber) return undefined;
-    const subscriptions = await db
-      .selectFrom('subscriptions as sn')
-      .innerJoin('newsletters as n', 'n.id', 'sn.newsletter_id')
-      .select(['n.name as newsletter', 'sn.status', 'sn.source', 'sn.consent_ip', 'sn.created_at', 'sn.confirmed_at', 'sn.unsubscribed_at'])
-      .where('sn.subscriber_id', '=', subscriber.id)
-      .execute();
-    const events = await db.selectFrom('events').select(['type', 'created_at', 'newsletter_id', 'data']).where('subscriber_id', '=', subscriber.id).orderBy('id').execute();
+    const subscriptions = await repo.listSubscriptionsForExport(db, subscriber.id);
+    const events = await repo.listEventsForExport(db, subscriber.id);
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     return {
       email: subscriber.email,

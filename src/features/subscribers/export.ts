@@ -2,7 +2,7 @@ import type { DbOrTx } from '../../db/database.js';
 import { parseJsonObject } from '../../db/codec.js';
 import { CSV_BOM, csvLine } from './csv.js';
 import type { SubscriberFilter } from './filters.js';
-import { keysetQuery, sortKeyOf, type PageRequest } from './list-repository.js';
+import { exportExtras, exportPage, sortKeyOf, type PageRequest } from './list-repository.js';
 
 const PAGE = 1000;
 
@@ -17,25 +17,10 @@ export async function* exportCsv(db: DbOrTx, filter: SubscriberFilter): AsyncGen
   yield CSV_BOM + csvLine(EXPORT_COLUMNS);
   let page: PageRequest | null = null;
   for (;;) {
-    const rows = await keysetQuery(db, filter, page, PAGE)
-      .select(['s.attributes', 's.source'])
-      .execute();
+    const rows = await exportPage(db, filter, page, PAGE);
     if (rows.length === 0) return;
     const ids = rows.map((r) => r.id);
-    const subs = await db
-      .selectFrom('subscriptions as sn')
-      .innerJoin('newsletters as n', 'n.id', 'sn.newsletter_id')
-      .select(['sn.subscriber_id', 'n.name', 'sn.status'])
-      .where('sn.subscriber_id', 'in', ids)
-      .orderBy('n.name')
-      .execute();
-    const tags = await db
-      .selectFrom('subscriber_tags as st')
-      .innerJoin('tags as t', 't.id', 'st.tag_id')
-      .select(['st.subscriber_id', 't.name'])
-      .where('st.subscriber_id', 'in', ids)
-      .orderBy('t.name')
-      .execute();
+    const { subscriptions: subs, tags } = await exportExtras(db, ids);
     const subsOf = group(subs, (s) => `${s.name}: ${s.status}`);
     const tagsOf = group(tags, (t) => t.name);
     let chunk = '';

@@ -1,7 +1,4 @@
-import { sql, type SqlBool } from 'kysely';
 import { z } from 'zod';
-import type { DbOrTx } from '../../db/database.js';
-import { unicodeLower } from '../../db/text-functions.js';
 import type { SubscriptionStatus } from '../../db/tables/subscribers.js';
 import { ValidationError } from '../../lib/errors.js';
 import { optionalIdField } from '../../lib/params.js';
@@ -70,46 +67,4 @@ export function filterParams(f: SubscriberFilter): Record<string, string> {
 export function filterQueryString(f: SubscriberFilter, extra: Record<string, string> = {}): string {
   const qs = new URLSearchParams({ ...filterParams(f), ...extra }).toString();
   return qs ? `?${qs}` : '';
-}
-
-/**
- * `%`, `_` and the escape character itself match literally in a search. Lower-cased here as the name is
- * in SQL (unicodeLower), so "ÉLODIE" finds "Élodie" on both dialects; addresses are stored lower-cased.
- */
-function likePattern(q: string): string {
-  return `%${q.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
-}
-
-/**
- * Subscribers matching the filter (alias `s`). Newsletter, status and tag are EXISTS probes on the
- * unique (subscriber, newsletter) and (subscriber, tag) keys, so a page walks the sort index and stops
- * after one page instead of sorting every match. The search is a substring match, which no index serves:
- * it reads each row it passes (on SQLite through a JavaScript function, about twice SQLite's own lower()
- * per row). `withStatus: false` leaves the status out (for counts).
- */
-export function filteredSubscribers(db: DbOrTx, f: SubscriberFilter, options: { withStatus?: boolean } = {}) {
-  const status = options.withStatus === false ? null : f.status;
-  let q = db.selectFrom('subscribers as s');
-  if (f.q) {
-    const pattern = likePattern(f.q);
-    q = q.where((eb) =>
-      eb.or([sql<SqlBool>`${eb.ref('s.email')} like ${pattern} escape '!'`, sql<SqlBool>`${unicodeLower(db, eb.ref('s.name'))} like ${pattern} escape '!'`]),
-    );
-  }
-  if (f.newsletterId !== null || status !== null) {
-    const newsletterId = f.newsletterId;
-    q = q.where(({ exists, selectFrom }) => {
-      let sub = selectFrom('subscriptions as sn').select(sql.lit(1).as('one')).whereRef('sn.subscriber_id', '=', 's.id');
-      if (newsletterId !== null) sub = sub.where('sn.newsletter_id', '=', newsletterId);
-      if (status !== null) sub = sub.where('sn.status', '=', status);
-      return exists(sub);
-    });
-  }
-  if (f.tagId !== null) {
-    const tagId = f.tagId;
-    q = q.where(({ exists, selectFrom }) =>
-      exists(selectFrom('subscriber_tags as st').select(sql.lit(1).as('one')).whereRef('st.subscriber_id', '=', 's.id').where('st.tag_id', '=', tagId)),
-    );
-  }
-  return q;
 }

@@ -1,7 +1,8 @@
-import { sql } from 'kysely';
+import { sql, type SqlBool } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
 import type { SubscriptionStatus } from '../../db/tables/subscribers.js';
-import { filteredSubscribers, type Sort, type SubscriberFilter } from './filters.js';
+import { unicodeLower } from '../../db/text-functions.js';
+import type { Sort, SubscriberFilter } from './filters.js';
 
 /** Where a keyset page starts: after the last row of the page before, or before the first of the next. */
 export type SortKey = { created_at: number; id: number } | { email: string };
@@ -147,5 +148,73 @@ export async function pageExtras(db: DbOrTx, ids: number[]) {
     .orderBy('t.name')
     .execute();
   for (const t of tagRows) tags.set(t.subscriber_id, [...(tags.get(t.subscriber_id) ?? []), { id: t.id, name: t.name }]);
+  return { subscriptions, tags };
+}
+
+/**
+ * `%`, `_` and the escape character itself match literally in a search. Lower-cased here as the name is
+ * in SQL (unicodeLower), so "ÉLODIE" finds "Élodie" on both dialects; addresses are stored lower-cased.
+ */
+function likePattern(q: string): string {
+  return `%${q.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
+}
+
+/**
+ * Subscribers matching the filter (alias `s`). Newsletter, status and tag are EXISTS probes on the
+ * unique (subscriber, newsletter) and (subscriber, tag) keys, so a page walks the sort index and stops
+ * after one page instead of sorting every match. The search is a substring match, which no index serves:
+ * it reads each row it passes (on SQLite through a JavaScript function, about twice SQLite's own lower()
+ * per row). `withStatus: false` leaves the status out (for counts).
+ */
+export function filteredSubscribers(db: DbOrTx, f: SubscriberFilter, options: { withStatus?: boolean } = {}) {
+  const status = options.withStatus === false ? null : f.status;
+  let q = db.selectFrom('subscribers as s');
+  if (f.q) {
+    const pattern = likePattern(f.q);
+    q = q.where((eb) =>
+      eb.or([sql<SqlBool>`${eb.ref('s.email')} like ${pattern} escape '!'`, sql<SqlBool>`${unicodeLower(db, eb.ref('s.name'))} like ${pattern} escape '!'`]),
+    );
+  }
+  if (f.newsletterId !== null || status !== null) {
+    const newsletterId = f.newsletterId;
+    q = q.where(({ exists, selectFrom }) => {
+      let sub = selectFrom('subscriptions as sn').select(sql.lit(1).as('one')).whereRef('sn.subscriber_id', '=', 's.id');
+      if (newsletterId !== null) sub = sub.where('sn.newsletter_id', '=', newsletterId);
+      if (status !== null) sub = sub.where('sn.status', '=', status);
+      return exists(sub);
+    });
+  }
+  if (f.tagId !== null) {
+    const tagId = f.tagId;
+    q = q.where(({ exists, selectFrom }) =>
+      exists(selectFrom('subscriber_tags as st').select(sql.lit(1).as('one')).whereRef('st.subscriber_id', '=', 's.id').where('st.tag_id', '=', tagId)),
+    );
+  }
+  return q;
+}
+
+/** One page of the export: the list's keyset page with the columns only the CSV shows. */
+export async function exportPage(db: DbOrTx, f: SubscriberFilter, page: PageRequest | null, limit: number) {
+  return keysetQuery(db, f, page, limit)
+    .select(['s.attributes', 's.source'])
+    .execute();
+}
+
+/** Subscriptions (`newsletter: status`) and tag names of the export's rows, by name, in two queries. */
+export async function exportExtras(db: DbOrTx, ids: number[]) {
+  const subscriptions = await db
+    .selectFrom('subscriptions as sn')
+    .innerJoin('newsletters as n', 'n.id', 'sn.newsletter_id')
+    .select(['sn.subscriber_id', 'n.name', 'sn.status'])
+    .where('sn.subscriber_id', 'in', ids)
+    .orderBy('n.name')
+    .execute();
+  const tags = await db
+    .selectFrom('subscriber_tags as st')
+    .innerJoin('tags as t', 't.id', 'st.tag_id')
+    .select(['st.subscriber_id', 't.name'])
+    .where('st.subscriber_id', 'in', ids)
+    .orderBy('t.name')
+    .execute();
   return { subscriptions, tags };
 }

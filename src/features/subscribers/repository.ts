@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import type { DbOrTx } from '../../db/database.js';
 import type { NewSubscriberRow, SubscriberRow, SubscriberUpdate, SubscriptionStatus } from '../../db/tables/subscribers.js';
-import { filteredSubscribers, type SubscriberFilter } from './filters.js';
+import type { SubscriberFilter } from './filters.js';
+import { filteredSubscribers } from './list-repository.js';
 
 export async function findSubscriber(db: DbOrTx, id: number): Promise<SubscriberRow | undefined> {
   return db.selectFrom('subscribers').selectAll().where('id', '=', id).executeTakeFirst();
