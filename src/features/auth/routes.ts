@@ -1,7 +1,10 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
 import { echoFields, parseForm } from '../../lib/forms.js';
 import { NotFoundError, RateLimitedError, UnauthorizedError, ValidationError } from '../../lib/errors.js';
 import { PASSWORD_MIN_LENGTH } from '../../lib/passwords.js';
+import { queryFlag, queryText } from '../../lib/query.js';
+import type { TypedApp } from '../../plugins/schemas.js';
 import { forgotPasswordSchema, loginSchema, resetPasswordSchema, setupSchema } from './schemas.js';
 import { RESET_LINK_INVALID, type AuthService } from './service.js';
 
@@ -21,7 +24,10 @@ export function safeNext(next: unknown): string {
   }
 }
 
-export default async function authRoutes(app: FastifyInstance, opts: { auth: AuthService }) {
+const loginQuery = z.object({ next: queryText, reset: queryFlag('done') });
+const resetParams = z.object({ token: z.string() });
+
+export default async function authRoutes(app: TypedApp, opts: { auth: AuthService }) {
   const { auth } = opts;
   const pub = { config: { public: true } };
 
@@ -49,12 +55,11 @@ export default async function authRoutes(app: FastifyInstance, opts: { auth: Aut
   const loginPage = (reply: FastifyReply, data: { values?: Record<string, string>; errors?: Record<string, string>; message?: string; notice?: string; next?: string }, status = 200) =>
     reply.page('auth/login', { title: 'Sign in', values: data.values ?? {}, errors: data.errors, message: data.message, notice: data.notice, next: data.next }, { status });
 
-  app.get('/login', pub, async (request, reply) => {
+  app.get('/login', { ...pub, schema: { querystring: loginQuery } }, async (request, reply) => {
     if (await auth.needsSetup()) return reply.redirect('/setup', 303);
-    const next = (request.query as { next?: string }).next;
+    const { next, reset } = request.query;
     if (request.user) return reply.redirect(safeNext(next), 303);
-    const reset = (request.query as { reset?: string }).reset === 'done';
-    return loginPage(reply, { next: typeof next === 'string' ? next : undefined, notice: reset ? 'Your password has been changed. Sign in with the new one.' : undefined });
+    return loginPage(reply, { next, notice: reset ? 'Your password has been changed. Sign in with the new one.' : undefined });
   });
 
   app.post('/login', pub, async (request, reply) => {
@@ -108,7 +113,6 @@ export default async function authRoutes(app: FastifyInstance, opts: { auth: Aut
     }
   });
 
-  const resetToken = (request: FastifyRequest) => (request.params as { token: string }).token;
   const resetPage = (reply: FastifyReply, token: string, data: { valid: boolean; errors?: Record<string, string>; message?: string }, status = 200) => {
     // The token is in the address: no other site may see it in a Referer header.
     reply.header('referrer-policy', 'no-referrer');
@@ -120,13 +124,13 @@ export default async function authRoutes(app: FastifyInstance, opts: { auth: Aut
   };
 
   // Reading the link changes nothing (mail scanners follow links); only the form's POST uses it.
-  app.get('/reset/:token', pub, async (request, reply) => {
-    const token = resetToken(request);
+  app.get('/reset/:token', { ...pub, schema: { params: resetParams } }, async (request, reply) => {
+    const { token } = request.params;
     return (await auth.canResetPassword(token)) ? resetPage(reply, token, { valid: true }) : resetPage(reply, token, { valid: false }, 404);
   });
 
-  app.post('/reset/:token', pub, async (request, reply) => {
-    const token = resetToken(request);
+  app.post('/reset/:token', { ...pub, schema: { params: resetParams } }, async (request, reply) => {
+    const { token } = request.params;
     try {
       const input = parseForm(resetPasswordSchema, request.body);
       await auth.resetPassword(token, input.password, request.ip);
