@@ -1,11 +1,14 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
 import { toBool } from '../../db/codec.js';
 import type { NewsletterRow } from '../../db/tables/newsletters.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
 import { echoFields, parseForm } from '../../lib/forms.js';
-import { idParam } from '../../lib/params.js';
+import { pathId } from '../../lib/params.js';
+import { queryFlag } from '../../lib/query.js';
 import { DEFAULT_TIME_ZONE, timeZoneOptionsWith } from '../../lib/time-zones.js';
 import { publicUrls } from '../../lib/urls.js';
+import type { TypedApp } from '../../plugins/schemas.js';
 import { newsletterSchema, SLUG_PATTERN } from './schemas.js';
 import type { NewsletterService } from './service.js';
 
@@ -32,7 +35,11 @@ function echoNewsletterForm(body: unknown): Record<string, string | boolean> {
   return values;
 }
 
-export default async function newsletterRoutes(app: FastifyInstance, opts: { newsletters: NewsletterService }) {
+const NO_NEWSLETTER = 'That newsletter does not exist.';
+const newsletterParams = z.object({ id: pathId(NO_NEWSLETTER) });
+const oldAddressParams = newsletterParams.extend({ slug: z.string().regex(SLUG_PATTERN, 'That is not an old address of this newsletter.') });
+
+export default async function newsletterRoutes(app: TypedApp, opts: { newsletters: NewsletterService }) {
   const { newsletters } = opts;
   const urls = publicUrls(app.ctx.config.baseUrl);
 
@@ -74,27 +81,25 @@ export default async function newsletterRoutes(app: FastifyInstance, opts: { new
     }
   });
 
-  async function load(params: unknown): Promise<NewsletterRow> {
-    const n = await newsletters.get(idParam(params, 'That newsletter does not exist.'));
-    if (!n) throw new NotFoundError('That newsletter does not exist.');
+  async function load(id: number): Promise<NewsletterRow> {
+    const n = await newsletters.get(id);
+    if (!n) throw new NotFoundError(NO_NEWSLETTER);
     return n;
   }
 
-  app.get('/admin/newsletters/:id', async (request, reply) => {
-    const n = await load(request.params);
-    return formPage(reply, { newsletter: n, values: { ...formValues(n), saved: (request.query as { saved?: string }).saved === '1' } });
+  app.get('/admin/newsletters/:id', { schema: { params: newsletterParams, querystring: z.object({ saved: queryFlag() }) } }, async (request, reply) => {
+    const n = await load(request.params.id);
+    return formPage(reply, { newsletter: n, values: { ...formValues(n), saved: request.query.saved } });
   });
 
-  app.post('/admin/newsletters/:id/old-addresses/:slug/delete', async (request, reply) => {
-    const n = await load(request.params);
-    const { slug } = request.params as { slug: string };
-    if (!SLUG_PATTERN.test(slug)) throw new NotFoundError('That is not an old address of this newsletter.');
-    await newsletters.forgetOldSlug(n.id, slug);
+  app.post('/admin/newsletters/:id/old-addresses/:slug/delete', { schema: { params: oldAddressParams } }, async (request, reply) => {
+    const n = await load(request.params.id);
+    await newsletters.forgetOldSlug(n.id, request.params.slug);
     return reply.redirect(`/admin/newsletters/${n.id}?saved=1`, 303);
   });
 
-  app.post('/admin/newsletters/:id', async (request, reply) => {
-    const n = await load(request.params);
+  app.post('/admin/newsletters/:id', { schema: { params: newsletterParams } }, async (request, reply) => {
+    const n = await load(request.params.id);
     try {
       await newsletters.update(n.id, parseForm(newsletterSchema, request.body));
       return reply.redirect(`/admin/newsletters/${n.id}?saved=1`, 303);
