@@ -52,13 +52,23 @@ export interface Pipeline {
   readonly busy: boolean;
 }
 
+/** How many rows a claim takes, when the next claim starts, and how many outcomes make one commit. */
+function pipelineSizes(concurrency: number, options: EngineOptions) {
+  /** Rows per claim: large, so claims are rare next to ticks (a claimed row is a small object). */
+  const claimSize = options.claimSize ?? Math.max(concurrency * 2, 200);
+  return {
+    claimSize,
+    /** The tick in which the buffer falls to this many rows claims the next batch. */
+    lowWater: Math.max(concurrency, Math.floor(claimSize / 2)),
+    /** Outcomes worth one commit when most connections are busy (see loop). */
+    groupSize: Math.max(2, Math.ceil(concurrency / 2)),
+  };
+}
+
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { db, clock, transport, options, log } = deps;
   const concurrency = transport.concurrency;
-  /** Rows per claim: large, so claims are rare next to ticks (a claimed row is a small object). */
-  const claimSize = options.claimSize ?? Math.max(concurrency * 2, 200);
-  /** The tick in which the buffer falls to this many rows claims the next batch. */
-  const lowWater = Math.max(concurrency, Math.floor(claimSize / 2));
+  const { claimSize, lowWater, groupSize } = pipelineSizes(concurrency, options);
   /** Rows marked attempting whose outcome is not committed yet (the DB's `attempting` count). */
   let occupied = 0;
   const finished: Finished[] = [];
@@ -71,8 +81,6 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const pacer = createPacer(deps.sendRate, concurrency);
   const commits = createTickCommits({ db, dialect: deps.dialect, owner: deps.owner, options });
 
-  /** Outcomes worth one commit when most connections are busy (see loop). */
-  const groupSize = Math.max(2, Math.ceil(concurrency / 2));
   const wakeups = createWakeups(() => finished.length >= groupSize);
   const notify = wakeups.notify;
 

@@ -54,6 +54,20 @@ interface Job {
   done: (outcome: SendOutcome | null) => void;
 }
 
+/** What one message's run needs from its pool. */
+interface PoolCore {
+  /** Messages waiting for a session, oldest first. */
+  readonly queue: Job[];
+  readonly maxMessages: number;
+  closed(): boolean;
+  /** A message was sent: every 50 successes raise a lowered session limit by one. */
+  sent(): void;
+  dispatch(): void;
+  release(conn: Conn): void;
+  drop(conn: Conn): void;
+  discard(conn: Conn): void;
+}
+
 export function createSmtpPool(smtp: SmtpConfig, options: SmtpPoolOptions): SmtpPool {
   const size = Math.max(1, options.size);
   const maxMessages = options.maxMessagesPerConnection ?? 1000;
@@ -69,17 +83,7 @@ export function createSmtpPool(smtp: SmtpConfig, options: SmtpPoolOptions): Smtp
   let successes = 0;
   let closed = false;
 
-  const sessionOptions = () => ({
-    host: smtp.host,
-    port: smtp.port,
-    secure: smtp.secure,
-    ...(smtp.user ? { user: smtp.user, password: smtp.password ?? '' } : {}),
-    ...(options.clientName ? { clientName: options.clientName } : {}),
-    connectionTimeoutMs: options.connectionTimeoutMs ?? 15_000,
-    greetingTimeoutMs: options.greetingTimeoutMs ?? 15_000,
-    socketTimeoutMs: options.socketTimeoutMs ?? 300_000,
-    ...(options.tls ? { tls: options.tls } : {}),
-  });
+  const sessionOptions = () => sessionOptionsFor(smtp, options);
 
   const gone = (conn: Conn) => {
     if (!conn.alive) return;
@@ -108,12 +112,25 @@ export function createSmtpPool(smtp: SmtpConfig, options: SmtpPoolOptions): Smtp
     dispatch();
   };
 
+  const core: PoolCore = {
+    queue,
+    maxMessages,
+    closed: () => closed,
+    sent: () => {
+      if (limit < size && ++successes % 50 === 0) limit += 1;
+    },
+    dispatch,
+    release,
+    drop,
+    discard,
+  };
+
   /** Gives queued messages to idle sessions, and opens sessions while messages wait for one. */
   function dispatch(): void {
     while (queue.length > 0) {
       const conn = idle.pop();
       if (!conn) break;
-      if (conn.alive) run(conn, queue.shift()!);
+      if (conn.alive) run(core, conn, queue.shift()!);
     }
     while (!closed && queue.length > opening && open < limit) openSession();
   }
@@ -149,59 +166,6 @@ export function createSmtpPool(smtp: SmtpConfig, options: SmtpPoolOptions): Smtp
     );
   }
 
-  /** One message on one session: envelope, gate, body; the next message may start on it meanwhile. */
-  async function run(conn: Conn, job: Job): Promise<void> {
-    conn.busy = true;
-    conn.messages += 1;
-    const reused = conn.messages > 1;
-    const { session } = conn;
-    try {
-      await session.envelope(job.m.from, job.m.to, job.m.raw.length);
-    } catch (err) {
-      const e = asSmtpError(err);
-      // A kept-alive session the relay had already closed: nothing was sent, try a fresh one once.
-      if (reused && e.code === 'ECONNECTION' && e.responseCode === undefined && job.stale === 0) {
-        job.stale += 1;
-        drop(conn);
-        queue.unshift(job);
-        return dispatch();
-      }
-      job.done(classifySendError(e, false));
-      if (e.code === 'EENVELOPE' || e.code === 'EMESSAGE') {
-        // Refused before anything was written (too big for the relay): the session is as it was.
-        if (e.responseCode === undefined && session.alive) return release(conn);
-        if (session.alive) {
-          return void session.reset().then(
-            () => release(conn),
-            () => discard(conn),
-          );
-        }
-      }
-      return discard(conn);
-    }
-    if (job.gate && !(await job.gate.catch(() => false))) {
-      // The relay waits for this message's body: only closing the session ends that without sending.
-      job.done(null);
-      return discard(conn);
-    }
-    // With PIPELINING the next message's envelope leaves together with this message.
-    const next = session.pipelining && conn.messages < maxMessages && !closed ? queue.shift() : undefined;
-    const answer = session.data(job.m.raw, isWireReady(job.m.raw));
-    if (next) void run(conn, next);
-    try {
-      const response = await answer;
-      if (limit < size && ++successes % 50 === 0) limit += 1;
-      job.done({ kind: 'sent', response: response.slice(0, 500) });
-    } catch (err) {
-      const e = asSmtpError(err);
-      job.done(classifySendError(e, e.dataSent));
-      // The relay's answer to the final dot ends the transaction whatever it says; anything else
-      // (a lost connection, a timeout) ends the session.
-      if (!(e.code === 'EMESSAGE' && e.responseCode !== undefined)) drop(conn);
-    }
-    if (!next) release(conn);
-  }
-
   function submit(m: OutgoingRaw, gate?: Gate): Promise<SendOutcome | null> {
     if (closed) return Promise.resolve({ kind: 'relay', error: 'the SMTP pool is closed' });
     return new Promise((done) => {
@@ -234,6 +198,73 @@ export function createSmtpPool(smtp: SmtpConfig, options: SmtpPoolOptions): Smtp
       for (const job of queue.splice(0)) job.done({ kind: 'relay', error: 'the SMTP pool is closed' });
     },
   };
+}
+
+function sessionOptionsFor(smtp: SmtpConfig, options: SmtpPoolOptions) {
+  return {
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.secure,
+    ...(smtp.user ? { user: smtp.user, password: smtp.password ?? '' } : {}),
+    ...(options.clientName ? { clientName: options.clientName } : {}),
+    connectionTimeoutMs: options.connectionTimeoutMs ?? 15_000,
+    greetingTimeoutMs: options.greetingTimeoutMs ?? 15_000,
+    socketTimeoutMs: options.socketTimeoutMs ?? 300_000,
+    ...(options.tls ? { tls: options.tls } : {}),
+  };
+}
+
+/** One message on one session: envelope, gate, body; the next message may start on it meanwhile. */
+async function run(pool: PoolCore, conn: Conn, job: Job): Promise<void> {
+  conn.busy = true;
+  conn.messages += 1;
+  const reused = conn.messages > 1;
+  const { session } = conn;
+  try {
+    await session.envelope(job.m.from, job.m.to, job.m.raw.length);
+  } catch (err) {
+    const e = asSmtpError(err);
+    // A kept-alive session the relay had already closed: nothing was sent, try a fresh one once.
+    if (reused && e.code === 'ECONNECTION' && e.responseCode === undefined && job.stale === 0) {
+      job.stale += 1;
+      pool.drop(conn);
+      pool.queue.unshift(job);
+      return pool.dispatch();
+    }
+    job.done(classifySendError(e, false));
+    if (e.code === 'EENVELOPE' || e.code === 'EMESSAGE') {
+      // Refused before anything was written (too big for the relay): the session is as it was.
+      if (e.responseCode === undefined && session.alive) return pool.release(conn);
+      if (session.alive) {
+        return void session.reset().then(
+          () => pool.release(conn),
+          () => pool.discard(conn),
+        );
+      }
+    }
+    return pool.discard(conn);
+  }
+  if (job.gate && !(await job.gate.catch(() => false))) {
+    // The relay waits for this message's body: only closing the session ends that without sending.
+    job.done(null);
+    return pool.discard(conn);
+  }
+  // With PIPELINING the next message's envelope leaves together with this message.
+  const next = session.pipelining && conn.messages < pool.maxMessages && !pool.closed() ? pool.queue.shift() : undefined;
+  const answer = session.data(job.m.raw, isWireReady(job.m.raw));
+  if (next) void run(pool, conn, next);
+  try {
+    const response = await answer;
+    pool.sent();
+    job.done({ kind: 'sent', response: response.slice(0, 500) });
+  } catch (err) {
+    const e = asSmtpError(err);
+    job.done(classifySendError(e, e.dataSent));
+    // The relay's answer to the final dot ends the transaction whatever it says; anything else
+    // (a lost connection, a timeout) ends the session.
+    if (!(e.code === 'EMESSAGE' && e.responseCode !== undefined)) pool.drop(conn);
+  }
+  if (!next) pool.release(conn);
 }
 
 function asSmtpError(err: unknown): SmtpError {

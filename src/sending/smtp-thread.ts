@@ -16,66 +16,111 @@ const TEMPLATES_KEPT = 8;
  * Together they use two cores, and a synchronous SQLite commit never stalls an SMTP conversation.
  * If the worker dies with messages in flight, those are reported `unknown`: they may have gone out.
  */
-export function createThreadedSmtpTransport(smtp: SmtpConfig, options: SmtpPoolOptions): BulkTransport {
-  const workerData = { smtp: { ...smtp }, options };
-  const pending = new Map<number, (o: SendOutcome | null) => void>();
+/** The current worker and what the main thread waits for from it. */
+interface WorkerLink {
+  readonly workerData: { smtp: SmtpConfig; options: SmtpPoolOptions };
+  readonly pending: Map<number, (o: SendOutcome | null) => void>;
   /** Prepared messages not released yet: if the worker dies, they certainly did not go out. */
-  const unreleased = new Set<number>();
+  readonly unreleased: Set<number>;
+  readonly probes: Map<number, (r: { ok: true } | { ok: false; error: string }) => void>;
+  worker: Worker | undefined;
+  /** Templates the current worker has, by object, with the id it knows them by (oldest first). */
+  templates: Map<MessageTemplate, number>;
+  up: Promise<void> | undefined;
+  markUp: (() => void) | undefined;
+  onClosed: (() => void) | undefined;
+}
+
+const isBusy = (link: WorkerLink) => link.pending.size + link.probes.size > 0;
+
+function spawnWorker(link: WorkerLink): Worker {
+  const { pending, probes } = link;
+  const w = startWorker(import.meta.url, 'smtp-thread-worker', link.workerData);
+  link.templates = new Map();
+  link.up = new Promise<void>((resolve) => (link.markUp = resolve));
+  w.on('message', (msg: FromWorker) => {
+    if (msg.t === 'up') link.markUp?.();
+    else if (msg.t === 'done') {
+      for (const [id, outcome] of msg.results) {
+        const resolve = pending.get(id);
+        pending.delete(id);
+        resolve?.(outcome);
+      }
+    } else if (msg.t === 'probed') {
+      probes.get(msg.id)?.(msg.result);
+      probes.delete(msg.id);
+    } else if (msg.t === 'closed') link.onClosed?.();
+    if (!isBusy(link)) w.unref();
+  });
+  w.on('error', (err) => workerDied(link, w, err.message));
+  w.on('exit', (code) => workerDied(link, w, `exit code ${code}`));
+  w.unref();
+  return w;
+}
+
+function workerDied(link: WorkerLink, w: Worker, reason: string): void {
+  if (link.worker !== w) return;
+  link.worker = undefined;
+  const { pending, unreleased, probes } = link;
+  for (const [id, resolve] of pending) {
+    resolve(unreleased.has(id) ? { kind: 'retry', error: `the SMTP worker stopped (${reason}) before sending` } : { kind: 'unknown', error: `the SMTP worker stopped (${reason}) while sending` });
+  }
+  pending.clear();
+  unreleased.clear();
+  for (const resolve of probes.values()) resolve({ ok: false, error: `the SMTP worker stopped (${reason})` });
+  probes.clear();
+  link.markUp?.();
+  link.onClosed?.();
+}
+
+// Message bytes that own their whole memory are moved, not copied: the worker frees them as soon as
+// they are sent, instead of the main thread holding them until its next full garbage collection (tens
+// of MB at thousands of messages/s).
+function postBatch(w: Worker, batch: WorkerMessage[]): void {
+  const moved: ArrayBuffer[] = [];
+  for (const m of batch) {
+    if (!('raw' in m)) continue;
+    const { buffer, byteOffset, byteLength } = m.raw;
+    if (byteOffset === 0 && byteLength === buffer.byteLength && buffer instanceof ArrayBuffer) moved.push(buffer);
+  }
+  w.postMessage({ t: 'send', batch } satisfies ToWorker, moved);
+}
+
+/** Lets the worker finish what it has, then ends it. */
+async function closeWorker(link: WorkerLink): Promise<void> {
+  const w = link.worker;
+  if (!w) return;
+  await new Promise<void>((resolve) => {
+    link.onClosed = resolve;
+    w.ref();
+    w.postMessage({ t: 'close' } satisfies ToWorker);
+  });
+  link.worker = undefined;
+  await w.terminate();
+}
+
+export function createThreadedSmtpTransport(smtp: SmtpConfig, options: SmtpPoolOptions): BulkTransport {
+  const link: WorkerLink = {
+    workerData: { smtp: { ...smtp }, options },
+    pending: new Map(),
+    unreleased: new Set(),
+    probes: new Map(),
+    worker: undefined,
+    templates: new Map(),
+    up: undefined,
+    markUp: undefined,
+    onClosed: undefined,
+  };
+  const { pending, unreleased, probes } = link;
   let gates: { go: number[]; cancel: number[] } = { go: [], cancel: [] };
-  const probes = new Map<number, (r: { ok: true } | { ok: false; error: string }) => void>();
   let nextId = 1;
   let outbox: WorkerMessage[] = [];
-  /** Templates the current worker has, by object, with the id it knows them by (oldest first). */
-  let templates = new Map<MessageTemplate, number>();
   let closed = false;
   let closing: Promise<void> | undefined;
-  let onClosed: (() => void) | undefined;
-  let worker: Worker | undefined;
-  let up: Promise<void> | undefined;
-  let markUp: (() => void) | undefined;
 
-  const busy = () => pending.size + probes.size > 0;
-  const spawn = (): Worker => {
-    const w = startWorker(import.meta.url, 'smtp-thread-worker', workerData);
-    templates = new Map();
-    up = new Promise<void>((resolve) => (markUp = resolve));
-    w.on('message', (msg: FromWorker) => {
-      if (msg.t === 'up') markUp?.();
-      else if (msg.t === 'done') {
-        for (const [id, outcome] of msg.results) {
-          const resolve = pending.get(id);
-          pending.delete(id);
-          resolve?.(outcome);
-        }
-      } else if (msg.t === 'probed') {
-        probes.get(msg.id)?.(msg.result);
-        probes.delete(msg.id);
-      } else if (msg.t === 'closed') onClosed?.();
-      if (!busy()) w.unref();
-    });
-    const died = (reason: string) => {
-      if (worker !== w) return;
-      worker = undefined;
-      for (const [id, resolve] of pending) {
-        resolve(unreleased.has(id) ? { kind: 'retry', error: `the SMTP worker stopped (${reason}) before sending` } : { kind: 'unknown', error: `the SMTP worker stopped (${reason}) while sending` });
-      }
-      pending.clear();
-      unreleased.clear();
-      for (const resolve of probes.values()) resolve({ ok: false, error: `the SMTP worker stopped (${reason})` });
-      probes.clear();
-      markUp?.();
-      onClosed?.();
-    };
-    w.on('error', (err) => died(err.message));
-    w.on('exit', (code) => died(`exit code ${code}`));
-    w.unref();
-    return w;
-  };
-  const current = () => (worker ??= spawn());
+  const current = () => (link.worker ??= spawnWorker(link));
 
-  // Sends of one tick go to the worker in one message. Message bytes that own their whole memory are
-  // moved, not copied: the worker frees them as soon as they are sent, instead of the main thread
-  // holding them until its next full garbage collection (tens of MB at thousands of messages/s).
+  // Sends of one tick go to the worker in one message.
   const flush = () => {
     const batch = outbox;
     const open = gates;
@@ -85,17 +130,8 @@ export function createThreadedSmtpTransport(smtp: SmtpConfig, options: SmtpPoolO
     const w = current();
     w.ref();
     // Messages before the gates that may name them: one port delivers in order.
-    if (batch.length > 0) send(w, batch);
+    if (batch.length > 0) postBatch(w, batch);
     if (open.go.length + open.cancel.length > 0) w.postMessage({ t: 'gates', ...open } satisfies ToWorker);
-  };
-  const send = (w: Worker, batch: WorkerMessage[]) => {
-    const moved: ArrayBuffer[] = [];
-    for (const m of batch) {
-      if (!('raw' in m)) continue;
-      const { buffer, byteOffset, byteLength } = m.raw;
-      if (byteOffset === 0 && byteLength === buffer.byteLength && buffer instanceof ArrayBuffer) moved.push(buffer);
-    }
-    w.postMessage({ t: 'send', batch } satisfies ToWorker, moved);
   };
   const later = () => {
     if (outbox.length === 0 && gates.go.length + gates.cancel.length === 0) queueMicrotask(flush);
@@ -122,6 +158,7 @@ export function createThreadedSmtpTransport(smtp: SmtpConfig, options: SmtpPoolO
   /** The id the current worker knows `template` by, sending it first if it does not have it. */
   const templateId = (template: MessageTemplate): number => {
     const w = current();
+    const { templates } = link;
     let id = templates.get(template);
     if (id !== undefined) return id;
     id = nextId++;
@@ -177,10 +214,10 @@ export function createThreadedSmtpTransport(smtp: SmtpConfig, options: SmtpPoolO
     async ready() {
       if (closed) return;
       current();
-      const w = worker;
+      const w = link.worker;
       w?.ref();
-      await up;
-      if (w && !busy()) w.unref();
+      await link.up;
+      if (w && !isBusy(link)) w.unref();
     },
     probe() {
       if (closed) return Promise.resolve({ ok: false, error: 'the SMTP pool is closed' });
@@ -194,17 +231,7 @@ export function createThreadedSmtpTransport(smtp: SmtpConfig, options: SmtpPoolO
     },
     close() {
       closed = true;
-      closing ??= (async () => {
-        const w = worker;
-        if (!w) return;
-        await new Promise<void>((resolve) => {
-          onClosed = resolve;
-          w.ref();
-          w.postMessage({ t: 'close' } satisfies ToWorker);
-        });
-        worker = undefined;
-        await w.terminate();
-      })();
+      closing ??= closeWorker(link);
       return closing;
     },
   };
