@@ -1,5 +1,7 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { NotFoundError } from '../../lib/errors.js';
+import type { TypedApp } from '../../plugins/schemas.js';
 import { movedLocation, redirectMoved } from '../newsletters/moved.js';
 import { formatDate } from './zoned-time.js';
 import type { ArchivePage, PublishingService } from './publishing.js';
@@ -20,7 +22,10 @@ export const ARCHIVE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-export default async function archiveRoutes(app: FastifyInstance, opts: { publishing: PublishingService }) {
+const feedParams = z.object({ slug: z.string() });
+const archivePostParams = feedParams.extend({ postSlug: z.string() });
+
+export default async function archiveRoutes(app: TypedApp, opts: { publishing: PublishingService }) {
   const { publishing } = opts;
   const pub = { config: { public: true } };
 
@@ -34,8 +39,8 @@ export default async function archiveRoutes(app: FastifyInstance, opts: { publis
     return redirectMoved(reply, movedLocation(app.ctx.config.baseUrl, request.url, current));
   }
 
-  app.get('/n/:slug/archive/:postSlug', pub, async (request, reply) => {
-    const { slug, postSlug } = request.params as { slug: string; postSlug: string };
+  app.get('/n/:slug/archive/:postSlug', { ...pub, schema: { params: archivePostParams } }, async (request, reply) => {
+    const { slug, postSlug } = request.params;
     let page: ArchivePage;
     try {
       page = await publishing.archivePage(slug, postSlug);
@@ -56,8 +61,8 @@ export default async function archiveRoutes(app: FastifyInstance, opts: { publis
     );
   });
 
-  app.get('/n/:slug/feed.xml', pub, async (request, reply) => {
-    const { slug } = request.params as { slug: string };
+  app.get('/n/:slug/feed.xml', { ...pub, schema: { params: feedParams } }, async (request, reply) => {
+    const { slug } = request.params;
     let xml: string;
     try {
       xml = await publishing.feed(slug);

@@ -1,11 +1,14 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { NewsletterRow } from '../../db/tables/newsletters.js';
 import type { PostRow, PostStatus } from '../../db/tables/posts.js';
 import { ConflictError, ValidationError } from '../../lib/errors.js';
 import { echoFields, parseForm } from '../../lib/forms.js';
-import { idParam } from '../../lib/params.js';
+import { pathId } from '../../lib/params.js';
+import { queryFlag, queryText } from '../../lib/query.js';
 import { timesIn } from '../../lib/time-zones.js';
 import { publicUrls } from '../../lib/urls.js';
+import type { TypedApp } from '../../plugins/schemas.js';
 import { EDITABLE_STATUSES, PUBLISHED_STATUSES } from './repository.js';
 import { audienceSchema, listQuerySchema, MAX_TEST_RECIPIENTS, newPostSchema, postFormSchema, scheduleSchema, testSendSchema } from './schemas.js';
 import type { PostService } from './service.js';
@@ -23,15 +26,18 @@ export const STATUS_LABELS: Record<PostStatus, string> = {
   cancelled: 'Cancelled',
 };
 
-function postId(request: FastifyRequest): number {
-  return idParam(request.params, 'That post does not exist.');
-}
+const postRoute = { params: z.object({ id: pathId('That post does not exist.') }) };
+const postsQuery = listQuerySchema.extend({ deleted: queryFlag() });
+const savedQuery = z.object({ saved: queryFlag() });
+/** The flags a redirect sets to say what just happened on the post page. */
+const postPageQuery = z.object({ scheduled: queryFlag(), unscheduled: queryFlag(), started: queryFlag() });
+type PostNotice = 'scheduled' | 'unscheduled' | 'started';
 
 function postValues(post: PostRow): Record<string, string> {
   return { subject: post.subject, slug: post.slug, preheader: post.preheader, body: post.body };
 }
 
-export default async function postRoutes(app: FastifyInstance, opts: { posts: PostService }) {
+export default async function postRoutes(app: TypedApp, opts: { posts: PostService }) {
   const { posts } = opts;
   const urls = publicUrls(app.ctx.config.baseUrl);
 
@@ -49,11 +55,11 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts: Po
 
   // ---- list and create -------------------------------------------------------------------------
 
-  app.get('/admin/posts', async (request, reply) => {
-    const q = listQuerySchema.parse(request.query ?? {});
+  app.get('/admin/posts', { schema: { querystring: postsQuery } }, async (request, reply) => {
+    const q = request.query;
     const filter = { status: q.status as PostStatus | undefined, newsletterId: q.newsletter };
     const [{ rows, counts }, newsletters] = await Promise.all([posts.list(filter), posts.newsletters()]);
-    const deleted = (request.query as { deleted?: string }).deleted === '1';
+    const deleted = q.deleted;
     return reply.page(
       'posts/index',
       {
@@ -83,9 +89,8 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts: Po
   const newPage = async (reply: FastifyReply, values: Record<string, unknown>, errors?: Record<string, string>, status = 200) =>
     reply.page('posts/new', { title: 'New post', newsletters: await posts.newsletters(), values, errors }, { status });
 
-  app.get('/admin/posts/new', async (request, reply) => {
-    const q = request.query as { newsletter?: string };
-    return newPage(reply, { newsletter_id: q.newsletter ?? '' });
+  app.get('/admin/posts/new', { schema: { querystring: z.object({ newsletter: queryText }) } }, async (request, reply) => {
+    return newPage(reply, { newsletter_id: request.query.newsletter ?? '' });
   });
 
   app.post('/admin/posts', async (request, reply) => {
@@ -122,16 +127,16 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts: Po
     );
   }
 
-  app.get('/admin/posts/:id/edit', async (request, reply) => {
-    const id = postId(request);
+  app.get('/admin/posts/:id/edit', { schema: { ...postRoute, querystring: savedQuery } }, async (request, reply) => {
+    const { id } = request.params;
     const { post } = await posts.load(id);
     if (!EDITABLE_STATUSES.includes(post.status)) return reply.redirect(`/admin/posts/${id}`, 303);
-    return editorPage(request, reply, id, { saved: (request.query as { saved?: string }).saved === '1' });
+    return editorPage(request, reply, id, { saved: request.query.saved });
   });
 
   // The explicit Save: a plain form post that works without JavaScript.
-  app.post('/admin/posts/:id/edit', async (request, reply) => {
-    const id = postId(request);
+  app.post('/admin/posts/:id/edit', { schema: postRoute }, async (request, reply) => {
+    const { id } = request.params;
     try {
       await posts.save(id, parseForm(postFormSchema, request.body));
       return reply.redirect(`/admin/posts/${id}/edit?saved=1`, 303);
@@ -143,14 +148,14 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts: Po
 
   // Autosave (htmx, debounced): answers a small "saved at" fragment plus out-of-band updates of the
   // preview, the checks and (when it followed the subject) the slug.
-  app.post('/admin/posts/:id/autosave', async (request, reply) => {
-    const id = postId(request);
+  app.post('/admin/posts/:id/autosave', { schema: postRoute }, async (request, reply) => {
+    const { id } = request.params;
     const before = await posts.load(id);
     const fragment = 'posts/_autosave';
     try {
       const saved = await posts.save(id, parseForm(postFormSchema, request.body));
       const review = await posts.review(saved, before.newsletter, request.user!);
-      const submittedSlug = String((request.body as { slug?: unknown } | undefined)?.slug ?? '');
+      const submittedSlug = echoFields(request.body).slug ?? '';
       return reply.page(
         fragment,
         {
@@ -175,11 +180,11 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts: Po
 
   // ---- the post page -----------------------------------------------------------------------------
 
-  async function postPage(request: FastifyRequest, reply: FastifyReply, id: number, extra: Record<string, unknown> = {}, options: { status?: number; fragment?: string } = {}) {
+  async function postPage(request: FastifyRequest, reply: FastifyReply, id: number, extra: Record<string, unknown> = {}, options: { status?: number; fragment?: string; notice?: PostNotice } = {}) {
+    const { notice, ...pageOptions } = options;
     const { post, newsletter } = await posts.load(id);
     const [review, audience, tags] = await Promise.all([posts.review(post, newsletter, request.user!), posts.audience(post), posts.tags()]);
     const showProgress = post.status !== 'draft';
-    const q = request.query as Record<string, string | undefined>;
     return reply.page(
       'posts/show',
       {
@@ -202,17 +207,21 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts: Po
         maxTestRecipients: MAX_TEST_RECIPIENTS,
         progress: showProgress ? await posts.progress(post.id) : undefined,
         showProgress,
-        notice: q.scheduled === '1' ? scheduledNotice(post, newsletter.time_zone) : q.unscheduled === '1' ? 'Unscheduled: the post is a draft again.' : q.started === '1' ? 'Sending has started.' : undefined,
+        notice: notice === 'scheduled' ? scheduledNotice(post, newsletter.time_zone) : notice === 'unscheduled' ? 'Unscheduled: the post is a draft again.' : notice === 'started' ? 'Sending has started.' : undefined,
         ...extra,
       },
-      options,
+      pageOptions,
     );
   }
 
-  app.get('/admin/posts/:id', async (request, reply) => postPage(request, reply, postId(request)));
+  app.get('/admin/posts/:id', { schema: { ...postRoute, querystring: postPageQuery } }, async (request, reply) => {
+    const q = request.query;
+    const notice: PostNotice | undefined = q.scheduled ? 'scheduled' : q.unscheduled ? 'unscheduled' : q.started ? 'started' : undefined;
+    return postPage(request, reply, request.params.id, {}, { notice });
+  });
 
-  app.post('/admin/posts/:id/test', async (request, reply) => {
-    const id = postId(request);
+  app.post('/admin/posts/:id/test', { schema: postRoute }, async (request, reply) => {
+    const { id } = request.params;
     const fragment = 'posts/_test-send';
     try {
       const input = parseForm(testSendSchema, request.body);
@@ -226,8 +235,8 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts: Po
     }
   });
 
-  app.post('/admin/posts/:id/audience', async (request, reply) => {
-    const id = postId(request);
+  app.post('/admin/posts/:id/audience', { schema: postRoute }, async (request, reply) => {
+    const { id } = request.params;
     const fragment = 'posts/_audience';
     try {
       await posts.setAudience(id, parseForm(audienceSchema, request.body));
@@ -238,8 +247,8 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts: Po
     }
   });
 
-  app.post('/admin/posts/:id/schedule', async (request, reply) => {
-    const id = postId(request);
+  app.post('/admin/posts/:id/schedule', { schema: postRoute }, async (request, reply) => {
+    const { id } = request.params;
     try {
       const input = parseForm(scheduleSchema, request.body);
       await posts.schedule(id, input.scheduled_at, request.user!);
@@ -252,8 +261,8 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts: Po
     }
   });
 
-  app.post('/admin/posts/:id/unschedule', async (request, reply) => {
-    const id = postId(request);
+  app.post('/admin/posts/:id/unschedule', { schema: postRoute }, async (request, reply) => {
+    const { id } = request.params;
     await posts.unschedule(id);
     return reply.redirect(`/admin/posts/${id}?unscheduled=1`, 303);
   });
@@ -269,10 +278,10 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts: Po
     );
   };
 
-  app.get('/admin/posts/:id/send', async (request, reply) => confirmPage(request, reply, postId(request)));
+  app.get('/admin/posts/:id/send', { schema: postRoute }, async (request, reply) => confirmPage(request, reply, request.params.id));
 
-  app.post('/admin/posts/:id/send', async (request, reply) => {
-    const id = postId(request);
+  app.post('/admin/posts/:id/send', { schema: postRoute }, async (request, reply) => {
+    const { id } = request.params;
     try {
       await posts.sendNow(id, request.user!);
       return reply.redirect(`/admin/posts/${id}?started=1`, 303);
@@ -282,13 +291,13 @@ export default async function postRoutes(app: FastifyInstance, opts: { posts: Po
     }
   });
 
-  app.post('/admin/posts/:id/duplicate', async (request, reply) => {
-    const copy = await posts.duplicate(postId(request));
+  app.post('/admin/posts/:id/duplicate', { schema: postRoute }, async (request, reply) => {
+    const copy = await posts.duplicate(request.params.id);
     return reply.redirect(`/admin/posts/${copy}/edit`, 303);
   });
 
-  app.post('/admin/posts/:id/delete', async (request, reply) => {
-    await posts.remove(postId(request));
+  app.post('/admin/posts/:id/delete', { schema: postRoute }, async (request, reply) => {
+    await posts.remove(request.params.id);
     return reply.redirect('/admin/posts?deleted=1', 303);
   });
 }
