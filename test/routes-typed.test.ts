@@ -35,6 +35,19 @@ for (const dialect of DIALECTS) {
       assert.equal((await admin.post('/admin/jobs/NOT_A_JOB/run')).statusCode, 404);
     });
 
+    it('a body that fails its schema is a 422 naming the field: JSON for a JSON client, a page otherwise', async () => {
+      const reader = t.agent();
+      const json = await reader.request('POST', '/preferences/any-token', JSON.stringify({ newsletters: ['abc'] }), { 'content-type': 'application/json' });
+      assert.equal(json.statusCode, 422);
+      assert.deepEqual(JSON.parse(json.body), {
+        error: { code: 'validation_failed', message: 'Some fields need attention.', fields: { 'newsletters.0': 'Choose newsletters from the list.' } },
+      });
+      const page = await reader.post('/preferences/any-token', { newsletters: '12345678901' });
+      assert.equal(page.statusCode, 422);
+      assert.match(page.headers['content-type'] as string, /^text\/html/);
+      assert.match(page.body, /Choose newsletters from the list\./);
+    });
+
     it('a query value edited by hand or repeated reads as not given: the page still shows', async () => {
       for (const url of [
         '/admin/jobs?started=a&started=b&busy=%2e%2e',

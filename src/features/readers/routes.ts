@@ -1,8 +1,10 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { NewsletterRow } from '../../db/tables/newsletters.js';
 import { NotFoundError, RateLimitedError, ValidationError } from '../../lib/errors.js';
-import { parseForm } from '../../lib/forms.js';
+import { echoFields, parseForm } from '../../lib/forms.js';
 import { publicUrls } from '../../lib/urls.js';
+import type { TypedApp } from '../../plugins/schemas.js';
 import { wantsJson } from '../../plugins/session.js';
 import type { AuthService } from '../auth/service.js';
 import { movedLocation, redirectMoved } from '../newsletters/moved.js';
@@ -10,12 +12,22 @@ import { SLUG_PATTERN } from '../newsletters/schemas.js';
 import { preferencesSchema, subscribeSchema } from './schemas.js';
 import type { ReaderService } from './service.js';
 
+const slugParams = z.object({ slug: z.string().regex(SLUG_PATTERN, 'There is no newsletter at this address.') });
+const tokenParams = z.object({ token: z.string() });
+/** `?n=` names the newsletter an unsubscribe link is about; anything longer than a slug names none. */
+const unsubscribeQuery = z.object({ n: z.unknown().optional().transform((n) => (typeof n === 'string' && n.length <= 60 ? n : undefined)) });
+
+/** RFC 8058: the mail client posts `List-Unsubscribe=One-Click`; any other body is a person's form. */
+function saysOneClick(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && 'List-Unsubscribe' in body && body['List-Unsubscribe'] === 'One-Click';
+}
+
 /**
  * The reader-facing pages. All public; none has cookie authority (they act on an unguessable token in the
  * URL, or on a new address), so none takes part in CSRF checks: the subscribe form is meant to be posted
  * from other sites, and RFC 8058 one-click must work without cookies or tokens.
  */
-export default async function readerRoutes(app: FastifyInstance, opts: { readers: ReaderService; auth: AuthService }) {
+export default async function readerRoutes(app: TypedApp, opts: { readers: ReaderService; auth: AuthService }) {
   const { readers, auth } = opts;
   const { config } = app.ctx;
   const urls = publicUrls(config.baseUrl);
@@ -49,13 +61,11 @@ export default async function readerRoutes(app: FastifyInstance, opts: { readers
 
   /**
    * The newsletter at `slug`, or the one that had it before a rename (`moved`): embedded forms and old
-   * links keep working. A value that is no slug at all is not looked up.
+   * links keep working. A value that is no slug at all fails `slugParams` and is not looked up.
    */
   async function newsletterOr404(slug: string): Promise<{ n: NewsletterRow; moved: boolean }> {
-    const missing = () => new NotFoundError('There is no newsletter at this address.');
-    if (!SLUG_PATTERN.test(slug)) throw missing();
     const found = await readers.newsletterAt(slug);
-    if (!found) throw missing();
+    if (!found) throw new NotFoundError('There is no newsletter at this address.');
     return { n: found.newsletter, moved: found.moved };
   }
 
@@ -88,21 +98,21 @@ export default async function readerRoutes(app: FastifyInstance, opts: { readers
     return homePage(reply, n);
   });
 
-  app.get('/n/:slug', pub, async (request, reply) => {
-    const { n, moved } = await newsletterOr404((request.params as { slug: string }).slug);
+  app.get('/n/:slug', { ...pub, schema: { params: slugParams } }, async (request, reply) => {
+    const { n, moved } = await newsletterOr404(request.params.slug);
     if (moved) return redirectMoved(reply, movedLocation(config.baseUrl, request.url, n.slug));
     return homePage(reply, n);
   });
 
   // Answered in place under an old slug too: a redirect would make browsers post again (307/308) or
   // drop the form (301/302), and embeds on other sites keep the old address.
-  app.post('/n/:slug/subscribe', pub, async (request, reply) => {
-    const { n } = await newsletterOr404((request.params as { slug: string }).slug);
+  app.post('/n/:slug/subscribe', { ...pub, schema: { params: slugParams } }, async (request, reply) => {
+    const { n } = await newsletterOr404(request.params.slug);
     const json = wantsJson(request) || request.headers['content-type']?.startsWith('application/json') === true;
-    const body = (request.body ?? {}) as Record<string, unknown>;
-    const values = { email: typeof body.email === 'string' ? body.email : '', name: typeof body.name === 'string' ? body.name : '' };
+    const echoed = echoFields(request.body);
+    const values = { email: echoed.email ?? '', name: echoed.name ?? '' };
     try {
-      const input = parseForm(subscribeSchema, body);
+      const input = parseForm(subscribeSchema, request.body);
       const outcome = await readers.subscribe(n, {
         email: input.email,
         name: input.name,
@@ -137,15 +147,13 @@ export default async function readerRoutes(app: FastifyInstance, opts: { readers
     }
   });
 
-  const tokenOf = (request: FastifyRequest) => (request.params as { token: string }).token;
-
-  app.get('/confirm/:token', pub, async (request, reply) => {
-    const state = await readers.inspectConfirmation(tokenOf(request));
+  app.get('/confirm/:token', { ...pub, schema: { params: tokenParams } }, async (request, reply) => {
+    const state = await readers.inspectConfirmation(request.params.token);
     return confirmPage(reply, state, state.state === 'unknown' ? 404 : 200);
   });
 
-  app.post('/confirm/:token', pub, async (request, reply) => {
-    const state = await readers.confirm(tokenOf(request));
+  app.post('/confirm/:token', { ...pub, schema: { params: tokenParams } }, async (request, reply) => {
+    const state = await readers.confirm(request.params.token);
     return confirmPage(reply, state, state.state === 'unknown' ? 404 : 200);
   });
 
@@ -165,15 +173,13 @@ export default async function readerRoutes(app: FastifyInstance, opts: { readers
     );
   }
 
-  const slugFrom = (request: FastifyRequest) => {
-    const n = (request.query as { n?: unknown }).n;
-    return typeof n === 'string' && n.length <= 60 ? n : undefined;
-  };
+  const unsubscribeRoute = { ...pub, schema: { params: tokenParams, querystring: unsubscribeQuery } };
 
-  app.get('/unsubscribe/:token', pub, async (request, reply) => {
-    const view = await readers.preferences(tokenOf(request));
+  app.get('/unsubscribe/:token', unsubscribeRoute, async (request, reply) => {
+    const { token } = request.params;
+    const view = await readers.preferences(token);
     if (!view) throw new NotFoundError('This unsubscribe link is not valid. It may be incomplete: try copying the whole link from the email.');
-    const slug = slugFrom(request);
+    const slug = request.query.n;
     const target = slug ? view.newsletters.find((n) => n.slug === slug) : undefined;
     reply.header('referrer-policy', 'no-referrer');
     return reply.page('readers/unsubscribe', {
@@ -181,16 +187,16 @@ export default async function readerRoutes(app: FastifyInstance, opts: { readers
       publicPage: true,
       target,
       active: view.newsletters.filter((n) => n.status === 'active' || n.status === 'pending'),
-      action: `/unsubscribe/${encodeURIComponent(tokenOf(request))}${target ? `?n=${encodeURIComponent(target.slug)}` : ''}`,
+      action: `/unsubscribe/${encodeURIComponent(token)}${target ? `?n=${encodeURIComponent(target.slug)}` : ''}`,
       preferencesUrl: urls.preferences(view.subscriber.token),
     });
   });
 
   // RFC 8058 one-click: no cookies, no CSRF token, any body; 200 with a short body, never a redirect.
-  app.post('/unsubscribe/:token', pub, async (request, reply) => {
-    const body = (request.body ?? {}) as Record<string, unknown>;
-    const oneClick = body['List-Unsubscribe'] === 'One-Click' || !(request.headers.accept ?? '').includes('text/html');
-    const ok = await readers.unsubscribe(tokenOf(request), slugFrom(request), oneClick ? 'one-click' : 'page');
+  app.post('/unsubscribe/:token', unsubscribeRoute, async (request, reply) => {
+    const { token } = request.params;
+    const oneClick = saysOneClick(request.body) || !(request.headers.accept ?? '').includes('text/html');
+    const ok = await readers.unsubscribe(token, request.query.n, oneClick ? 'one-click' : 'page');
     reply.header('referrer-policy', 'no-referrer');
     if (oneClick) {
       return reply.code(ok ? 200 : 404).type('text/plain; charset=utf-8').send(ok ? 'You have been unsubscribed.\n' : 'Unknown unsubscribe link.\n');
@@ -201,13 +207,13 @@ export default async function readerRoutes(app: FastifyInstance, opts: { readers
       publicPage: true,
       heading: 'You have been unsubscribed',
       message: 'You will not receive further emails from this newsletter. Changed your mind? You can subscribe again from your preferences.',
-      linkUrl: urls.preferences(tokenOf(request)),
+      linkUrl: urls.preferences(token),
       linkLabel: 'Manage your preferences',
     });
   });
 
-  async function preferencesPage(request: FastifyRequest, reply: FastifyReply, extra: Record<string, unknown> = {}) {
-    const view = await readers.preferences(tokenOf(request));
+  async function preferencesPage(reply: FastifyReply, token: string, extra: Record<string, unknown> = {}) {
+    const view = await readers.preferences(token);
     if (!view) throw new NotFoundError('This preferences link is not valid. It may be incomplete: try copying the whole link from the email.');
     reply.header('referrer-policy', 'no-referrer');
     return reply.page('readers/preferences', {
@@ -215,26 +221,26 @@ export default async function readerRoutes(app: FastifyInstance, opts: { readers
       publicPage: true,
       subscriber: view.subscriber,
       newsletters: view.newsletters,
-      action: `/preferences/${encodeURIComponent(tokenOf(request))}`,
+      action: `/preferences/${encodeURIComponent(token)}`,
       ...extra,
     });
   }
 
-  app.get('/preferences/:token', pub, async (request, reply) => preferencesPage(request, reply));
+  app.get('/preferences/:token', { ...pub, schema: { params: tokenParams } }, async (request, reply) => preferencesPage(reply, request.params.token));
 
-  app.post('/preferences/:token', pub, async (request, reply) => {
-    const input = parseForm(preferencesSchema, request.body);
-    const token = tokenOf(request);
+  app.post('/preferences/:token', { ...pub, schema: { params: tokenParams, body: preferencesSchema } }, async (request, reply) => {
+    const input = request.body;
+    const { token } = request.params;
     const ok =
       input.action === 'unsubscribe_all'
         ? await readers.unsubscribe(token, undefined, 'preferences')
         : await readers.updatePreferences(token, { name: input.name, newsletterIds: input.newsletters });
     if (!ok) throw new NotFoundError('This preferences link is not valid.');
-    return preferencesPage(request, reply, { saved: input.action === 'unsubscribe_all' ? 'You have been unsubscribed from everything.' : 'Your preferences are saved.' });
+    return preferencesPage(reply, token, { saved: input.action === 'unsubscribe_all' ? 'You have been unsubscribed from everything.' : 'Your preferences are saved.' });
   });
 
-  app.get('/preferences/:token/data.json', pub, async (request, reply) => {
-    const data = await readers.exportData(tokenOf(request));
+  app.get('/preferences/:token/data.json', { ...pub, schema: { params: tokenParams } }, async (request, reply) => {
+    const data = await readers.exportData(request.params.token);
     if (!data) throw new NotFoundError('This link is not valid.');
     return reply
       .header('content-disposition', 'attachment; filename="my-data.json"')
