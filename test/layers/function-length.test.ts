@@ -15,10 +15,8 @@ const MAX_LINES = 150;
  * entry can go) and why it is still long.
  */
 const STILL_LONG: Record<string, { lines: number; why: string }> = {
-  'features/readers/service.ts createReaderService': { lines: 284, why: 'the readers service: one closure over its rate limiters' },
-  'features/posts/routes.ts postRoutes': { lines: 261, why: 'one plugin registers every posts route' },
+  'features/posts/routes.ts postRoutes': { lines: 264, why: 'one plugin registers every posts route' },
   'features/readers/routes.ts readerRoutes': { lines: 228, why: 'one plugin registers every public reader route' },
-  'features/posts/service.ts createPostService': { lines: 205, why: 'the posts service: one closure over its dependencies' },
   'features/subscribers/routes.ts subscriberRoutes': { lines: 174, why: 'one plugin registers every subscribers route' },
 };
 

@@ -63,15 +63,89 @@ function isDerivedSlug(slug: string, subject: string): boolean {
   return slug === base || new RegExp(`^${base}-\\d+$`).test(slug);
 }
 
+async function freeSlug(db: Db, newsletterId: number, base: string, exceptId?: number): Promise<string> {
+  const taken = new Set(await slugsLike(db, newsletterId, base, exceptId));
+  if (!taken.has(base)) return base;
+  for (let n = 2; ; n++) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`;
+}
+
+/** Inserts with a free slug; retries when a concurrent insert took the same one. */
+async function insertWithSlug(db: Db, row: Omit<Parameters<typeof insertPost>[1], 'slug'>, subject: string): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await insertPost(db, { ...row, slug: await freeSlug(db, row.newsletter_id, slugify(subject)) });
+    } catch (err) {
+      if (!isUniqueViolation(err) || attempt >= 3) throw err;
+    }
+  }
+}
+
+function assertEditable(post: PostRow): void {
+  if (!EDITABLE_STATUSES.includes(post.status)) {
+    throw new ConflictError(`This post is ${post.status} and can no longer be changed.`);
+  }
+}
+
+function sampleValues(urls: ReturnType<typeof publicUrls>, newsletter: NewsletterRow, post: PostRow, user: Pick<UserRow, 'name' | 'email'>): MergeValues {
+  return {
+    subscriber: { name: user.name, email: user.email, attributes: {} },
+    newsletter: { name: newsletter.name },
+    post: { subject: post.subject },
+    web_url: urls.archivePost(newsletter.slug, post.slug),
+    unsubscribe_url: urls.home(newsletter.slug),
+    preferences_url: urls.home(newsletter.slug),
+  };
+}
+
+/** The instant a writer's local date and time names in the newsletter's zone, refused unless it is in the future. */
+function scheduledTime(local: string, newsletter: NewsletterRow, now: number): number {
+  const time = resolveZoned(local, newsletter.time_zone);
+  if (time === undefined) throw new ValidationError({ scheduled_at: 'Enter a date and time, like 2026-12-01 09:00.' });
+  // A skipped time is refused rather than moved: the writer chose the hour, not us. A repeated one
+  // takes its first occurrence, which the confirmation names (repeatedTimeNote).
+  if (time.kind === 'skipped') {
+    const { day, from, to } = time.change;
+    throw new ValidationError({
+      scheduled_at: `${time.time} does not exist on ${day} in ${newsletter.time_zone} (clocks go forward from ${from} to ${to}); choose ${to} or later.`,
+    });
+  }
+  const at = time.at;
+  if (at <= now) throw new ValidationError({ scheduled_at: `Choose a time in the future (times are in ${newsletter.time_zone}).` });
+  return at;
+}
+
+/** Sends the filled-in sample to each recipient in turn; the message says who got it and what failed. */
+async function sendTest(
+  mailer: Mailer,
+  sender: ReturnType<typeof senderOf>,
+  sample: PostReview['sample'],
+  recipients: string[],
+): Promise<{ ok: boolean; message: string }> {
+  const sent: string[] = [];
+  try {
+    for (const to of recipients) {
+      await mailer.send({
+        from: mailboxText(sender),
+        to,
+        ...(sender.replyTo ? { replyTo: sender.replyTo } : {}),
+        subject: `[Test] ${sample.subject || '(no subject)'}`,
+        html: sample.html,
+        text: sample.text,
+      });
+      sent.push(to);
+    }
+  } catch (err) {
+    const e = err as { response?: string; message?: string };
+    const done = sent.length > 0 ? ` (sent to ${sent.join(', ')} before that)` : '';
+    return { ok: false, message: `The test could not be sent: ${e.response ?? e.message ?? String(err)}${done}` };
+  }
+  const where = mailer.kind === 'dev-outbox' ? ' It is in the dev outbox.' : '';
+  return { ok: true, message: `Test sent to ${sent.join(', ')}.${where}` };
+}
+
 export function createPostService(deps: PostServiceDeps) {
   const { db, clock, config, mailer } = deps;
   const urls = publicUrls(config.baseUrl);
-
-  async function freeSlug(newsletterId: number, base: string, exceptId?: number): Promise<string> {
-    const taken = new Set(await slugsLike(db, newsletterId, base, exceptId));
-    if (!taken.has(base)) return base;
-    for (let n = 2; ; n++) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`;
-  }
 
   async function load(id: number): Promise<{ post: PostRow; newsletter: NewsletterRow }> {
     const post = Number.isSafeInteger(id) && id > 0 ? await findPostById(db, id) : undefined;
@@ -80,38 +154,10 @@ export function createPostService(deps: PostServiceDeps) {
     return { post, newsletter };
   }
 
-  function assertEditable(post: PostRow): void {
-    if (!EDITABLE_STATUSES.includes(post.status)) {
-      throw new ConflictError(`This post is ${post.status} and can no longer be changed.`);
-    }
-  }
-
-  /** Inserts with a free slug; retries when a concurrent insert took the same one. */
-  async function insertWithSlug(row: Omit<Parameters<typeof insertPost>[1], 'slug'>, subject: string): Promise<number> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await insertPost(db, { ...row, slug: await freeSlug(row.newsletter_id, slugify(subject)) });
-      } catch (err) {
-        if (!isUniqueViolation(err) || attempt >= 3) throw err;
-      }
-    }
-  }
-
-  function sampleValues(newsletter: NewsletterRow, post: PostRow, user: Pick<UserRow, 'name' | 'email'>): MergeValues {
-    return {
-      subscriber: { name: user.name, email: user.email, attributes: {} },
-      newsletter: { name: newsletter.name },
-      post: { subject: post.subject },
-      web_url: urls.archivePost(newsletter.slug, post.slug),
-      unsubscribe_url: urls.home(newsletter.slug),
-      preferences_url: urls.home(newsletter.slug),
-    };
-  }
-
   async function review(post: PostRow, newsletter: NewsletterRow, user: Pick<UserRow, 'name' | 'email'>): Promise<PostReview> {
     const rendered = await renderPost(post, newsletter);
     const checks = checkPost(post, rendered);
-    const values = sampleValues(newsletter, post, user);
+    const values = sampleValues(urls, newsletter, post, user);
     const fill = (s: string, escape?: (s: string) => string) => renderMerge(parseMerge(s).segments, values, escape);
     return {
       rendered,
@@ -138,7 +184,7 @@ export function createPostService(deps: PostServiceDeps) {
       const newsletter = await findNewsletterById(db, input.newsletter_id);
       if (!newsletter) throw new ValidationError({ newsletter_id: 'Choose a newsletter.' });
       const now = clock.now();
-      return insertWithSlug({ newsletter_id: newsletter.id, subject: input.subject, created_at: now, updated_at: now }, input.subject);
+      return insertWithSlug(db, { newsletter_id: newsletter.id, subject: input.subject, created_at: now, updated_at: now }, input.subject);
     },
 
     /** Saves the editor's fields (explicit Save and autosave alike); returns the post as saved. */
@@ -147,7 +193,7 @@ export function createPostService(deps: PostServiceDeps) {
       assertEditable(post);
       let slug = input.slug;
       if (slug === '' || (slug === post.slug && isDerivedSlug(post.slug, post.subject))) {
-        slug = await freeSlug(post.newsletter_id, slugify(input.subject), post.id);
+        slug = await freeSlug(db, post.newsletter_id, slugify(input.subject), post.id);
       } else if (await slugTaken(db, post.newsletter_id, slug, post.id)) {
         throw new ValidationError({ slug: 'Another post in this newsletter already uses this address.' });
       }
@@ -167,7 +213,7 @@ export function createPostService(deps: PostServiceDeps) {
       const { post } = await load(id);
       const now = clock.now();
       const subject = post.subject ? `Copy of ${post.subject}`.slice(0, 200) : '';
-      return insertWithSlug(
+      return insertWithSlug(db, 
         { newsletter_id: post.newsletter_id, subject, preheader: post.preheader, body: post.body, audience: post.audience, created_at: now, updated_at: now },
         subject,
       );
@@ -200,18 +246,7 @@ export function createPostService(deps: PostServiceDeps) {
     async schedule(id: number, local: string, user: Pick<UserRow, 'name' | 'email'>): Promise<number> {
       const { post, newsletter } = await load(id);
       assertEditable(post);
-      const time = resolveZoned(local, newsletter.time_zone);
-      if (time === undefined) throw new ValidationError({ scheduled_at: 'Enter a date and time, like 2026-12-01 09:00.' });
-      // A skipped time is refused rather than moved: the writer chose the hour, not us. A repeated one
-      // takes its first occurrence, which the confirmation names (repeatedTimeNote).
-      if (time.kind === 'skipped') {
-        const { day, from, to } = time.change;
-        throw new ValidationError({
-          scheduled_at: `${time.time} does not exist on ${day} in ${newsletter.time_zone} (clocks go forward from ${from} to ${to}); choose ${to} or later.`,
-        });
-      }
-      const at = time.at;
-      if (at <= clock.now()) throw new ValidationError({ scheduled_at: `Choose a time in the future (times are in ${newsletter.time_zone}).` });
+      const at = scheduledTime(local, newsletter, clock.now());
       const { blocking } = await review(post, newsletter, user);
       if (blocking.length > 0) throw new ValidationError({ scheduled_at: `Fix this first: ${blocking.map((c) => c.message).join(' ')}` });
       const ok = await schedulePost(db, post.id, at, clock.now());
@@ -244,27 +279,7 @@ export function createPostService(deps: PostServiceDeps) {
     async testSend(id: number, recipients: string[], user: Pick<UserRow, 'name' | 'email'>): Promise<{ ok: boolean; message: string }> {
       const { post, newsletter } = await load(id);
       const { sample } = await review(post, newsletter, user);
-      const sender = senderOf(newsletter, config.mailFrom);
-      const sent: string[] = [];
-      try {
-        for (const to of recipients) {
-          await mailer.send({
-            from: mailboxText(sender),
-            to,
-            ...(sender.replyTo ? { replyTo: sender.replyTo } : {}),
-            subject: `[Test] ${sample.subject || '(no subject)'}`,
-            html: sample.html,
-            text: sample.text,
-          });
-          sent.push(to);
-        }
-      } catch (err) {
-        const e = err as { response?: string; message?: string };
-        const done = sent.length > 0 ? ` (sent to ${sent.join(', ')} before that)` : '';
-        return { ok: false, message: `The test could not be sent: ${e.response ?? e.message ?? String(err)}${done}` };
-      }
-      const where = mailer.kind === 'dev-outbox' ? ' It is in the dev outbox.' : '';
-      return { ok: true, message: `Test sent to ${sent.join(', ')}.${where}` };
+      return sendTest(mailer, senderOf(newsletter, config.mailFrom), sample, recipients);
     },
   };
 }
