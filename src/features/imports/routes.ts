@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import fastifyMultipart from '@fastify/multipart';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import { z } from 'zod';
 import type { ImportRow } from '../../db/tables/imports.js';
@@ -13,6 +13,7 @@ import { parseForm } from '../../lib/forms.js';
 import { idField } from '../../lib/params.js';
 import { randomToken } from '../../lib/tokens.js';
 import { CONTROL_MESSAGE, hasControlCharacters } from '../../plugins/input-guard.js';
+import type { TypedApp } from '../../plugins/schemas.js';
 import { attachmentHeaders, csvLine } from '../subscribers/csv.js';
 import { TAG_MAX } from '../subscribers/schemas.js';
 import { listRecentImports, problemsPage } from './repository.js';
@@ -36,6 +37,8 @@ const importSchema = z.object({
     .transform((v) => [...new Set((v ?? '').split(',').map((t) => t.replace(/\s+/g, ' ').trim()).filter(Boolean))])
     .pipe(z.array(z.string().max(TAG_MAX, `Use at most ${TAG_MAX} characters for a tag.`)).max(10, 'Apply at most 10 tags.')),
 });
+
+const importParams = z.object({ publicId: z.string() });
 
 export interface ImportPluginOptions {
   imports: ImportService;
@@ -64,7 +67,7 @@ export default fp<ImportPluginOptions>(
     const uploadDir = opts.uploadDir ?? os.tmpdir();
     app.decorate('imports', imports);
 
-    await app.register(async (scope) => {
+    await app.register(async (scope: TypedApp) => {
       await scope.register(fastifyMultipart, { limits: { fileSize: maxBytes, files: 1, fields: 10, fieldSize: 4096, parts: 12 } });
 
       async function formPage(reply: FastifyReply, extra: Record<string, unknown> = {}, status = 200) {
@@ -127,8 +130,8 @@ export default fp<ImportPluginOptions>(
         }
       });
 
-      scope.get('/admin/subscribers/import/:publicId', async (request, reply) => {
-        const row = await imports.get(String((request.params as { publicId: string }).publicId));
+      scope.get('/admin/subscribers/import/:publicId', { schema: { params: importParams } }, async (request, reply) => {
+        const row = await imports.get(request.params.publicId);
         const newsletter = (await imports.newsletters()).find((n) => n.id === row.newsletter_id);
         const report = await imports.reportSummary(row);
         return reply.page(
@@ -138,8 +141,8 @@ export default fp<ImportPluginOptions>(
         );
       });
 
-      scope.get('/admin/subscribers/import/:publicId/problems.csv', async (request: FastifyRequest, reply) => {
-        const row = await imports.get(String((request.params as { publicId: string }).publicId));
+      scope.get('/admin/subscribers/import/:publicId/problems.csv', { schema: { params: importParams } }, async (request, reply) => {
+        const row = await imports.get(request.params.publicId);
         reply.headers(attachmentHeaders(`import-problems-${row.public_id}.csv`));
         return reply.send(Readable.from(problemsCsv(app, row.id)));
       });
