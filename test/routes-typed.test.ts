@@ -48,6 +48,15 @@ for (const dialect of DIALECTS) {
       assert.match(page.body, /Choose newsletters from the list\./);
     });
 
+    it('a body schema is checked after the CSRF token, which it does not swallow', async () => {
+      await admin.get('/admin/subscribers');
+      const forged = await admin.post('/admin/subscribers/1/unsubscribe', { _csrf: 'wrong', newsletter_id: 'nope' });
+      assert.equal(forged.statusCode, 403);
+      const bad = await admin.post('/admin/subscribers/1/unsubscribe', { newsletter_id: 'nope' });
+      assert.equal(bad.statusCode, 422);
+      assert.match(bad.body, /Choose a newsletter\./);
+    });
+
     it('a query value edited by hand or repeated reads as not given: the page still shows', async () => {
       for (const url of [
         '/admin/jobs?started=a&started=b&busy=%2e%2e',

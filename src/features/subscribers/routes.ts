@@ -1,9 +1,12 @@
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
 import { ValidationError } from '../../lib/errors.js';
 import { echoFields, parseForm } from '../../lib/forms.js';
-import { idParam, isId, parseId } from '../../lib/params.js';
+import { isId, parseId, pathId } from '../../lib/params.js';
+import { queryText } from '../../lib/query.js';
 import { listTimeZone, timesIn } from '../../lib/time-zones.js';
+import type { TypedApp } from '../../plugins/schemas.js';
 import { htmxRequest } from '../../plugins/views.js';
 import { attachmentHeaders } from './csv.js';
 import { exportCsv } from './export.js';
@@ -15,6 +18,15 @@ import { addSubscriberSchema, bulkSchema, displayValue, editSubscriberSchema, pa
 import type { SubscriberService } from './service.js';
 
 const PAGE_SIZE = 50;
+
+/** The list's query is read by parseFilter (the filter) and decodePage (the page cursor), key by key. */
+const listQuery = z.record(z.string(), z.unknown());
+const subscriberParams = z.object({ id: pathId('There is no subscriber with that number. They may have been deleted.') });
+const subscriberRoute = { params: subscriberParams };
+/** An unknown tag id removes nothing: the page is shown as it is. */
+const untagParams = subscriberParams.extend({ tagId: z.string().transform((v) => parseId(v)) });
+/** The rows of a refused attributes form, echoed back as they were typed. */
+const attributeEcho = z.object({ key: z.unknown().optional(), value: z.unknown().optional() }).catch({});
 
 /** Keyset positions travel as opaque URL-safe strings; a tampered one is a 400, never a 500. */
 function encodeKey(key: SortKey): string {
@@ -47,7 +59,7 @@ const DONE_MESSAGES: Record<string, (n: number, tag: string) => string> = {
 };
 
 /** The subscribers admin: list, detail, add, edit, tags, unsubscribe, erase and export. */
-export default async function subscriberRoutes(app: FastifyInstance, opts: { subscribers: SubscriberService }) {
+export default async function subscriberRoutes(app: TypedApp, opts: { subscribers: SubscriberService }) {
   const { db } = app.ctx;
   const service = opts.subscribers;
 
@@ -89,7 +101,7 @@ export default async function subscriberRoutes(app: FastifyInstance, opts: { sub
     );
   }
 
-  app.get('/admin/subscribers', async (request, reply) => listPage(reply, request.query as Record<string, unknown>));
+  app.get('/admin/subscribers', { schema: { querystring: listQuery } }, async (request, reply) => listPage(reply, request.query));
 
   app.get('/admin/subscribers/export.csv', async (request, reply) => {
     const filter = parseFilter(request.query);
@@ -101,7 +113,7 @@ export default async function subscriberRoutes(app: FastifyInstance, opts: { sub
   });
 
   app.post('/admin/subscribers/bulk', async (request, reply) => {
-    const body = (request.body ?? {}) as Record<string, unknown>;
+    const body = request.body;
     const filter = parseFilter(body);
     try {
       const input = parseForm(bulkSchema, body);
@@ -150,15 +162,12 @@ export default async function subscriberRoutes(app: FastifyInstance, opts: { sub
     );
   }
 
-  const subscriberId = (params: unknown) => idParam(params, 'There is no subscriber with that number. They may have been deleted.');
-
-  app.get('/admin/subscribers/:id', async (request, reply) => {
-    const q = request.query as { saved?: string };
-    return detailPage(reply, subscriberId(request.params), { saved: typeof q.saved === 'string' ? q.saved : '' });
+  app.get('/admin/subscribers/:id', { schema: { ...subscriberRoute, querystring: z.object({ saved: queryText }) } }, async (request, reply) => {
+    return detailPage(reply, request.params.id, { saved: request.query.saved ?? '' });
   });
 
-  app.post('/admin/subscribers/:id', async (request, reply) => {
-    const id = subscriberId(request.params);
+  app.post('/admin/subscribers/:id', { schema: subscriberRoute }, async (request, reply) => {
+    const { id } = request.params;
     try {
       const input = parseForm(editSubscriberSchema, request.body);
       await service.edit(id, input);
@@ -169,15 +178,15 @@ export default async function subscriberRoutes(app: FastifyInstance, opts: { sub
     }
   });
 
-  app.post('/admin/subscribers/:id/attributes', async (request, reply) => {
-    const id = subscriberId(request.params);
+  app.post('/admin/subscribers/:id/attributes', { schema: subscriberRoute }, async (request, reply) => {
+    const { id } = request.params;
     const current = await service.detail(id);
     try {
       await service.setAttributes(id, parseAttributes(request.body, current.attributes));
       return reply.redirect(`/admin/subscribers/${id}?saved=attributes#attributes`, 303);
     } catch (err) {
       if (err instanceof ValidationError) {
-        const b = (request.body ?? {}) as Record<string, unknown>;
+        const b = attributeEcho.parse(request.body);
         const list = (v: unknown) => (Array.isArray(v) ? v : v === undefined ? [] : [v]).map(String);
         const values = list(b.value);
         const attributeRows = list(b.key).map((key, i) => ({ key, value: values[i] ?? '' }));
@@ -188,8 +197,8 @@ export default async function subscriberRoutes(app: FastifyInstance, opts: { sub
   });
 
   // Tag changes answer the tags fragment to htmx and redirect plain forms back to the page.
-  app.post('/admin/subscribers/:id/tags', async (request, reply) => {
-    const id = subscriberId(request.params);
+  app.post('/admin/subscribers/:id/tags', { schema: subscriberRoute }, async (request, reply) => {
+    const { id } = request.params;
     try {
       const input = parseForm(tagSchema, request.body);
       await service.tag(id, input.tag);
@@ -201,23 +210,22 @@ export default async function subscriberRoutes(app: FastifyInstance, opts: { sub
     return reply.redirect(`/admin/subscribers/${id}#tags`, 303);
   });
 
-  app.post('/admin/subscribers/:id/tags/:tagId/delete', async (request, reply) => {
-    const id = subscriberId(request.params);
-    const tagId = parseId((request.params as { tagId?: string }).tagId);
+  app.post('/admin/subscribers/:id/tags/:tagId/delete', { schema: { params: untagParams } }, async (request, reply) => {
+    const { id, tagId } = request.params;
     if (tagId !== null) await service.untag(id, tagId);
     if (htmxRequest(request).isHtmx) return detailPage(reply, id, {}, 200, 'subscribers/_tags');
     return reply.redirect(`/admin/subscribers/${id}#tags`, 303);
   });
 
-  app.post('/admin/subscribers/:id/unsubscribe', async (request, reply) => {
-    const id = subscriberId(request.params);
-    const input = parseForm(unsubscribeSchema, request.body);
+  app.post('/admin/subscribers/:id/unsubscribe', { schema: { ...subscriberRoute, body: unsubscribeSchema } }, async (request, reply) => {
+    const { id } = request.params;
+    const input = request.body;
     await service.unsubscribe(id, input.newsletter_id === 'all' ? null : input.newsletter_id);
     return reply.redirect(`/admin/subscribers/${id}?saved=unsubscribed#subscriptions`, 303);
   });
 
-  app.post('/admin/subscribers/:id/delete', async (request, reply) => {
-    await service.erase(subscriberId(request.params));
+  app.post('/admin/subscribers/:id/delete', { schema: subscriberRoute }, async (request, reply) => {
+    await service.erase(request.params.id);
     return reply.redirect('/admin/subscribers?done=deleted', 303);
   });
 }

@@ -35,7 +35,7 @@ export const tagName = z
 export const tagSchema = z.object({ tag: tagName });
 
 export const unsubscribeSchema = z.object({
-  newsletter_id: z.union([z.literal('all'), idField('Choose a newsletter.')]),
+  newsletter_id: z.union([z.literal('all'), idField('Choose a newsletter.')], { error: 'Choose a newsletter.' }),
 });
 
 export const bulkSchema = z.object({
