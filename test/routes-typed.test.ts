@@ -1,7 +1,41 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { buildTestApp, setupOwner, TEST_BASE_URL, type Agent, type TestApp } from './helpers/app.js';
 import { DIALECTS } from './helpers/db.js';
+
+/** Every routes file under src/features (routes.ts, archive-routes.ts, …). */
+function routeFiles(dir = 'src/features'): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const at = path.join(dir, entry.name);
+    if (entry.isDirectory()) return routeFiles(at);
+    return /routes\.ts$/.test(entry.name) ? [at] : [];
+  });
+}
+
+/** `request.query as {…}`, `(request.body ?? {}) as Record<…>`, `(request.params as …)`. */
+const REQUEST_CAST = /request\.(params|query|body)\b(\s*\?\?\s*\{\s*\})?\s*\)?\s+as\s/;
+
+describe('route files', () => {
+  it('read params, query and body through schemas, never by casting the request', () => {
+    const files = routeFiles();
+    assert.ok(files.length >= 12, `found the routes files: ${files.join(', ')}`);
+    const casts = files.flatMap((file) =>
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (REQUEST_CAST.test(line) ? [`${file}:${i + 1}: ${line.trim()}`] : [])),
+    );
+    assert.deepEqual(casts, []);
+  });
+
+  it('the cast pattern catches the shapes it is meant to', () => {
+    for (const line of ['const q = request.query as { saved?: string };', '(request.params as { slug: string }).slug', 'const b = (request.body ?? {}) as Record<string, unknown>;']) {
+      assert.match(line, REQUEST_CAST, line);
+    }
+    assert.doesNotMatch('const { id } = request.params;', REQUEST_CAST);
+  });
+});
 
 for (const dialect of DIALECTS) {
   describe(`route schemas (${dialect})`, () => {

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { NotFoundError } from './errors.js';
 
 /**
  * Row ids are `integer` columns: Postgres refuses a value above 2^31−1 with an error rather than finding
@@ -20,16 +19,6 @@ export function parseId(value: unknown): number | null {
 /** Whether a number (from a decoded cursor, say) can be a row id. */
 export function isId(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= MAX_ID;
-}
-
-/**
- * The id in a path parameter. Anything that cannot be an id names no row, so it gets the same 404 as an
- * id that is simply unknown.
- */
-export function idParam(params: unknown, message: string, name = 'id'): number {
-  const id = parseId((params as Record<string, unknown> | undefined)?.[name]);
-  if (id === null) throw new NotFoundError(message);
-  return id;
 }
 
 /**

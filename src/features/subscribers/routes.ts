@@ -33,6 +33,9 @@ function encodeKey(key: SortKey): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
+const emailKey = z.object({ email: z.string().max(254) });
+const createdKey = z.object({ created_at: z.number().refine(Number.isSafeInteger), id: z.number().refine(isId) });
+
 function decodePage(query: Record<string, unknown>, filter: SubscriberFilter): PageRequest | null {
   const direction = typeof query.after === 'string' && query.after ? 'after' : typeof query.before === 'string' && query.before ? 'before' : null;
   if (!direction) return null;
@@ -43,13 +46,14 @@ function decodePage(query: Record<string, unknown>, filter: SubscriberFilter): P
   } catch {
     throw bad();
   }
-  const k = key as Record<string, unknown>;
   if (filter.sort === 'email') {
-    if (typeof k?.email !== 'string' || k.email.length > 254) throw bad();
-    return { direction, key: { email: k.email } };
+    const k = emailKey.safeParse(key);
+    if (!k.success) throw bad();
+    return { direction, key: k.data };
   }
-  if (!Number.isSafeInteger(k?.created_at) || !isId(k?.id)) throw bad();
-  return { direction, key: { created_at: k.created_at as number, id: k.id as number } };
+  const k = createdKey.safeParse(key);
+  if (!k.success) throw bad();
+  return { direction, key: k.data };
 }
 
 const DONE_MESSAGES: Record<string, (n: number, tag: string) => string> = {
