@@ -3,8 +3,9 @@
 #   docker build -t gazette .
 #   docker run -p 3000:3000 -v gazette-data:/data gazette
 #
-# Two stages: "build" compiles TypeScript and prunes to production dependencies, "runtime" holds only the
-# compiled app and those dependencies and runs as the unprivileged `node` user. No compiler is needed.
+# Three stages: "build" compiles TypeScript, "deps" installs the production dependencies from the lockfile
+# alone, and "runtime" holds only the compiled app and those dependencies and runs as the unprivileged
+# `node` user. No compiler is needed.
 
 # ---------------------------------------------------------------------------------------------------------
 FROM node:24-bookworm-slim AS build
