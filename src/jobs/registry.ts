@@ -5,12 +5,13 @@ import type { JobTrigger } from '../db/tables/jobs.js';
 import type { Clock } from '../lib/clock.js';
 import { NotFoundError } from '../lib/errors.js';
 import { withJobLock } from './leadership.js';
-import { finishRun, insertRun, markInterrupted, pruneRuns } from './repository.js';
+import { finishRun, insertRun, markInterrupted, pruneIdleRuns, pruneRuns } from './repository.js';
 import { isTick, nextRunAfter, parseSchedule, SCHEDULE_TIME_ZONE, type Schedule } from './schedule.js';
 
 /**
  * The recurring work of the server (DESIGN.md "Jobs"): each job has a name, a node-cron schedule and a
- * `run`. Every run is recorded in `job_runs` (start, duration, outcome; the latest KEEP_RUNS per job).
+ * `run`. Every run is recorded in `job_runs` (start, duration, outcome; the latest KEEP_RUNS per job, and of
+ * the runs that found nothing to do only the newest).
  *
  * - A job is not started while a run of it is still going, here or on Postgres in another process (the
  *   job's advisory lock, see leadership.ts): the tick is skipped and leaves no row.
@@ -38,7 +39,11 @@ export interface JobDefinition {
   schedule: string;
   /** One sentence for the admin: what the job does. */
   description: string;
-  run(ctx: JobContext): Promise<void>;
+  /**
+   * Resolves to 'idle' when the run found nothing to do: such a run keeps one row (the last check), so the
+   * history shows the runs that did something and every failure rather than thousands of empty checks.
+   */
+  run(ctx: JobContext): Promise<void | 'idle'>;
 }
 
 export interface RegisteredJob extends JobDefinition {
@@ -119,14 +124,17 @@ export function createJobRegistry(deps: JobRegistryDeps): JobRegistry {
     }
     claimed(true);
     let error: string | null = null;
+    let idle = false;
     try {
-      await job.run({ now: startedAt, trigger });
+      idle = (await job.run({ now: startedAt, trigger })) === 'idle';
     } catch (err) {
       error = describeError(err);
       log.error({ err, job: job.name }, 'job failed');
     }
     const finishedAt = clock.now();
-    await finishRun(lockDb, runId, { status: error === null ? 'ok' : 'error', finishedAt, durationMs: finishedAt - startedAt, error });
+    const status = error !== null ? 'error' : idle ? 'idle' : 'ok';
+    await finishRun(lockDb, runId, { status, finishedAt, durationMs: finishedAt - startedAt, error });
+    if (idle) await pruneIdleRuns(lockDb, job.name, runId);
     await pruneRuns(lockDb, job.name, keep);
     return error === null ? { outcome: 'ok', runId } : { outcome: 'error', runId, error };
   }

@@ -37,7 +37,7 @@ export async function insertRun(db: DbOrTx, run: RunStart): Promise<number | und
 export async function finishRun(
   db: DbOrTx,
   id: number,
-  outcome: { status: Extract<JobRunStatus, 'ok' | 'error'>; finishedAt: number; durationMs: number; error: string | null },
+  outcome: { status: Extract<JobRunStatus, 'ok' | 'idle' | 'error'>; finishedAt: number; durationMs: number; error: string | null },
 ): Promise<void> {
   await db
     .updateTable('job_runs')
@@ -54,6 +54,11 @@ export async function finishRun(
 export async function markInterrupted(db: DbOrTx, job: string): Promise<number> {
   const r = await db.updateTable('job_runs').set({ status: 'interrupted' }).where('job', '=', job).where('status', '=', 'running').executeTakeFirst();
   return Number(r.numUpdatedRows);
+}
+
+/** Deletes the earlier idle runs of `job`: of the runs that found nothing to do, only `latest` stays. */
+export async function pruneIdleRuns(db: DbOrTx, job: string, latest: number): Promise<void> {
+  await db.deleteFrom('job_runs').where('job', '=', job).where('status', '=', 'idle').where('id', '<', latest).execute();
 }
 
 /** Deletes all but the newest `keep` runs of `job`. */

@@ -15,7 +15,7 @@ export function sendingJobs(deps: { sending: SendingEngine; mailOutbox: MailOutb
       schedule: '*/5 * * * * *',
       description:
         'Starts scheduled posts that are due (or holds those missed by too long), resumes sends paused by relay trouble once the relay answers, takes back the recipients of a sending process that stopped, and finishes interrupted audience snapshots.',
-      run: () => deps.sending.housekeepOnce(),
+      run: async () => ((await deps.sending.housekeepOnce()) === 0 ? 'idle' : undefined),
     },
     {
       name: 'mail-outbox',
@@ -23,9 +23,7 @@ export function sendingJobs(deps: { sending: SendingEngine; mailOutbox: MailOutb
       schedule: '*/15 * * * * *',
       description:
         'Sends confirmations, notices and password resets whose retry is due, and marks as unknown those whose sending process stopped mid-send.',
-      run: async () => {
-        await deps.mailOutbox.runOnce();
-      },
+      run: async () => ((await deps.mailOutbox.runOnce()) === 0 ? 'idle' : undefined),
     },
   ];
 }

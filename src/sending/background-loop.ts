@@ -8,12 +8,12 @@ export interface BackgroundLoopDeps {
   /** Start-up recovery of the rows of senders that stopped. */
   recover(): Promise<void>;
   /** The housekeeping chores (the job registry runs them afterwards). */
-  housekeeping(): Promise<void>;
+  housekeeping(): Promise<unknown>;
   /** Renews this sender's lease (cheap when it is not due). */
   heartbeat(): Promise<void>;
   /** Sends everything that is due now (Pipeline.drain). */
   drain(): Promise<void>;
-  finishPosts(): Promise<void>;
+  finishPosts(): Promise<unknown>;
 }
 
 /**
@@ -27,7 +27,7 @@ export function createBackgroundLoop(d: BackgroundLoopDeps) {
   let loop: Promise<void> | undefined;
   let stopped = false;
 
-  const safely = async (what: string, f: () => Promise<void>) => {
+  const safely = async (what: string, f: () => Promise<unknown>) => {
     try {
       await f();
     } catch (err) {

@@ -38,8 +38,9 @@ export interface SendingEngine {
   /**
    * The housekeeping chores: recovery of dead senders (Postgres), auto-resume after relay trouble, scheduled
    * starts, unfinished snapshots, finished posts. The "sending-housekeeping" job calls it on its schedule.
+   * Resolves to how many posts or recipients it acted on.
    */
-  housekeepOnce(): Promise<void>;
+  housekeepOnce(): Promise<number>;
   /** One pass for tests and tools: the chores, then sends what is due until nothing is left. */
   runOnce(): Promise<void>;
   /** Start-up recovery: claimed rows of dead senders → queued, attempting → unknown. */

@@ -35,23 +35,27 @@ export function createHousekeeper(d: HousekeeperDeps) {
   const { db, dialect, clock, options, owner, transport, log } = d;
 
   /** sending → sent once the audience is frozen and no row has work left; one statement, so no race. */
-  async function finishPosts(): Promise<void> {
-    for (const id of await finishSentPosts(db, clock.now())) {
+  async function finishPosts(): Promise<number> {
+    const finished = await finishSentPosts(db, clock.now());
+    for (const id of finished) {
       d.finished(id);
       log.info({ postId: id }, 'post sent to every recipient');
     }
+    return finished.length;
   }
 
-  async function recover(liveOwners: string[]): Promise<void> {
+  async function recover(liveOwners: string[]): Promise<number> {
     // Every send in progress, and those cancelled in the last week (their last messages may be in flight).
     const ids = await postsInFlight(db, clock.now() - 7 * 24 * 3600_000);
     const { requeued, unknown } = await recoverOrphans(db, ids, liveOwners, clock.now());
     if (requeued + unknown > 0) log.warn({ requeued, unknown }, 'recovered deliveries of a sender that stopped');
+    return requeued + unknown;
   }
 
-  async function startDueSchedules(): Promise<void> {
+  async function startDueSchedules(): Promise<number> {
     const now = clock.now();
-    for (const post of await dueScheduledPosts(db, now)) {
+    const due = await dueScheduledPosts(db, now);
+    for (const post of due) {
       const late = now - (post.scheduled_at ?? now);
       if (late > d.scheduleMaxLatenessMs) {
         const minutes = Math.round(late / 60_000);
@@ -67,13 +71,14 @@ export function createHousekeeper(d: HousekeeperDeps) {
         log.warn({ postId: post.id, err }, 'scheduled post could not start');
       }
     }
+    return due.length;
   }
 
   /** Relay-level pauses whose backoff is over: probe the relay, resume or wait longer. */
-  async function resumeRelayPauses(): Promise<void> {
+  async function resumeRelayPauses(): Promise<number> {
     const now = clock.now();
     const due = await dueRelayPauses(db, now);
-    if (due.length === 0) return;
+    if (due.length === 0) return 0;
     const probe = await transport.probe();
     for (const post of due) {
       if (probe.ok) {
@@ -94,13 +99,15 @@ export function createHousekeeper(d: HousekeeperDeps) {
       }
     }
     if (probe.ok) d.wake();
+    return due.length;
   }
 
-  async function unfinishedSnapshots(): Promise<void> {
+  async function unfinishedSnapshots(): Promise<number> {
     const ids = await unfrozenSends(db);
     // A few pages here; the rest is written in the background while the send goes on, so a big audience
     // does not hold the first message back.
     for (const id of ids) await d.snapshot(id, options.snapshotWaitPages);
+    return ids.length;
   }
 
   // The lease is renewed a few times per TTL, not on every pass: each renewal is a durable write.
@@ -117,14 +124,16 @@ export function createHousekeeper(d: HousekeeperDeps) {
   /**
    * The chores. The job registry runs them in one process at a time (src/jobs/sending-jobs.ts); each
    * change is a conditional update besides, so two processes running them at once start nothing twice.
+   * Returns how many posts or recipients the pass acted on (0: there was nothing to do).
    */
-  async function housekeeping(): Promise<void> {
+  async function housekeeping(): Promise<number> {
     await heartbeat();
-    if (dialect === 'postgres') await recover(await liveLeaseOwners(db, 'sender:', clock.now()));
-    await resumeRelayPauses();
-    await startDueSchedules();
-    await unfinishedSnapshots();
-    await finishPosts();
+    let acted = dialect === 'postgres' ? await recover(await liveLeaseOwners(db, 'sender:', clock.now())) : 0;
+    acted += await resumeRelayPauses();
+    acted += await startDueSchedules();
+    acted += await unfinishedSnapshots();
+    acted += await finishPosts();
+    return acted;
   }
 
   return { run: housekeeping, heartbeat, finishPosts, recover };

@@ -144,6 +144,32 @@ for (const dialect of DIALECTS) {
       );
     });
 
+    it('keeps one row for the runs that found nothing to do, and every run that did something', async () => {
+      const plan = ['idle', 'idle', 'work', 'idle', 'fail', 'idle', 'idle'];
+      await build([
+        {
+          name: 'poll',
+          schedule: '* * * * *',
+          description: 'test',
+          run: async () => {
+            const next = plan.shift();
+            if (next === 'fail') throw new Error('mailbox unreachable');
+            return next === 'idle' ? 'idle' : undefined;
+          },
+        },
+      ]);
+      for (let minute = 1; minute <= 7; minute++) assert.equal((await registry.runDue(NOON + minute * 60 * SECOND)).get('poll')?.outcome, minute === 5 ? 'error' : 'ok');
+      const kept = await runsOf(t.db, 'poll');
+      assert.deepEqual(
+        kept.map((r) => [r.status, (Number(r.scheduled_for) - NOON) / 60 / SECOND]),
+        [
+          ['ok', 3],
+          ['error', 5],
+          ['idle', 7],
+        ],
+      );
+    });
+
     it('marks a run left running by a process that stopped as interrupted at the next run', async () => {
       await build([{ name: 'chore', schedule: '* * * * *', description: 'test', run: async () => {} }]);
       await t.db

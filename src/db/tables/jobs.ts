@@ -1,7 +1,10 @@
 import type { Generated, Insertable, Selectable } from 'kysely';
 
-/** running → ok | error; a `running` row whose process died becomes `interrupted` at the job's next run. */
-export type JobRunStatus = 'running' | 'ok' | 'error' | 'interrupted';
+/**
+ * running → ok | idle (it found nothing to do) | error; a `running` row whose process died becomes
+ * `interrupted` at the job's next run.
+ */
+export type JobRunStatus = 'running' | 'ok' | 'idle' | 'error' | 'interrupted';
 export type JobTrigger = 'schedule' | 'manual';
 
 /** One run of a recurring job (src/jobs/registry.ts); the latest few per job are kept. */

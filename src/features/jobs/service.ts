@@ -38,6 +38,7 @@ export function formatDuration(ms: number): string {
 const OUTCOMES: Record<JobRunRow['status'], string> = {
   running: 'Running',
   ok: 'OK',
+  idle: 'OK: nothing to do',
   error: 'Failed',
   interrupted: 'Interrupted: its process stopped during the run',
 };
