@@ -104,7 +104,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const newsletters = createNewsletterService({ db: ctx.db, clock: ctx.clock, config: ctx.config });
   const readers = createReaderService({ ...ctx, log: app.log });
   const subscribers = createSubscriberService({ db: ctx.db, clock: ctx.clock, sendConfirmation: readers.sendConfirmation });
-  const imports = createImportService({ db: ctx.db, dialect: ctx.dialect, clock: ctx.clock, log: app.log, sendConfirmation: readers.sendConfirmation, betweenBatches: importBetweenBatches });
+  const imports = createImportService({ db: ctx.db, dialect: ctx.dialect, clock: ctx.clock, log: app.log, sendConfirmation: readers.sendConfirmation, mailQueued: () => ctx.mailOutbox.kick(), betweenBatches: importBetweenBatches });
   // Imports run in the background: closing the app stops them after their current batch.
   app.addHook('onClose', () => imports.close());
   const posts = createPostService({ ...ctx, engine: ctx.sending });

@@ -30,6 +30,8 @@ export interface ImportDeps {
   clock: Clock;
   log?: FastifyBaseLogger | undefined;
   sendConfirmation?: SendConfirmation | undefined;
+  /** Called after a batch that queued confirmation mail commits, so the mail outbox sends it at once. */
+  mailQueued?: (() => void) | undefined;
   /** Aborted on shutdown: the import stops between two batches and says how to finish it. */
   signal?: AbortSignal | undefined;
   batchSize?: number;
@@ -123,6 +125,11 @@ async function importFile(deps: ImportDeps, spec: ImportSpec): Promise<void> {
       const notes = [...rowNotes, ...tagNotes].filter((p) => !skipped.has(p.line));
       await insertProblems(trx, spec.importId, [...problems, ...result.problems, ...notes].sort((a, b) => a.line - b.line));
       await addProgress(trx, spec.importId, { ...counts, created_count: result.created, updated_count: result.updated, skipped_count: result.skipped }, bytes, now);
+      // Confirmations are queued in the batch's transaction: a crash after the commit cannot leave a
+      // pending reader with no mail; the outbox sends them after the commit.
+      if (deps.sendConfirmation) {
+        for (const p of result.pending) await deps.sendConfirmation(trx, spec.newsletter, { id: p.subscriberId, email: p.email }, p.subscriptionId, null);
+      }
       return result;
     });
     rows = [];
@@ -130,16 +137,7 @@ async function importFile(deps: ImportDeps, spec: ImportSpec): Promise<void> {
     problems = [];
     rowNotes = [];
     counts = zero();
-    // Confirmation mail goes out after the commit, one at a time: the relay never holds the database.
-    if (deps.sendConfirmation) {
-      for (const p of outcome.pending) {
-        try {
-          await deps.sendConfirmation(db, spec.newsletter, { id: p.subscriberId, email: p.email }, p.subscriptionId, null);
-        } catch (err) {
-          deps.log?.error({ err }, 'could not send an import confirmation');
-        }
-      }
-    }
+    if (deps.sendConfirmation && outcome.pending.length > 0) deps.mailQueued?.();
     if (deps.signal?.aborted) throw new Error('aborted');
     await (deps.betweenBatches ?? nextTurn)();
   }

@@ -20,6 +20,7 @@ export interface ImportServiceDeps {
   clock: Clock;
   log?: FastifyBaseLogger | undefined;
   sendConfirmation?: SendConfirmation | undefined;
+  mailQueued?: (() => void) | undefined;
   batchSize?: number;
   betweenBatches?: ImportDeps['betweenBatches'];
 }
@@ -53,7 +54,7 @@ export function createImportService(deps: ImportServiceDeps) {
       at: clock.now(),
     });
     const done = runImport(
-      { db, clock, log: deps.log, sendConfirmation: deps.sendConfirmation, signal: stop.signal, betweenBatches: deps.betweenBatches, ...(deps.batchSize ? { batchSize: deps.batchSize } : {}) },
+      { db, clock, log: deps.log, sendConfirmation: deps.sendConfirmation, mailQueued: deps.mailQueued, signal: stop.signal, betweenBatches: deps.betweenBatches, ...(deps.batchSize ? { batchSize: deps.batchSize } : {}) },
       { importId, publicId, newsletter, mode: input.mode, tags: input.tags, filePath: input.filePath },
     )
       // Postgres: thousands of new rows leave the list's statistics stale (see refreshStatistics); the

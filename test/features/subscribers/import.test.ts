@@ -240,6 +240,36 @@ for (const dialect of DIALECTS) {
       assert.deepEqual((await t.db.db.selectFrom('subscriptions').select('status').execute()).map((s) => s.status), ['active', 'active']);
     });
 
+    it('queues each confirmation in its batch\'s transaction: a batch whose mail cannot be queued is not kept', async () => {
+      const db = t.db.db;
+      const csv = ['email', 'ann@example.com', 'bob@example.com', 'cid@example.com', 'dee@example.com'].join('\n');
+      const filePath = path.join(mkdtempSync(path.join(os.tmpdir(), 'gazette-import-test-')), 'list.csv');
+      writeFileSync(filePath, csv);
+      const newsletter = (await findNewsletterById(db, weekly))!;
+      const importId = await insertImport(db, { publicId: 'queued', newsletterId: weekly, filename: 'list.csv', mode: 'send_confirmation', tags: '[]', fileSize: csv.length, at: t.clock.now() });
+      const queuedIn: boolean[] = [];
+      let kicks = 0;
+      await runImport(
+        {
+          db,
+          clock: t.clock,
+          batchSize: 2,
+          mailQueued: () => kicks++,
+          sendConfirmation: async (conn, _nl, subscriber) => {
+            queuedIn.push(conn.isTransaction);
+            if (subscriber.email === 'dee@example.com') throw new Error('the mail outbox refused the row');
+            return true;
+          },
+        },
+        { importId, publicId: 'queued', newsletter, mode: 'send_confirmation', tags: [], filePath },
+      );
+      assert.deepEqual(queuedIn, [true, true, true, true], 'every confirmation is queued inside its batch');
+      assert.equal(kicks, 1, 'the outbox is woken after the batch that committed');
+      assert.equal((await importRow('queued')).status, 'failed');
+      const kept = await db.selectFrom('subscribers').select('email').orderBy('email').execute();
+      assert.deepEqual(kept.map((r) => r.email), ['ann@example.com', 'bob@example.com'], 'the second batch went with its mail');
+    });
+
     it('shows progress in a self-polling fragment while running, and marks an orphaned import failed', async () => {
       // An app whose imports wait after their first batch until the test lets them go on.
       let release!: () => void;
