@@ -2,6 +2,7 @@ import { createPrivateKey } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 import { isValidEmail, parseMailbox } from './lib/email.js';
+import { parseBackupConfig, type BackupConfig } from './backup/settings.js';
 
 /**
  * Configuration comes only from the environment. It is parsed once, here, into a frozen object; every
@@ -56,6 +57,45 @@ export interface Config {
   recordSubscriberIp: boolean;
   /** Subscribe requests per minute from one IP address. */
   subscribeRateLimitPerIp: number;
+  /** Address checks and sign-up defences (README, "Signup protection"). */
+  signup: SignupConfig;
+  backup: BackupConfig;
+  /** Bearer token for /metrics; undefined turns /metrics off (it answers 404). */
+  metricsToken: string | undefined;
+  /** Errors go to Sentry (or a compatible server) when a DSN is set; the SDK is not loaded otherwise. */
+  sentry: SentryConfig | undefined;
+  /** json: one JSON object per line (for log collectors); pretty: short text lines for a terminal. */
+  logFormat: 'json' | 'pretty';
+}
+
+export interface SentryConfig {
+  dsn: string;
+  environment: string;
+}
+
+export interface SignupConfig {
+  /** Look up MX (or A/AAAA) records of a new address's domain. */
+  dnsCheck: boolean;
+  /** The whole lookup's budget; past it the sign-up goes through, flagged as unverified. */
+  dnsTimeoutMs: number;
+  /** `ip` or `ip:port` of the resolvers to ask; undefined means the system's. */
+  dnsServers: string[] | undefined;
+  /** What happens to an address at a throwaway-mailbox provider. */
+  disposable: 'reject' | 'hold' | 'allow';
+  /** Domains never treated as disposable (and never offered a typo correction). */
+  allowedDomains: string[];
+  /** Sign-ups per minute above which the proof-of-work challenge turns on by itself. */
+  attackThresholdPerMinute: number;
+  /** A third-party challenge used instead of the built-in proof of work. */
+  captcha: CaptchaConfig | undefined;
+}
+
+export interface CaptchaConfig {
+  provider: 'turnstile' | 'hcaptcha';
+  siteKey: string;
+  secret: string;
+  /** The provider's siteverify endpoint (its public one unless CAPTCHA_VERIFY_URL says otherwise). */
+  verifyUrl: string;
 }
 
 export interface ConfigProblem {
@@ -142,6 +182,33 @@ const envSchema = z.object({
   ),
   RECORD_SUBSCRIBER_IP: boolean,
   SUBSCRIBE_RATE_LIMIT: integer('SUBSCRIBE_RATE_LIMIT', 1, 100000),
+  EMAIL_DNS_CHECK: boolean,
+  EMAIL_DNS_TIMEOUT: integer('EMAIL_DNS_TIMEOUT', 10, 30000),
+  EMAIL_DNS_SERVERS: optionalText.refine((v) => v === undefined || v.split(',').every((s) => /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:]+\]|[0-9a-f:]+)(:\d{1,5})?$/i.test(s.trim())), {
+    message: 'must be a comma-separated list of resolver addresses like 1.1.1.1,127.0.0.1:5353',
+  }),
+  DISPOSABLE_EMAILS: optionalText.refine((v) => v === undefined || ['reject', 'hold', 'allow'].includes(v), { message: 'must be reject, hold or allow' }),
+  SUBSCRIBE_ALLOWED_DOMAINS: optionalText.refine((v) => v === undefined || v.split(',').every((d) => /^[a-z0-9.-]+\.[a-z0-9-]{2,}$/i.test(d.trim()) || d.trim() === ''), {
+    message: 'must be a comma-separated list of domains like staff.example.org',
+  }),
+  SIGNUP_ATTACK_THRESHOLD: integer('SIGNUP_ATTACK_THRESHOLD', 1, 1000000),
+  TURNSTILE_SITE_KEY: optionalText,
+  TURNSTILE_SECRET: optionalText,
+  HCAPTCHA_SITE_KEY: optionalText,
+  HCAPTCHA_SECRET: optionalText,
+  BACKUP_DIR: optionalText,
+  BACKUP_SCHEDULE: optionalText,
+  BACKUP_KEEP_DAILY: integer('BACKUP_KEEP_DAILY', 0, 366),
+  BACKUP_KEEP_WEEKLY: integer('BACKUP_KEEP_WEEKLY', 0, 520),
+  METRICS_TOKEN: optionalText.refine((v) => v === undefined || v.length >= 16, {
+    message: 'must be at least 16 characters (generate one with: openssl rand -hex 24)',
+  }),
+  SENTRY_DSN: optionalText.refine((v) => v === undefined || isSentryDsn(v), {
+    message: 'must be a DSN like https://<key>@o123.ingest.sentry.io/456 (Project settings → Client keys)',
+  }),
+  SENTRY_ENVIRONMENT: optionalText,
+  LOG_FORMAT: optionalText.refine((v) => v === undefined || v === 'json' || v === 'pretty', { message: 'must be json or pretty' }),
+  CAPTCHA_VERIFY_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/i.test(v), { message: 'must be an http(s) URL' }),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -170,6 +237,9 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   if (e.MAIL_FROM !== undefined && parseMailbox(e.MAIL_FROM) === undefined) {
     add('MAIL_FROM', `must be an address like "Name <you@example.com>" (got "${e.MAIL_FROM}")`);
   }
+
+  const signup = parseSignup(e, add);
+  const backup = parseBackupConfig(e, dataDir, cwd, add);
 
   const listUnsubscribeMailto = e.LIST_UNSUBSCRIBE_MAILTO?.replace(/^mailto:/i, '');
   if (listUnsubscribeMailto !== undefined && !isValidEmail(listUnsubscribeMailto)) {
@@ -202,6 +272,11 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       .filter(Boolean),
     recordSubscriberIp: e.RECORD_SUBSCRIBER_IP ?? false,
     subscribeRateLimitPerIp: e.SUBSCRIBE_RATE_LIMIT ?? 10,
+    signup,
+    backup,
+    metricsToken: e.METRICS_TOKEN,
+    sentry: e.SENTRY_DSN === undefined ? undefined : { dsn: e.SENTRY_DSN, environment: e.SENTRY_ENVIRONMENT ?? 'production' },
+    logFormat: e.LOG_FORMAT === 'pretty' ? 'pretty' : 'json',
   } satisfies Config);
 }
 
@@ -350,6 +425,36 @@ function parseDkim(e: Partial<Env>, add: Add): DkimConfig | undefined {
   return { domain: parts.DKIM_DOMAIN!, selector: parts.DKIM_SELECTOR!, privateKey };
 }
 
+const domainList = (value: string | undefined) =>
+  (value ?? '')
+    .split(',')
+    .map((d) => d.trim().toLowerCase())
+    .filter(Boolean);
+
+function parseSignup(e: Partial<Env>, add: Add): SignupConfig {
+  const turnstile = e.TURNSTILE_SITE_KEY !== undefined || e.TURNSTILE_SECRET !== undefined;
+  const hcaptcha = e.HCAPTCHA_SITE_KEY !== undefined || e.HCAPTCHA_SECRET !== undefined;
+  let captcha: CaptchaConfig | undefined;
+  if (turnstile && hcaptcha) add('TURNSTILE_SECRET', 'set either the TURNSTILE_* or the HCAPTCHA_* pair, not both');
+  else if (turnstile || hcaptcha) {
+    const [site, secret, provider, url] = turnstile
+      ? (['TURNSTILE_SITE_KEY', 'TURNSTILE_SECRET', 'turnstile', 'https://challenges.cloudflare.com/turnstile/v0/siteverify'] as const)
+      : (['HCAPTCHA_SITE_KEY', 'HCAPTCHA_SECRET', 'hcaptcha', 'https://api.hcaptcha.com/siteverify'] as const);
+    if (e[site] === undefined) add(site, `is required when ${secret} is set`);
+    else if (e[secret] === undefined) add(secret, `is required when ${site} is set`);
+    else captcha = { provider, siteKey: e[site], secret: e[secret], verifyUrl: e.CAPTCHA_VERIFY_URL ?? url };
+  }
+  return {
+    dnsCheck: e.EMAIL_DNS_CHECK ?? true,
+    dnsTimeoutMs: e.EMAIL_DNS_TIMEOUT ?? 2000,
+    dnsServers: e.EMAIL_DNS_SERVERS === undefined ? undefined : e.EMAIL_DNS_SERVERS.split(',').map((s) => s.trim()).filter(Boolean),
+    disposable: (e.DISPOSABLE_EMAILS as SignupConfig['disposable'] | undefined) ?? 'reject',
+    allowedDomains: domainList(e.SUBSCRIBE_ALLOWED_DOMAINS),
+    attackThresholdPerMinute: e.SIGNUP_ATTACK_THRESHOLD ?? 30,
+    captcha,
+  };
+}
+
 /**
  * Settings that start but deserve the operator's attention; server.ts logs each one at start-up.
  * They are not problems: refusing them would break deployments that work today.
@@ -374,6 +479,16 @@ function parseTrustProxy(value: string | undefined, add: Add): Config['trustProx
   if (list.every((s) => /^[0-9a-f.:]+(\/\d{1,3})?$/i.test(s))) return list;
   add('TRUST_PROXY', 'must be true, false, a hop count, or a comma-separated list of proxy IPs/CIDRs');
   return false;
+}
+
+/** A Sentry DSN: http(s), a public key as the user name, and a project id as the last path segment. */
+function isSentryDsn(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.username !== '' && /\/\d+$/.test(url.pathname);
+  } catch {
+    return false;
+  }
 }
 
 function hostnameForMail(baseUrl: string): string {

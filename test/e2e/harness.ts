@@ -67,6 +67,8 @@ export async function startGazette(options: { dialect: 'sqlite' | 'postgres'; en
       DATA_DIR: dataDir,
       ...(options.relay === false ? {} : { SMTP_URL: smtp.url }),
       LOG_LEVEL: 'warn',
+      // Journeys reach no real DNS: one that checks domains passes EMAIL_DNS_SERVERS of its own server.
+      EMAIL_DNS_CHECK: 'off',
       ...(db?.url ? { DATABASE_URL: db.url } : {}),
       ...options.env,
     },

@@ -3,6 +3,8 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Dialect } from '../../src/db/database.js';
 import { renderPostEmail } from '../../src/features/posts/email.js';
+import { withTracking } from '../../src/features/tracking/email-tracking.js';
+import { trackingKey } from '../../src/domain/tracking.js';
 import { createGazetteJobs } from '../../src/jobs/gazette-jobs.js';
 import type { JobRegistry } from '../../src/jobs/registry.js';
 import type { PostContentRenderer } from '../../src/sending/content.js';
@@ -21,7 +23,8 @@ export const TEST_BASE_URL = 'http://gazette.test';
 export const TEST_SECRET = 'test-secret-key-that-is-long-enough-0123456789';
 
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ BASE_URL: TEST_BASE_URL, DATA_DIR: '/tmp/gazette-test-unused', LOG_LEVEL: 'silent', ...env });
+  // No test reaches real DNS: address lookups are on only where a test points them at its own server.
+  return loadConfig({ BASE_URL: TEST_BASE_URL, DATA_DIR: '/tmp/gazette-test-unused', LOG_LEVEL: 'silent', EMAIL_DNS_CHECK: 'off', ...env });
 }
 
 export interface TestApp {
@@ -75,12 +78,20 @@ export async function buildTestApp(
     dialect: db.dialect,
     config,
     clock,
-    renderer: options.renderer ?? renderPostEmail,
+    renderer: options.renderer ?? withTracking(renderPostEmail, { db: db.db, clock, key: trackingKey(TEST_SECRET), baseUrl: config.baseUrl }),
     devOutbox,
     ...options.sending,
   });
   const mailOutbox = createMailOutbox({ db: db.db, mailer, clock });
-  const jobs = createGazetteJobs({ db: db.db, dialect: db.dialect, clock, sending, mailOutbox });
+  const jobs = createGazetteJobs({
+    db: db.db,
+    dialect: db.dialect,
+    clock,
+    sending,
+    mailOutbox,
+    // The backup job copies a file: only an app on a SQLite file has one.
+    ...(options.sqliteFile ? { backup: { database: { kind: 'sqlite' as const, file: options.sqliteFile }, config: config.backup } } : {}),
+  });
   const app = await buildApp({
     config,
     db: db.db,
