@@ -22,6 +22,10 @@ import { createSettingsService } from './features/settings/service.js';
 import importRoutes from './features/imports/routes.js';
 import { createImportService } from './features/imports/service.js';
 import subscriberRoutes from './features/subscribers/routes.js';
+import { createHitRecorder } from './features/tracking/recorder.js';
+import trackingRoutes from './features/tracking/routes.js';
+import { createTrackingService } from './features/tracking/service.js';
+import { trackingKey } from './domain/tracking.js';
 import { createSubscriberService } from './features/subscribers/service.js';
 import contextPlugin, { type AppContext } from './plugins/context.js';
 import csrfPlugin from './plugins/csrf.js';
@@ -110,6 +114,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const posts = createPostService({ ...ctx, engine: ctx.sending });
   const publishing = createPublishingService(ctx);
   const sending = createSendingService({ db: ctx.db, engine: ctx.sending });
+  // Tracking hits are group-committed; closing the app records the ones still buffered.
+  const hitRecorder = createHitRecorder(ctx.db, ctx.clock, { flushEveryMs: 1000, maxPending: 20_000, log: app.log });
+  app.decorate('hitRecorder', hitRecorder);
+  app.addHook('onClose', () => hitRecorder.close());
+  const tracking = createTrackingService({ db: ctx.db, key: trackingKey(ctx.secretKey), baseUrl: ctx.config.baseUrl, recorder: hitRecorder });
   const settings = createSettingsService(ctx);
   const outbox = createOutboxService(ctx);
   await app.register(healthRoutes);
@@ -125,6 +134,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(postRoutes, { posts });
   await app.register(sendingRoutes, { sending });
   await app.register(archiveRoutes, { publishing });
+  await app.register(trackingRoutes, { tracking });
 
   return app;
 }

@@ -4,6 +4,8 @@ import { createMailer, openDatabase, readEnvironment, resolveSecret } from './bo
 import { ConfigError, configWarnings, loadConfig, type Config } from './config.js';
 import { MigrationError } from './db/migrate.js';
 import { renderPostEmail, warmEmailRenderer } from './features/posts/email.js';
+import { withTracking } from './features/tracking/email-tracking.js';
+import { trackingKey } from './domain/tracking.js';
 import { createGazetteJobs } from './jobs/gazette-jobs.js';
 import { systemClock } from './lib/clock.js';
 import { createDevOutbox } from './sending/dev-outbox.js';
@@ -38,7 +40,7 @@ async function main(): Promise<void> {
     dialect: database.dialect,
     config,
     clock: systemClock,
-    renderer: renderPostEmail,
+    renderer: withTracking(renderPostEmail, { db: database.db, clock: systemClock, key: trackingKey(secretKey), baseUrl: config.baseUrl }),
     devOutbox,
     log: engineLog,
   });

@@ -18,6 +18,15 @@ import type {
   SuppressionsTable,
   TagsTable,
 } from './tables/subscribers.js';
+import type {
+  LinkStatsTable,
+  NewsletterDayStatsTable,
+  PostHourStatsTable,
+  PostStatsTable,
+  StatsWatermarksTable,
+  TrackedLinksTable,
+  TrackingHitsTable,
+} from './tables/tracking.js';
 
 /** The whole schema as Kysely sees it; one table type per file under tables/. */
 export interface Database {
@@ -42,6 +51,13 @@ export interface Database {
   deliveries: DeliveriesTable;
   leases: LeasesTable;
   job_runs: JobRunsTable;
+  tracked_links: TrackedLinksTable;
+  tracking_hits: TrackingHitsTable;
+  post_hour_stats: PostHourStatsTable;
+  link_stats: LinkStatsTable;
+  post_stats: PostStatsTable;
+  newsletter_day_stats: NewsletterDayStatsTable;
+  stats_watermarks: StatsWatermarksTable;
 }
 
 export type Db = Kysely<Database>;

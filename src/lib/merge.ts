@@ -22,6 +22,8 @@ export interface MergeValues {
   unsubscribe_url?: string;
   preferences_url?: string;
   web_url?: string;
+  /** Not for writers: the per-recipient tracking suffix the sending engine fills in (src/domain/tracking.ts). */
+  tracking_id?: string;
 }
 
 const TAG = /\{\{([\s\S]*?)\}\}/g;
@@ -94,6 +96,7 @@ export function resolveField(field: MergeField, values: MergeValues): string {
   else if (root === 'unsubscribe_url') value = values.unsubscribe_url;
   else if (root === 'preferences_url') value = values.preferences_url;
   else if (root === 'web_url') value = values.web_url;
+  else if (root === 'tracking_id') value = values.tracking_id;
   const text = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
   return text.trim() === '' ? field.fallback : text;
 }

@@ -1,7 +1,16 @@
 import type { NewsletterRow } from '../db/tables/newsletters.js';
 import type { PostRow } from '../db/tables/posts.js';
 
-/** A post rendered once for sending: merge tags are still in place, to be filled per recipient. */
-export type PostContent = { subject: string; html: string; text: string };
+/**
+ * A post rendered once for sending: merge tags are still in place, to be filled per recipient. `tracking`
+ * is set when the HTML carries per-subscriber tracking URLs (src/domain/tracking.ts): each consenting
+ * recipient's personal token is signed with `key` and filled into the `tracking_id` merge field.
+ */
+export type PostContent = { subject: string; html: string; text: string; tracking?: PersonalTracking | undefined };
+
+export interface PersonalTracking {
+  key: string;
+  postId: number;
+}
 
 export type PostContentRenderer = (post: PostRow, newsletter: NewsletterRow) => Promise<PostContent>;

@@ -43,6 +43,7 @@ interface ClaimCandidate {
   attributes: string | null;
   token: string | null;
   sub_status: string | null;
+  tracking_consent_at: number | null;
   suppressed: unknown;
 }
 
@@ -56,6 +57,8 @@ export interface ClaimedRow {
   name: string;
   attributes: string;
   token: string;
+  /** The delivery id when the recipient allows per-person tracking (see Recipient.trackAs). */
+  trackAs: number | null;
 }
 
 /** Why a recipient must not get the message any more, or undefined when they still should. */
@@ -94,7 +97,7 @@ export async function claimRows(
     // Hot path: a plain template, cheaper than the builder.
     const { rows } = await sql<ClaimCandidate>`/* prepared:gz_claim_${sql.raw(status)} */
       select d.id, d.email, d.message_id, d.attempts, s.id as sid, s.name, s.attributes, s.token,
-             sn.status as sub_status,
+             sn.status as sub_status, sn.tracking_consent_at,
              exists (select 1 from suppressions x where x.email_hash = s.email_hash) as suppressed
       from deliveries d
       left join subscribers s on s.id = d.subscriber_id
@@ -124,6 +127,7 @@ export async function claimRows(
         name: r.name ?? '',
         attributes: r.attributes ?? '{}',
         token: r.token ?? '',
+        trackAs: r.tracking_consent_at === null ? null : r.id,
       });
     }
     // Claimed first, so that the skipped rows (still queued or retry) are marked by the shared update.

@@ -6,7 +6,8 @@ import { parseJsonObject } from '../db/codec.js';
 import { senderOf, type Sender } from '../domain/sender.js';
 import { escapeHtml, parseMerge, resolveField, type MergeField, type MergeValues } from '../lib/merge.js';
 import { publicUrls } from '../lib/urls.js';
-import type { PostContent } from './content.js';
+import { personalToken } from '../domain/tracking.js';
+import type { PersonalTracking, PostContent } from './content.js';
 import { domainOf } from './mailer.js';
 import { encodeUnstructured, formatDate, formatMailbox, headerLine, headerText, qpPiece, qpValue } from './mime.js';
 
@@ -26,6 +27,8 @@ export interface Recipient {
   token: string;
   /** `<…@domain>`, fixed when the audience was snapshotted and reused by every retry. */
   messageId: string;
+  /** The delivery id, when the recipient consented to per-person tracking (the personal token's id). */
+  trackAs?: number | null | undefined;
 }
 
 export interface RenderedMessage {
@@ -69,6 +72,8 @@ export interface MessageTemplate {
   webUrl: string;
   mailto?: string | undefined;
   needsAttributes: boolean;
+  /** Set when the HTML has per-subscriber tracking URLs (see PostContent). */
+  tracking?: PersonalTracking | undefined;
 }
 
 export interface CompileSettings {
@@ -168,6 +173,7 @@ function compileTemplate(
     webUrl: publicUrls(settings.baseUrl).archivePost(newsletter.slug, post.slug),
     mailto: settings.listUnsubscribeMailto,
     needsAttributes: usesAttributes(text) || usesAttributes(html) || usesAttributes(subject),
+    tracking: content.tracking,
   };
 }
 
@@ -188,6 +194,7 @@ function personalise(t: MessageTemplate, r: Recipient, date: number): { values: 
     unsubscribe_url: unsubscribeUrl,
     preferences_url: urls.preferences(r.token),
     web_url: t.webUrl,
+    tracking_id: t.tracking && r.trackAs != null ? `.${personalToken(t.tracking.key, t.tracking.postId, r.trackAs)}` : '',
   };
   const second = Math.floor(date / 1000);
   if (second !== dateSecond) {

@@ -1,4 +1,5 @@
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { TrackingMode } from './tracking.js';
 
 export interface NewslettersTable {
   id: Generated<number>;
@@ -13,6 +14,8 @@ export interface NewslettersTable {
   postal_address: Generated<string>;
   time_zone: Generated<string>;
   default_lock: number | null;
+  /** off | aggregate | subscriber (see src/domain/tracking.ts). */
+  tracking_mode: Generated<TrackingMode>;
   created_at: number;
   updated_at: number;
 }

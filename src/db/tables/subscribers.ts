@@ -34,6 +34,8 @@ export interface SubscriptionsTable {
   created_at: number;
   confirmed_at: number | null;
   unsubscribed_at: number | null;
+  /** When the reader allowed per-person open and click tracking; null when they did not or withdrew. */
+  tracking_consent_at: number | null;
   updated_at: number;
 }
 

@@ -34,7 +34,8 @@ export function renderMarkdown(markdown: string): RenderedBody {
   const html = sanitizeHtml(raw, {
     allowedTags: ALLOWED_TAGS,
     allowedAttributes: {
-      a: ['href', 'title'],
+      // data-gz-notrack keeps a link out of click tracking (src/domain/tracking.ts).
+      a: ['href', 'title', 'data-gz-notrack'],
       img: ['src', 'alt', 'title', 'width', 'height'],
       ol: ['start'],
       th: ['align', 'colspan', 'rowspan', 'scope'],
