@@ -3,6 +3,8 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import authRoutes from './features/auth/routes.js';
 import { createAuthService } from './features/auth/service.js';
 import dashboardRoutes from './features/dashboard/routes.js';
+import { feedbackJobs } from './features/feedback/jobs.js';
+import { createFeedbackService } from './features/feedback/service.js';
 import healthRoutes from './features/health/routes.js';
 import jobRoutes from './features/jobs/routes.js';
 import newsletterRoutes from './features/newsletters/routes.js';
@@ -121,6 +123,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const tracking = createTrackingService({ db: ctx.db, key: trackingKey(ctx.secretKey), baseUrl: ctx.config.baseUrl, recorder: hitRecorder });
   const settings = createSettingsService(ctx);
   const outbox = createOutboxService(ctx);
+  // The one feedback sink: relay webhooks and the bounce mailbox job both record into it.
+  const feedback = createFeedbackService({ db: ctx.db, clock: ctx.clock, secretKey: ctx.secretKey, log: app.log });
+  for (const job of feedbackJobs({ feedback })) ctx.jobs.register(job);
   await app.register(healthRoutes);
   await app.register(authRoutes, { auth });
   await app.register(dashboardRoutes);

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { DevOutboxTable } from './tables/dev-outbox.js';
+import type { FeedbackReportsTable } from './tables/feedback.js';
 import type { MailOutboxTable } from './tables/mail-outbox.js';
 import type { PasswordResetsTable } from './tables/password-resets.js';
 import type { SessionsTable } from './tables/sessions.js';
@@ -51,6 +52,7 @@ export interface Database {
   deliveries: DeliveriesTable;
   leases: LeasesTable;
   job_runs: JobRunsTable;
+  feedback_reports: FeedbackReportsTable;
   tracked_links: TrackedLinksTable;
   tracking_hits: TrackingHitsTable;
   post_hour_stats: PostHourStatsTable;

@@ -22,13 +22,17 @@ export async function suppressionReason(db: DbOrTx, email: string): Promise<Supp
   return row?.reason;
 }
 
-/** Idempotent: the first reason recorded for an address stays. */
-export async function suppress(db: DbOrTx, email: string, reason: SuppressionReason, at: number, detail = ''): Promise<void> {
-  await db
+/**
+ * Idempotent: the first reason recorded for an address stays. `source` says who reported it: smtp (the
+ * relay's answer while sending), a relay webhook's name, mailbox, or policy.
+ */
+export async function suppress(db: DbOrTx, email: string, reason: SuppressionReason, at: number, detail = '', source = 'smtp'): Promise<boolean> {
+  const result = await db
     .insertInto('suppressions')
-    .values({ email_hash: emailHash(email), reason, detail: detail.slice(0, 500), created_at: at })
+    .values({ email_hash: emailHash(email), reason, source, detail: detail.slice(0, 500), created_at: at })
     .onConflict((oc) => oc.column('email_hash').doNothing())
-    .execute();
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
 export async function unsuppress(db: DbOrTx, email: string): Promise<void> {

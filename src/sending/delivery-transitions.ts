@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { toBool } from '../db/codec.js';
 import type { DbOrTx, Dialect } from '../db/database.js';
+import { relayIdOf } from '../lib/relay-id.js';
 import type { DeliveryFrom } from './states.js';
 
 /**
@@ -246,13 +247,16 @@ export async function recordSent(trx: DbOrTx, dialect: Dialect, rows: Array<{ id
 function sentUpdate(dialect: Dialect, rows: Array<{ id: number; response: string }>, now: number) {
   // Each row keeps its own answer (relays put their queue id in it), still in one statement whose
   // text does not depend on the number of rows.
+  // The relay's id for the message is read from its answer here, so a later bounce naming only that id
+  // finds this row (src/lib/relay-id.ts).
+  const relayIds = rows.map((r) => relayIdOf(r.response));
   const answers =
     dialect === 'postgres'
-      ? sql`unnest(${rows.map((r) => r.id)}::bigint[], ${rows.map((r) => r.response)}::text[]) as v(id, r)`
-      : sql`(select json_extract(value, '$[0]') as id, json_extract(value, '$[1]') as r from json_each(${JSON.stringify(rows.map((r) => [r.id, r.response]))})) as v`;
+      ? sql`unnest(${rows.map((r) => r.id)}::bigint[], ${rows.map((r) => r.response)}::text[], ${relayIds}::text[]) as v(id, r, rid)`
+      : sql`(select json_extract(value, '$[0]') as id, json_extract(value, '$[1]') as r, json_extract(value, '$[2]') as rid from json_each(${JSON.stringify(rows.map((r, i) => [r.id, r.response, relayIds[i]]))})) as v`;
   // A row marked unknown by an over-eager recovery was sent after all: the answer is the truth.
   return sql`update deliveries
-            set status = 'sent', sent_at = ${now}, attempts = deliveries.attempts + 1, error = null, updated_at = ${now}, response = v.r
+            set status = 'sent', sent_at = ${now}, attempts = deliveries.attempts + 1, error = null, updated_at = ${now}, response = v.r, relay_id = v.rid
             from ${answers}
             where deliveries.id = v.id and deliveries.status in ('attempting', 'unknown')`;
 }

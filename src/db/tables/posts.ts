@@ -54,6 +54,8 @@ export interface DeliveriesTable {
   attempted_at: number | null;
   sent_at: number | null;
   response: string | null;
+  /** The relay's own id for the message, read from its answer (see lib/relay-id.ts). */
+  relay_id: Generated<string | null>;
   error: string | null;
   updated_at: number;
 }

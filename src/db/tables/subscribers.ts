@@ -67,6 +67,8 @@ export interface SuppressionsTable {
   /** sha256 of the normalised address. */
   email_hash: string;
   reason: SuppressionReason;
+  /** smtp (a 5xx while sending), a relay webhook's name, mailbox, or policy (soft bounces). */
+  source: Generated<string>;
   detail: Generated<string>;
   created_at: number;
 }
