@@ -1,17 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { readBounceMail, type MailVerdict } from '../../../../src/features/feedback/mailbox/bounce-mail.js';
 import { addressOf, bounceKind, parseDeliveryStatus } from '../../../../src/features/feedback/mailbox/dsn.js';
 import { decodeWords, parseMessage } from '../../../../src/features/feedback/mailbox/mime.js';
 import { verpTokenOf } from '../../../../src/features/feedback/mailbox/verp.js';
 import type { FeedbackReport } from '../../../../src/features/feedback/report.js';
+import { fixture } from './fixtures.js';
 
-const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const NOW = Date.UTC(2026, 11, 9, 12, 0, 0);
-export const fixture = (name: string) => readFileSync(path.join(FIXTURES, name));
 
 function read(name: string, raw = fixture(name)): MailVerdict {
   return readBounceMail(raw, { now: NOW, verp: { localPart: 'bounces' } });
