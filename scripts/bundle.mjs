@@ -27,6 +27,7 @@ await build({
     'smtp-thread-worker': 'dist/src/sending/smtp-thread-worker.js',
     'dkim-worker': 'dist/src/sending/dkim-worker.js',
     'checkpointer-worker': 'dist/src/db/checkpointer-worker.js',
+    'sqlite-backup-worker': 'dist/src/backup/sqlite-backup-worker.js',
   },
   outdir: 'dist',
   bundle: true,

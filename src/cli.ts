@@ -1,3 +1,5 @@
+import { backupCommand, restoreCommand } from './backup/commands.js';
+import { BackupError } from './backup/sqlite-backup.js';
 import { openDatabase, readEnvironment } from './boot.js';
 import { ConfigError, loadConfig } from './config.js';
 import { connectDatabase } from './db/connect.js';
@@ -12,11 +14,15 @@ import { hashPassword, passwordProblem } from './lib/passwords.js';
  *   gazette migrate                      run pending migrations (the server also does this at start-up)
  *   gazette migrate:down-all             roll every migration back (destroys all data; asks for --yes)
  *   gazette reset-password EMAIL         set a new password read from stdin; signs out every session
+ *   gazette backup [--to DIR]            a consistent copy of the database, taken while the server runs
+ *   gazette restore FILE                 replace the database by a backup (the server must be stopped)
  */
 const HELP = `Usage: npm run cli -- <command>
   migrate                         run pending migrations
   migrate:down-all --yes          roll back every migration (deletes all data)
-  reset-password <email>          read a new password from stdin and sign out every session`;
+  reset-password <email>          read a new password from stdin and sign out every session
+  backup [--to <dir>]             back the database up now (default: BACKUP_DIR)
+  restore <file>                  replace the database by a backup (stop Gazette first)`;
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -75,6 +81,20 @@ async function main(argv: string[]): Promise<number> {
         await db.close();
       }
     }
+    case 'backup': {
+      if (arg !== undefined && (arg !== '--to' || !argv[2])) {
+        say(HELP);
+        return 1;
+      }
+      return backupCommand(config, { ...(argv[2] ? { dir: argv[2] } : {}), now: Date.now() }, say);
+    }
+    case 'restore': {
+      if (!arg) {
+        say(HELP);
+        return 1;
+      }
+      return restoreCommand(config, arg, Date.now(), say);
+    }
     default:
       say(HELP);
       return command ? 1 : 0;
@@ -84,6 +104,10 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
+    if (err instanceof BackupError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(err.exitCode);
+    }
     process.stderr.write(err instanceof ConfigError || err instanceof MigrationError ? `${err.message}\n` : `${(err as Error)?.stack ?? String(err)}\n`);
     process.exit(1);
   },

@@ -46,7 +46,15 @@ async function main(): Promise<void> {
   });
 
   const mailOutbox = createMailOutbox({ db: database.db, mailer, clock: systemClock, log: engineLog });
-  const jobs = createGazetteJobs({ db: database.db, dialect: database.dialect, clock: systemClock, log: engineLog, sending, mailOutbox });
+  const jobs = createGazetteJobs({
+    db: database.db,
+    dialect: database.dialect,
+    clock: systemClock,
+    log: engineLog,
+    sending,
+    mailOutbox,
+    backup: { database: config.database, config: config.backup },
+  });
 
   const app = await buildApp({
     config,

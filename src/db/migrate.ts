@@ -95,3 +95,11 @@ export async function migrateDownAll(db: Kysely<any>, log: (line: string) => voi
     if (!set.results || set.results.length === 0) return rolled;
   }
 }
+
+/** The migrations this code ships, oldest first, without loading them (a backup's schema must be among them). */
+export async function knownMigrationNames(dir = MIGRATIONS_DIR): Promise<string[]> {
+  return (await fs.readdir(dir))
+    .filter((file) => MIGRATION_FILE.test(file) && !file.endsWith('.d.ts'))
+    .sort()
+    .map((file) => file.replace(/\.(js|ts)$/, ''));
+}
