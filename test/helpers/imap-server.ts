@@ -192,7 +192,7 @@ export async function startImapServer(): Promise<ImapTestServer> {
         const lock = await client.getMailboxLock(folder);
         try {
           const status = await client.status(folder, { messages: true });
-          if (!status.messages) return [];
+          if (!status || !status.messages) return [];
           const rows = await client.fetchAll('1:*', { uid: true, flags: true, envelope: true });
           return rows
             .map((m) => ({ uid: m.uid, seen: m.flags?.has('\\Seen') ?? false, messageId: m.envelope?.messageId?.replace(/^<|>$/g, ''), subject: m.envelope?.subject }))
