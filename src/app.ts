@@ -4,6 +4,7 @@ import authRoutes from './features/auth/routes.js';
 import { createAuthService } from './features/auth/service.js';
 import dashboardRoutes from './features/dashboard/routes.js';
 import { feedbackJobs } from './features/feedback/jobs.js';
+import { bounceMailboxJobs } from './features/feedback/mailbox/jobs.js';
 import { createFeedbackService } from './features/feedback/service.js';
 import healthRoutes from './features/health/routes.js';
 import jobRoutes from './features/jobs/routes.js';
@@ -126,6 +127,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // The one feedback sink: relay webhooks and the bounce mailbox job both record into it.
   const feedback = createFeedbackService({ db: ctx.db, clock: ctx.clock, secretKey: ctx.secretKey, log: app.log });
   for (const job of feedbackJobs({ feedback })) ctx.jobs.register(job);
+  for (const job of bounceMailboxJobs({ settings: ctx.config.bounceMailbox, sink: feedback, clock: ctx.clock, log: app.log })) ctx.jobs.register(job);
   await app.register(healthRoutes);
   await app.register(authRoutes, { auth });
   await app.register(dashboardRoutes);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { isValidEmail, parseMailbox } from './lib/email.js';
 import { parseBackupConfig, type BackupConfig } from './backup/settings.js';
+import { parseBounceMailboxConfig, type BounceMailboxSettings } from './features/feedback/mailbox/settings.js';
 
 /**
  * Configuration comes only from the environment. It is parsed once, here, into a frozen object; every
@@ -60,6 +61,8 @@ export interface Config {
   /** Address checks and sign-up defences (README, "Signup protection"). */
   signup: SignupConfig;
   backup: BackupConfig;
+  /** The IMAP mailbox bounces and complaints arrive in (README, "Bounce mailbox"); undefined: not polled. */
+  bounceMailbox: BounceMailboxSettings | undefined;
   /** Bearer token for /metrics; undefined turns /metrics off (it answers 404). */
   metricsToken: string | undefined;
   /** Errors go to Sentry (or a compatible server) when a DSN is set; the SDK is not loaded otherwise. */
@@ -208,6 +211,12 @@ const envSchema = z.object({
   }),
   SENTRY_ENVIRONMENT: optionalText,
   LOG_FORMAT: optionalText.refine((v) => v === undefined || v === 'json' || v === 'pretty', { message: 'must be json or pretty' }),
+  BOUNCE_IMAP_URL: optionalText,
+  BOUNCE_IMAP_PASSWORD: optionalText,
+  BOUNCE_IMAP_MAILBOX: optionalText,
+  BOUNCE_IMAP_PROCESSED_FOLDER: optionalText,
+  BOUNCE_IMAP_UNPARSED_FOLDER: optionalText,
+  BOUNCE_IMAP_ALLOW_PLAINTEXT: boolean,
   CAPTCHA_VERIFY_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/i.test(v), { message: 'must be an http(s) URL' }),
 });
 
@@ -240,6 +249,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
 
   const signup = parseSignup(e, add);
   const backup = parseBackupConfig(e, dataDir, cwd, add);
+  const bounceMailbox = parseBounceMailboxConfig(e, add);
 
   const listUnsubscribeMailto = e.LIST_UNSUBSCRIBE_MAILTO?.replace(/^mailto:/i, '');
   if (listUnsubscribeMailto !== undefined && !isValidEmail(listUnsubscribeMailto)) {
@@ -274,6 +284,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     subscribeRateLimitPerIp: e.SUBSCRIBE_RATE_LIMIT ?? 10,
     signup,
     backup,
+    bounceMailbox,
     metricsToken: e.METRICS_TOKEN,
     sentry: e.SENTRY_DSN === undefined ? undefined : { dsn: e.SENTRY_DSN, environment: e.SENTRY_ENVIRONMENT ?? 'production' },
     logFormat: e.LOG_FORMAT === 'pretty' ? 'pretty' : 'json',

@@ -2,6 +2,7 @@ import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import type { Clock } from '../../../lib/clock.js';
 import type { FeedbackReport, FeedbackSink } from '../report.js';
 import { readBounceMail, type MailVerdict } from './bounce-mail.js';
+import type { BounceMailboxSettings } from './settings.js';
 import type { VerpBase } from './verp.js';
 
 /**
@@ -13,22 +14,6 @@ import type { VerpBase } from './verp.js';
  * nothing is moved before its reports are stored: if the sink fails, the mail stays where it was, unseen,
  * and the next poll reads it again (the sink counts a report it already has once).
  */
-
-export interface BounceMailboxSettings {
-  host: string;
-  port: number;
-  /** Implicit TLS (imaps, usually 993); otherwise STARTTLS, required unless `allowPlaintext`. */
-  secure: boolean;
-  /** Lets an imap:// connection stay in cleartext when the server offers no STARTTLS. */
-  allowPlaintext: boolean;
-  user: string;
-  password: string;
-  /** The folder bounces arrive in (INBOX). */
-  mailbox: string;
-  /** Folder paths with `/` between levels (`Gazette/Processed`); created when missing. */
-  processedFolder: string;
-  unparsedFolder: string;
-}
 
 export interface BounceMailboxLog {
   info(obj: object, msg?: string): void;

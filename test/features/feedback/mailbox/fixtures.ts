@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readBounceMail } from '../../../../src/features/feedback/mailbox/bounce-mail.js';
@@ -14,4 +15,14 @@ export function reportsIn(name: string): FeedbackReport[] {
   const v = readBounceMail(fixture(name), { now: 0 });
   if (v.outcome !== 'reports') throw new Error(`${name} has no reports: ${JSON.stringify(v)}`);
   return v.reports;
+}
+
+/** A loopback port nobody listens on: one the OS just handed out and took back. */
+export function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }

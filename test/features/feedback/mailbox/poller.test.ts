@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { createBounceMailbox, type BounceMailboxDeps, type BounceMailboxSettings } from '../../../../src/features/feedback/mailbox/poller.js';
+import { createBounceMailbox, type BounceMailboxDeps } from '../../../../src/features/feedback/mailbox/poller.js';
+import type { BounceMailboxSettings } from '../../../../src/features/feedback/mailbox/settings.js';
 import type { FeedbackReport, FeedbackSink } from '../../../../src/features/feedback/report.js';
 import { FakeClock } from '../../../helpers/clock.js';
 import { startImapServer, type ImapTestServer } from '../../../helpers/imap-server.js';
-import { fixture, reportsIn } from './fixtures.js';
+import { closedPort, fixture, reportsIn } from './fixtures.js';
 
 /** A sink that keeps what it is given and, like the real one, counts a report it already has once. */
 class MemorySink implements FeedbackSink {
@@ -142,13 +142,3 @@ describe('bounce mailbox poller against a real IMAP server (Dovecot)', () => {
     assert.equal(sink.calls, 0);
   });
 });
-
-/** A loopback port nobody listens on: one the OS just handed out and took back. */
-async function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}

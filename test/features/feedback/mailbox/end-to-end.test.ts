@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { emailHash } from '../../../../src/domain/suppressions.js';
+import { BOUNCE_MAILBOX_JOB } from '../../../../src/features/feedback/mailbox/jobs.js';
+import { buildTestApp, type TestApp } from '../../../helpers/app.js';
+import { DIALECTS } from '../../../helpers/db.js';
+import { startImapServer, type ImapTestServer } from '../../../helpers/imap-server.js';
+import { startSmtpServer, type TestSmtpServer } from '../../../helpers/smtp-server.js';
+import { addReaders, makeNewsletter, testRenderer } from '../../../sending/fixtures.js';
+import { sendPost, suppressionOf } from '../helpers.js';
+import { closedPort, fixture } from './fixtures.js';
+
+/** A fixture rewritten to be about one real delivery: its recipient and its Message-ID. */
+function about(name: string, from: { address: string; messageId: string }, to: { address: string; messageId: string }): Buffer {
+  const text = fixture(name)
+    .toString('latin1')
+    .replaceAll(from.messageId, to.messageId.replace(/^<|>$/g, ''))
+    .replace(new RegExp(from.address.replace(/[.]/g, '\\.'), 'gi'), to.address);
+  return Buffer.from(text, 'latin1');
+}
+
+describe('bounce mailbox end to end: IMAP → job → feedback service → suppression', () => {
+  let imap: ImapTestServer;
+  before(async () => {
+    imap = await startImapServer();
+  });
+  after(async () => {
+    await imap?.stop();
+  });
+
+  for (const dialect of DIALECTS) {
+    describe(dialect, () => {
+      let t: TestApp | undefined;
+      let smtp: TestSmtpServer | undefined;
+      afterEach(async () => {
+        await t?.close();
+        await smtp?.close();
+        t = undefined;
+        smtp = undefined;
+      });
+
+      const imapEnv = (mailbox: string, port = imap.port) => ({
+        BOUNCE_IMAP_URL: `imap://${imap.user}:${imap.password}@127.0.0.1:${port}`,
+        BOUNCE_IMAP_MAILBOX: mailbox,
+        BOUNCE_IMAP_PROCESSED_FOLDER: `${mailbox}-done`,
+        BOUNCE_IMAP_UNPARSED_FOLDER: `${mailbox}-unparsed`,
+      });
+
+      it('a DSN and an ARF complaint in the mailbox suppress their readers, and the next send skips them', async () => {
+        smtp = await startSmtpServer();
+        const mailbox = `E2E-${dialect}`;
+        t = await buildTestApp(dialect, { env: { SMTP_URL: smtp.url, ...imapEnv(mailbox) }, renderer: testRenderer });
+        const newsletterId = (await makeNewsletter(t.db.db, t.clock.now())).id;
+        const readers = await addReaders(t.db.db, newsletterId, t.clock.now(), 3);
+        const { postId, byEmail } = await sendPost(t, newsletterId);
+        const [bounced, complained, kept] = readers.map((r) => ({ address: r.email, messageId: byEmail.get(r.email)!.message_id }));
+
+        await imap.append(mailbox, about('postfix-hard.eml', { address: 'gone@example.org', messageId: '5c3f1a9e0b7d4e21a8c6f0d2e4b6a8c1@news.example.com' }, bounced!));
+        await imap.append(mailbox, about('arf-yahoo.eml', { address: 'annoyed.reader@yahoo.com', messageId: 'a0b1c2d3e4f5061728394a5b6c7d8e9f@news.example.com' }, complained!));
+        await imap.append(mailbox, fixture('human-reply.eml'));
+
+        const result = await t.jobs.runOnce(BOUNCE_MAILBOX_JOB);
+        assert.equal(result.outcome, 'ok', JSON.stringify(result));
+
+        const reports = await t.db.db.selectFrom('feedback_reports').selectAll().orderBy('kind').execute();
+        assert.deepEqual(
+          reports.map((r) => [r.source, r.kind, r.address, r.delivery_id, r.post_id, r.outcome]),
+          [
+            ['mailbox', 'complaint', complained!.address, byEmail.get(complained!.address)!.id, postId, 'suppressed'],
+            ['mailbox', 'hard_bounce', bounced!.address, byEmail.get(bounced!.address)!.id, postId, 'suppressed'],
+          ],
+        );
+        assert.equal((await suppressionOf(t, emailHash(bounced!.address)))?.reason, 'bounced');
+        assert.equal((await suppressionOf(t, emailHash(bounced!.address)))?.source, 'mailbox');
+        assert.equal((await suppressionOf(t, emailHash(complained!.address)))?.reason, 'complained');
+        assert.equal(await suppressionOf(t, emailHash(kept!.address)), undefined);
+
+        assert.deepEqual(await imap.messages(mailbox), [], 'the mailbox is worked through');
+        assert.equal((await imap.messages(`${mailbox}-done`)).length, 2);
+        assert.equal((await imap.messages(`${mailbox}-unparsed`)).length, 1);
+
+        // The same mail delivered again (a second copy in the mailbox) counts once.
+        await imap.append(mailbox, about('postfix-hard.eml', { address: 'gone@example.org', messageId: '5c3f1a9e0b7d4e21a8c6f0d2e4b6a8c1@news.example.com' }, bounced!));
+        assert.equal((await t.jobs.runOnce(BOUNCE_MAILBOX_JOB)).outcome, 'ok');
+        assert.equal((await t.db.db.selectFrom('feedback_reports').select('id').execute()).length, 2);
+
+        const before = smtp.messages.length;
+        await sendPost(t, newsletterId);
+        const recipients = smtp.messages.slice(before).flatMap((m) => m.envelope.to);
+        assert.deepEqual(recipients, [kept!.address], 'the next post goes only to the reader who neither bounced nor complained');
+      });
+
+      it('an unreachable mailbox fails the job run (shown on the Jobs page) and the app carries on', async () => {
+        t = await buildTestApp(dialect, { env: imapEnv('Unreachable', await closedPort()) });
+        const result = await t.jobs.runOnce(BOUNCE_MAILBOX_JOB);
+        assert.equal(result.outcome, 'error');
+        assert.match(result.outcome === 'error' ? result.error : '', /^Bounce mailbox bounces@127\.0\.0\.1:\d+: connecting failed: ECONNREFUSED/);
+        const [run] = await t.db.db.selectFrom('job_runs').selectAll().where('job', '=', BOUNCE_MAILBOX_JOB).execute();
+        assert.equal(run?.status, 'error');
+        assert.equal((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+      });
+
+      it('without BOUNCE_IMAP_URL there is no mailbox job', async () => {
+        t = await buildTestApp(dialect);
+        assert.equal(t.jobs.jobs().some((j) => j.name === BOUNCE_MAILBOX_JOB), false);
+      });
+    });
+  }
+});
