@@ -6,6 +6,9 @@ import dashboardRoutes from './features/dashboard/routes.js';
 import { feedbackJobs } from './features/feedback/jobs.js';
 import { bounceMailboxJobs } from './features/feedback/mailbox/jobs.js';
 import { createFeedbackService } from './features/feedback/service.js';
+import webhookRoutes from './features/feedback/webhook-routes.js';
+import { createWebhookReceiver } from './features/feedback/webhooks/receiver.js';
+import { AMAZON_SNS, type SnsTrust } from './features/feedback/webhooks/sns-certificates.js';
 import healthRoutes from './features/health/routes.js';
 import jobRoutes from './features/jobs/routes.js';
 import newsletterRoutes from './features/newsletters/routes.js';
@@ -46,6 +49,8 @@ export interface BuildAppOptions extends AppContext {
   viewCache?: boolean;
   /** Awaited between two batches of an import (default: one event-loop turn); tests hold an import here. */
   importBetweenBatches?: () => Promise<unknown>;
+  /** Where SNS certificates may come from (default: Amazon's hosts); tests trust a server on loopback. */
+  snsTrust?: SnsTrust;
 }
 
 export interface NavItem {
@@ -127,6 +132,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // The one feedback sink: relay webhooks and the bounce mailbox job both record into it.
   const feedback = createFeedbackService({ db: ctx.db, clock: ctx.clock, secretKey: ctx.secretKey, log: app.log });
   for (const job of feedbackJobs({ feedback })) ctx.jobs.register(job);
+  const bounceWebhooks = createWebhookReceiver({ config: ctx.config.bounceWebhooks, clock: ctx.clock, sink: feedback, snsTrust: options.snsTrust ?? AMAZON_SNS });
   for (const job of bounceMailboxJobs({ settings: ctx.config.bounceMailbox, sink: feedback, clock: ctx.clock, log: app.log })) ctx.jobs.register(job);
   await app.register(healthRoutes);
   await app.register(authRoutes, { auth });
@@ -141,6 +147,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(postRoutes, { posts });
   await app.register(sendingRoutes, { sending });
   await app.register(archiveRoutes, { publishing });
+  await app.register(webhookRoutes, { receiver: bounceWebhooks });
   await app.register(trackingRoutes, { tracking });
 
   return app;

@@ -1,4 +1,4 @@
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 import { isValidEmail, parseMailbox } from './lib/email.js';
@@ -60,6 +60,8 @@ export interface Config {
   subscribeRateLimitPerIp: number;
   /** Address checks and sign-up defences (README, "Signup protection"). */
   signup: SignupConfig;
+  /** Relay webhooks for bounces and complaints (README, "Bounces and complaints"); a provider without its secret is off. */
+  bounceWebhooks: BounceWebhookConfig;
   backup: BackupConfig;
   /** The IMAP mailbox bounces and complaints arrive in (README, "Bounce mailbox"); undefined: not polled. */
   bounceMailbox: BounceMailboxSettings | undefined;
@@ -184,6 +186,15 @@ const envSchema = z.object({
     { message: 'must be a comma-separated list of domains like spam.example,mailinator.com' },
   ),
   RECORD_SUBSCRIBER_IP: boolean,
+  BOUNCE_SES_TOPIC_ARNS: optionalText.refine((v) => v === undefined || v.split(',').every((a) => SNS_TOPIC_ARN.test(a.trim())), {
+    message: 'must be a comma-separated list of SNS topic ARNs like arn:aws:sns:eu-west-1:123456789012:ses-bounces',
+  }),
+  BOUNCE_POSTMARK_SECRET: optionalText.refine((v) => v === undefined || v.length >= 16, { message: 'must be at least 16 characters (a password, or user:password)' }),
+  BOUNCE_MAILGUN_SIGNING_KEY: optionalText,
+  BOUNCE_SENDGRID_PUBLIC_KEY: optionalText,
+  BOUNCE_BREVO_SECRET: optionalText.refine((v) => v === undefined || v.length >= 16, { message: 'must be at least 16 characters (a token, or user:password)' }),
+  BOUNCE_RESEND_SECRET: optionalText.refine((v) => v === undefined || /^whsec_[A-Za-z0-9+/]{16,}={0,2}$/.test(v), { message: 'must be the signing secret Resend shows, starting with whsec_' }),
+  BOUNCE_WEBHOOK_RATE_LIMIT: integer('BOUNCE_WEBHOOK_RATE_LIMIT', 1, 1000000),
   SUBSCRIBE_RATE_LIMIT: integer('SUBSCRIBE_RATE_LIMIT', 1, 100000),
   EMAIL_DNS_CHECK: boolean,
   EMAIL_DNS_TIMEOUT: integer('EMAIL_DNS_TIMEOUT', 10, 30000),
@@ -248,6 +259,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   }
 
   const signup = parseSignup(e, add);
+  const bounceWebhooks = parseBounceWebhooks(e, add);
   const backup = parseBackupConfig(e, dataDir, cwd, add);
   const bounceMailbox = parseBounceMailboxConfig(e, add);
 
@@ -283,12 +295,53 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     recordSubscriberIp: e.RECORD_SUBSCRIBER_IP ?? false,
     subscribeRateLimitPerIp: e.SUBSCRIBE_RATE_LIMIT ?? 10,
     signup,
+    bounceWebhooks,
     backup,
     bounceMailbox,
     metricsToken: e.METRICS_TOKEN,
     sentry: e.SENTRY_DSN === undefined ? undefined : { dsn: e.SENTRY_DSN, environment: e.SENTRY_ENVIRONMENT ?? 'production' },
     logFormat: e.LOG_FORMAT === 'pretty' ? 'pretty' : 'json',
   } satisfies Config);
+}
+
+export interface BounceWebhookConfig {
+  /** SNS topics whose notifications are accepted; their regions decide which certificate hosts are trusted. */
+  sesTopicArns: string[];
+  postmarkSecret: string | undefined;
+  mailgunSigningKey: string | undefined;
+  /** PEM of the ECDSA P-256 key SendGrid shows for its signed event webhook. */
+  sendgridPublicKey: string | undefined;
+  brevoSecret: string | undefined;
+  resendSecret: string | undefined;
+  /** Requests per second each provider's webhook takes before answering 429 (the provider retries). */
+  ratePerSecond: number;
+}
+
+const SNS_TOPIC_ARN = /^arn:aws(-cn|-us-gov)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}$/;
+
+function parseBounceWebhooks(e: Partial<Env>, add: Add): BounceWebhookConfig {
+  let sendgridPublicKey: string | undefined;
+  if (e.BOUNCE_SENDGRID_PUBLIC_KEY !== undefined) {
+    const text = e.BOUNCE_SENDGRID_PUBLIC_KEY.replace(/\\n/g, '\n');
+    try {
+      const key = text.includes('BEGIN PUBLIC KEY')
+        ? createPublicKey(text)
+        : createPublicKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'spki' });
+      if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new Error('not P-256');
+      sendgridPublicKey = key.export({ format: 'pem', type: 'spki' }).toString();
+    } catch {
+      add('BOUNCE_SENDGRID_PUBLIC_KEY', 'must be the verification key SendGrid shows (an ECDSA P-256 public key, base64 or PEM)');
+    }
+  }
+  return {
+    sesTopicArns: (e.BOUNCE_SES_TOPIC_ARNS ?? '').split(',').map((a) => a.trim()).filter(Boolean),
+    postmarkSecret: e.BOUNCE_POSTMARK_SECRET,
+    mailgunSigningKey: e.BOUNCE_MAILGUN_SIGNING_KEY,
+    sendgridPublicKey,
+    brevoSecret: e.BOUNCE_BREVO_SECRET,
+    resendSecret: e.BOUNCE_RESEND_SECRET,
+    ratePerSecond: e.BOUNCE_WEBHOOK_RATE_LIMIT ?? 2000,
+  };
 }
 
 /** Freezes nested parts too (database, smtp, dkim, proxy list): Object.freeze alone leaves them writable. */

@@ -15,6 +15,7 @@ import { createMailOutbox, type MailOutbox } from '../../src/sending/mail-outbox
 import type { Mailer } from '../../src/sending/mailer.js';
 import type { EngineOptions } from '../../src/sending/options.js';
 import type { BulkTransport } from '../../src/sending/transport.js';
+import type { SnsTrust } from '../../src/features/feedback/webhooks/sns-certificates.js';
 import { CapturingMailer } from './capturing-mailer.js';
 import { FakeClock } from './clock.js';
 import { createTestDb, type TestDb } from './db.js';
@@ -63,6 +64,8 @@ export async function buildTestApp(
     sending?: { transport?: BulkTransport; signer?: DkimSigner | null; options?: Partial<EngineOptions> };
     /** Awaited between two batches of an import: a test holds an import mid-way here. */
     importBetweenBatches?: () => Promise<unknown>;
+    /** Where SNS signing certificates may come from (a test server on loopback instead of Amazon). */
+    snsTrust?: SnsTrust;
   } = {},
 ): Promise<TestApp> {
   const db = await createTestDb(dialect, options.sqliteFile ? { sqliteFile: options.sqliteFile } : {});
@@ -105,6 +108,7 @@ export async function buildTestApp(
     clock,
     secretKey: TEST_SECRET,
     ...(options.importBetweenBatches ? { importBetweenBatches: options.importBetweenBatches } : {}),
+    ...(options.snsTrust ? { snsTrust: options.snsTrust } : {}),
   });
   await app.ready();
   return {

@@ -28,6 +28,9 @@ export const POLICY_KEY = 'feedback.policy';
 /** Raw payloads are kept this long for the writer to inspect, then emptied by the feedback-prune job. */
 export const RAW_RETENTION_MS = 30 * 86_400_000;
 const RAW_MAX = 256 * 1024;
+/** Postgres refuses NUL in text, and a relay's payload may carry one: it is dropped, not a reason to fail. */
+const text = (value: string, max: number) => value.replace(/\u0000/g, '').slice(0, max);
+const optionalText = (value: string | undefined, max: number) => (value === undefined ? undefined : text(value, max));
 
 export type FeedbackService = ReturnType<typeof createFeedbackService>;
 
@@ -100,28 +103,41 @@ export function createFeedbackService(deps: FeedbackServiceDeps) {
     for (const n of changed) await recordEvent(trx, { type: 'unsubscribed', at: now, subscriberId, newsletterId: n, data: { source } });
   }
 
-  async function recordOne(r: FeedbackReport): Promise<boolean> {
+  async function recordOne(input: FeedbackReport): Promise<boolean> {
     const now = clock.now();
+    const r: FeedbackReport = {
+      ...input,
+      reportId: text(input.reportId, 500),
+      messageRef: {
+        messageId: optionalText(input.messageRef.messageId, 500),
+        relayId: optionalText(input.messageRef.relayId, 500),
+        verpToken: optionalText(input.messageRef.verpToken, 100),
+      },
+      address: text(input.address, 320),
+      diagnosticCode: optionalText(input.diagnosticCode, 50),
+      diagnosticText: optionalText(input.diagnosticText, 1000),
+      raw: text(input.raw, RAW_MAX),
+    };
     return db.transaction().execute(async (trx) => {
       const found = await match(trx, r.messageRef);
-      const address = normalizeEmail((r.address || found?.email || '').slice(0, 320));
+      const address = normalizeEmail(r.address || found?.email || '');
       const hash = emailHash(address);
       const subscriberId = found?.subscriberId ?? (address ? ((await repo.subscriberIdByHash(trx, hash)) ?? null) : null);
       const id = await repo.insertReport(trx, {
         source: r.source,
-        report_id: r.reportId.slice(0, 500),
+        report_id: r.reportId,
         kind: r.kind,
         address,
         email_hash: hash,
         delivery_id: found?.deliveryId ?? null,
         post_id: found?.postId ?? null,
         subscriber_id: subscriberId,
-        diagnostic_code: r.diagnosticCode?.slice(0, 50) ?? null,
-        diagnostic_text: r.diagnosticText?.slice(0, 1000) ?? null,
+        diagnostic_code: r.diagnosticCode ?? null,
+        diagnostic_text: r.diagnosticText ?? null,
         outcome: 'ignored',
         occurred_at: Number.isSafeInteger(r.occurredAt) ? r.occurredAt : now,
         received_at: now,
-        raw: r.raw.slice(0, RAW_MAX),
+        raw: r.raw,
       });
       if (id === undefined) return false;
       // A report without an address names nobody to suppress: it is kept for the writer to look at.
