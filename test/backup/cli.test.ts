@@ -3,10 +3,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { TEST_BASE_URL } from '../helpers/app.js';
 import { createTestDb } from '../helpers/db.js';
 import { freePort, runCli, startGazette, waitHealthy } from '../helpers/gazette-process.js';
 import { addReaders, makeNewsletter } from '../sending/fixtures.js';
+
+const TEST_BASE_URL = 'http://gazette.test';
 
 /** `npm run cli -- backup` and `restore <file>` as an operator runs them: exit codes and messages. */
 
@@ -48,9 +49,6 @@ describe('the backup and restore commands', { concurrency: 2 }, () => {
     const bad = await runCli(env, ['restore', garbage]);
     assert.equal(bad.code, 4, bad.output);
     assert.match(bad.output, /garbage\.sqlite\.gz was refused: it is not a SQLite database/);
-    const missing = await runCli(env, ['restore', path.join(dataDir, 'nope.sqlite.gz')]);
-    assert.equal(missing.code, 1);
-    assert.match(missing.output, /there is no file/);
 
     const [file] = readdirSync(path.join(dataDir, 'backups'));
     const restored = await runCli(env, ['restore', path.join(dataDir, 'backups', file!)]);
