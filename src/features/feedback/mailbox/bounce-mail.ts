@@ -64,12 +64,13 @@ function originalMessageId(root: MimePart, parts: MimePart[], noticeText: string
 }
 
 function messageIdOf(value: string | undefined): string | undefined {
-  const m = value ? /<([^<>\s]+@[^<>\s]+)>/.exec(value) ?? /^\s*([^<>\s]+@[^<>\s]+)\s*$/.exec(value) : null;
+  const v = value?.slice(0, 1000);
+  const m = v ? /<([^<>\s]+@[^<>\s]+)>/.exec(v) ?? /^\s*([^<>\s]+@[^<>\s]+)\s*$/.exec(v) : null;
   return m?.[1];
 }
 
 function dateOf(value: string | undefined): number | undefined {
-  const t = value ? Date.parse(value.replace(/\s*\([^)]*\)\s*$/, '')) : NaN;
+  const t = value ? Date.parse(value.slice(0, 200).replace(/\s*\([^)]*\)\s*$/, '')) : NaN;
   return Number.isFinite(t) ? t : undefined;
 }
 
@@ -79,7 +80,7 @@ function isAutoReply(headers: HeaderField[]): boolean {
   if (auto.startsWith('auto-replied')) return true;
   if (headerValue(headers, 'x-autoreply') || headerValue(headers, 'x-autorespond') || headerValue(headers, 'x-autoreply-from')) return true;
   if (/^auto[_-]?reply$/i.test(headerValue(headers, 'precedence') ?? '')) return true;
-  const subject = decodeWords(headerValue(headers, 'subject') ?? '');
+  const subject = decodeWords(headerValue(headers, 'subject') ?? '').slice(0, 1000);
   return /^(auto(matic)? ?(reply|response|antwort)|out of (the )?office|abwesenheitsnotiz|r[ée]ponse automatique|vacation|away from)/i.test(subject.replace(/^\s*\[[^\]]*\]\s*/, ''));
 }
 
@@ -155,14 +156,20 @@ function readText(ctx: Context): MailVerdict {
   return { outcome: 'reports', format: 'text', reports };
 }
 
+/** A bounce's notice is a few kilobytes; beyond this it is not read (the mail is kept whole anyway). */
+const NOTICE_LIMIT = 256 * 1024;
+
 /** The human-readable text of the report (its text/plain parts, else text/html stripped of tags). */
 function noticeTextOf(parts: MimePart[]): string {
   const plain = parts.filter((p) => p.type === 'text/plain' && !/attachment/i.test(headerValue(p.headers, 'content-disposition') ?? ''));
-  if (plain.length > 0) return plain.map(partText).join('\n');
+  if (plain.length > 0) return plain.map(partText).join('\n').slice(0, NOTICE_LIMIT);
   return parts
     .filter((p) => p.type === 'text/html')
-    .map((p) => partText(p).replace(/<(br|p|div|tr)\b[^>]*>/gi, '\n').replace(/<[^>]+>/g, ' ').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'))
-    .join('\n');
+    .map((p) => partText(p).slice(0, NOTICE_LIMIT))
+    // Bounded tag patterns: an unclosed "<" must not make each later "<" scan to the end.
+    .map((html) => html.replace(/<(br|p|div|tr)\b[^<>]{0,2000}>/gi, '\n').replace(/<[^<>]{0,2000}>/g, ' ').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'))
+    .join('\n')
+    .slice(0, NOTICE_LIMIT);
 }
 
 export function readBounceMail(raw: Buffer, options: ReadOptions): MailVerdict {

@@ -38,7 +38,8 @@ export function findStatus(text: string | undefined): string | undefined {
 /** `rfc822; Gone@Example.org` or `<gone@example.org>` → `gone@example.org`; undefined when there is no address. */
 export function addressOf(value: string | undefined): string | undefined {
   if (!value) return undefined;
-  const typed = /^\s*[a-z0-9-]+\s*;\s*(.*)$/i.exec(value);
+  // Capped: the address pattern backtracks on a long run of address characters.
+  const typed = /^\s*[a-z0-9-]+\s*;\s*(.*)$/i.exec(value.slice(0, 1000));
   const text = (typed ? typed[1]! : value).trim();
   const m = /<?([^\s<>"(),;:]+@[^\s<>"(),;:]+?)>?(?=$|[\s,;)>])/.exec(text);
   return m ? m[1]!.replace(/\.$/, '').toLowerCase() : undefined;
@@ -46,7 +47,7 @@ export function addressOf(value: string | undefined): string | undefined {
 
 function dateOf(value: string | undefined): number | undefined {
   if (!value) return undefined;
-  const t = Date.parse(value.replace(/\s*\([^)]*\)\s*$/, ''));
+  const t = Date.parse(value.slice(0, 200).replace(/\s*\([^)]*\)\s*$/, ''));
   return Number.isFinite(t) ? t : undefined;
 }
 

@@ -27,6 +27,8 @@ export interface MimePart {
 
 /** Nesting deeper than this is not a bounce: the rest is kept as an opaque body. */
 const MAX_DEPTH = 8;
+/** No real header is longer; a longer one is cut, so no later pattern ever scans an unbounded value. */
+const MAX_HEADER_VALUE = 16 * 1024;
 
 /** Splits the header block (up to the first empty line) from the body; tolerates LF-only mail. */
 function splitHead(text: string): { head: string; body: string } {
@@ -43,14 +45,14 @@ export function parseHeaderBlock(block: string): HeaderField[] {
   for (const line of block.split(/\r?\n/)) {
     if (/^[ \t]/.test(line) && fields.length > 0) {
       const last = fields[fields.length - 1]!;
-      last.value = `${last.value} ${line.trim()}`.trim();
+      if (last.value.length < MAX_HEADER_VALUE) last.value = `${last.value} ${line.trim()}`.trim().slice(0, MAX_HEADER_VALUE);
       continue;
     }
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
     const name = line.slice(0, colon).trim().toLowerCase();
     if (!/^[\x21-\x39\x3b-\x7e]+$/.test(name)) continue;
-    fields.push({ name, value: line.slice(colon + 1).trim() });
+    fields.push({ name, value: line.slice(colon + 1, colon + 1 + MAX_HEADER_VALUE).trim() });
   }
   return fields;
 }

@@ -27,13 +27,18 @@ const BOUNCE_SUBJECT =
 const DELAY_SUBJECT = /(delay|warning: message .* delayed|still being retried|will be retried)/i;
 const DELAY_TEXT = /(this is a temporary error|will (continue to )?(re)?try|still trying|has been delayed|delivery (is|has been) delayed|not yet been delivered)/i;
 const PERMANENT_TEXT = /(permanent (error|failure)|given up|giving up|could not be delivered|couldn'?t be delivered|does not exist|user unknown|no such user)/i;
-/** The line after which MTAs paste the original message (or its headers). */
-export const ORIGINAL_MARKER =
-  /^[ \t]*(-{2,}|={2,}|_{2,})?[ \t]*.*(copy of the (original )?message|original message|below this line|message headers|returned message|undelivered message|headers of the (original )?message).*$/im;
+/**
+ * Words of the separator line after which MTAs paste the original message (or its headers), e.g. Exim's
+ * "------ This is a copy of the message, including all the headers. ------". The line must start with a
+ * run of - = or _, so prose such as Sendmail's "The original message was received at…" is no marker.
+ */
+const ORIGINAL_MARKER = /(copy of the (original )?message|original message|below this line|message headers|returned message|undelivered message|headers of the (original )?message)/i;
+/** Lines longer than this are never a marker or an address line, and are not matched at all. */
+const MAX_LINE = 300;
 
 /** The From address and display text of a message. */
 function fromOf(headers: HeaderField[]): { address: string | undefined; text: string } {
-  const text = decodeWords(headerValue(headers, 'from') ?? '');
+  const text = decodeWords(headerValue(headers, 'from') ?? '').slice(0, 1000);
   return { address: addressOf(text), text };
 }
 
@@ -43,14 +48,19 @@ export function looksLikeBounce(headers: HeaderField[]): boolean {
   const local = from.address?.split('@')[0] ?? '';
   if (DAEMON_LOCAL.test(local) || /mail delivery (system|subsystem)/i.test(from.text)) return true;
   if (headerValue(headers, 'x-failed-recipients')) return true;
-  return BOUNCE_SUBJECT.test(decodeWords(headerValue(headers, 'subject') ?? ''));
+  return BOUNCE_SUBJECT.test(decodeWords(headerValue(headers, 'subject') ?? '').slice(0, 1000));
 }
 
 /** The notice part of a text bounce: the text before the copy of the original. */
 export function noticeOf(text: string): { notice: string; original: string | undefined } {
-  const m = ORIGINAL_MARKER.exec(text);
-  if (!m) return { notice: text, original: undefined };
-  return { notice: text.slice(0, m.index), original: text.slice(m.index + m[0].length).replace(/^\s*\n/, '') };
+  let offset = 0;
+  for (const line of text.split('\n')) {
+    if (line.length <= MAX_LINE && /^\s*[-=_]{2,}/.test(line) && ORIGINAL_MARKER.test(line)) {
+      return { notice: text.slice(0, offset), original: text.slice(offset + line.length + 1).replace(/^\s*\n/, '') };
+    }
+    offset += line.length + 1;
+  }
+  return { notice: text, original: undefined };
 }
 
 /**
@@ -63,7 +73,7 @@ function recipientsInNotice(notice: string, exclude: Set<string>): TextBounceRec
   const lines = notice.replace(/\r\n/g, '\n').split('\n');
   const found: Array<{ address: string; line: number }> = [];
   lines.forEach((line, i) => {
-    const m = ADDRESS_LINE.exec(line);
+    const m = line.length <= MAX_LINE ? ADDRESS_LINE.exec(line) : null;
     const address = m?.[1]?.toLowerCase();
     if (address && !exclude.has(address) && !found.some((f) => f.address === address)) found.push({ address, line: i });
   });
@@ -85,7 +95,7 @@ function withDiagnostic(address: string, chunk: string): TextBounceRecipient {
  * the bounce's own headers (X-Failed-Recipients, From, To, Subject).
  */
 export function readTextBounce(headers: HeaderField[], text: string): TextBounce {
-  const subject = decodeWords(headerValue(headers, 'subject') ?? '');
+  const subject = decodeWords(headerValue(headers, 'subject') ?? '').slice(0, 1000);
   const { notice } = noticeOf(text);
   if (DELAY_SUBJECT.test(subject) || (DELAY_TEXT.test(notice) && !PERMANENT_TEXT.test(notice))) return { kind: 'delayed' };
 

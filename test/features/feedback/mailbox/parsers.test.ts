@@ -241,3 +241,25 @@ describe('bounce classification and the small parsers', () => {
     );
   });
 });
+
+describe('bounce mail: hostile input', () => {
+  // Each of these made a backtracking pattern scan quadratically; a regression would hang (the runner's
+  // timeout fails it) rather than be slow.
+  it('reads megabyte-long lines, unclosed tags and address-like runs in linear time', () => {
+    const long = 'a'.repeat(2_000_000);
+    const mails = [
+      `From: MAILER-DAEMON@mx.example\nSubject: Undelivered Mail\n\n${'a@' + long}\n`,
+      `From: MAILER-DAEMON@mx.example\nSubject: Undelivered Mail\nContent-Type: text/html\n\n${'<'.repeat(2_000_000)}\n`,
+      `From: MAILER-DAEMON@mx.example\nSubject: Undelivered Mail\n\n-- ${long} copy of the message\n`,
+      `From: x@y.example\nSubject: warning: message ${long}\nDate: ${'('.repeat(100_000)}\n\nhello\n`,
+      `Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; ${'a@'.repeat(500_000)}\nAction: failed\n--b--\n`,
+    ];
+    for (const raw of mails) assert.ok(['unparsed', 'ignored', 'reports'].includes(read('x', Buffer.from(raw)).outcome));
+  });
+
+  it('nesting beyond eight levels is kept as an opaque body, not recursed into', () => {
+    let mail = 'Content-Type: text/plain\n\ninnermost';
+    for (let i = 0; i < 200; i++) mail = `Content-Type: message/rfc822\n\n${mail}`;
+    assert.equal(read('x', Buffer.from(`From: a@b.example\nSubject: hi\n${mail}`)).outcome, 'unparsed');
+  });
+});
