@@ -17,6 +17,11 @@ import readerRoutes from './features/readers/routes.js';
 import { createReaderService } from './features/readers/service.js';
 import outboxRoutes from './features/outbox/routes.js';
 import { createOutboxService } from './features/outbox/service.js';
+import { createLinkChecker } from './features/links/checker.js';
+import { linkCheckFetch, type OutgoingOptions } from './features/links/client.js';
+import { linkJobs } from './features/links/jobs.js';
+import linkRoutes from './features/links/routes.js';
+import { createLinkFindings, createLinkService } from './features/links/service.js';
 import archiveRoutes from './features/posts/archive-routes.js';
 import { createPublishingService } from './features/posts/publishing.js';
 import postRoutes from './features/posts/routes.js';
@@ -49,6 +54,8 @@ export interface BuildAppOptions extends AppContext {
   viewCache?: boolean;
   /** Awaited between two batches of an import (default: one event-loop turn); tests hold an import here. */
   importBetweenBatches?: () => Promise<unknown>;
+  /** Outgoing requests (link checks): tests answer host names from loopback instead of DNS. */
+  outgoing?: OutgoingOptions;
   /** Where SNS certificates may come from (default: Amazon's hosts); tests trust a server on loopback. */
   snsTrust?: SnsTrust;
 }
@@ -63,7 +70,7 @@ export interface NavItem {
  * Every plugin and feature is registered here, explicitly, so this file is the route table's index.
  */
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
-  const { logger, viewCache, importBetweenBatches, ...ctx } = options;
+  const { logger, viewCache, importBetweenBatches, outgoing, ...ctx } = options;
   const app = Fastify({
     logger: logger ?? false,
     // Fastify accepts a hop count at run time though its types only list boolean/string/string[].
@@ -119,7 +126,16 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const imports = createImportService({ db: ctx.db, dialect: ctx.dialect, clock: ctx.clock, log: app.log, sendConfirmation: readers.sendConfirmation, mailQueued: () => ctx.mailOutbox.kick(), betweenBatches: importBetweenBatches });
   // Imports run in the background: closing the app stops them after their current batch.
   app.addHook('onClose', () => imports.close());
-  const posts = createPostService({ ...ctx, engine: ctx.sending });
+  const posts = createPostService({ ...ctx, engine: ctx.sending, extraChecks: createLinkFindings({ db: ctx.db, baseUrl: ctx.config.baseUrl }) });
+  const links = createLinkService({
+    db: ctx.db,
+    clock: ctx.clock,
+    baseUrl: ctx.config.baseUrl,
+    posts,
+    checker: createLinkChecker({ fetch: linkCheckFetch({ baseUrl: ctx.config.baseUrl, allowPrivate: ctx.config.linkCheckAllowPrivate, ...outgoing }) }),
+    onBackgroundError: (err) => app.log.warn({ err }, 'a link check could not be recorded'),
+  });
+  for (const job of linkJobs({ links })) ctx.jobs.register(job);
   const publishing = createPublishingService(ctx);
   const sending = createSendingService({ db: ctx.db, engine: ctx.sending });
   // Tracking hits are group-committed; closing the app records the ones still buffered.
@@ -145,6 +161,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(subscriberRoutes, { subscribers });
   await app.register(importRoutes, { imports });
   await app.register(postRoutes, { posts });
+  await app.register(linkRoutes, { links });
   await app.register(sendingRoutes, { sending });
   await app.register(archiveRoutes, { publishing });
   await app.register(webhookRoutes, { receiver: bounceWebhooks });

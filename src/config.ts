@@ -58,6 +58,8 @@ export interface Config {
   recordSubscriberIp: boolean;
   /** Subscribe requests per minute from one IP address. */
   subscribeRateLimitPerIp: number;
+  /** Link checks may reach private, loopback and link-local addresses (an intranet's own sites). */
+  linkCheckAllowPrivate: boolean;
   /** Address checks and sign-up defences (README, "Signup protection"). */
   signup: SignupConfig;
   /** Relay webhooks for bounces and complaints (README, "Bounces and complaints"); a provider without its secret is off. */
@@ -196,6 +198,7 @@ const envSchema = z.object({
   BOUNCE_RESEND_SECRET: optionalText.refine((v) => v === undefined || /^whsec_[A-Za-z0-9+/]{16,}={0,2}$/.test(v), { message: 'must be the signing secret Resend shows, starting with whsec_' }),
   BOUNCE_WEBHOOK_RATE_LIMIT: integer('BOUNCE_WEBHOOK_RATE_LIMIT', 1, 1000000),
   SUBSCRIBE_RATE_LIMIT: integer('SUBSCRIBE_RATE_LIMIT', 1, 100000),
+  LINK_CHECK_ALLOW_PRIVATE: boolean,
   EMAIL_DNS_CHECK: boolean,
   EMAIL_DNS_TIMEOUT: integer('EMAIL_DNS_TIMEOUT', 10, 30000),
   EMAIL_DNS_SERVERS: optionalText.refine((v) => v === undefined || v.split(',').every((s) => /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:]+\]|[0-9a-f:]+)(:\d{1,5})?$/i.test(s.trim())), {
@@ -294,6 +297,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       .filter(Boolean),
     recordSubscriberIp: e.RECORD_SUBSCRIBER_IP ?? false,
     subscribeRateLimitPerIp: e.SUBSCRIBE_RATE_LIMIT ?? 10,
+    linkCheckAllowPrivate: e.LINK_CHECK_ALLOW_PRIVATE ?? false,
     signup,
     bounceWebhooks,
     backup,

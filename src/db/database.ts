@@ -8,6 +8,7 @@ import type { SettingsTable } from './tables/settings.js';
 import type { UsersTable } from './tables/users.js';
 import type { ImportProblemsTable, ImportsTable } from './tables/imports.js';
 import type { JobRunsTable } from './tables/jobs.js';
+import type { LinkChecksTable } from './tables/link-checks.js';
 import type { NewsletterSlugAliasesTable, NewslettersTable } from './tables/newsletters.js';
 import type { DeliveriesTable, LeasesTable, PostsTable } from './tables/posts.js';
 import type {
@@ -52,6 +53,7 @@ export interface Database {
   deliveries: DeliveriesTable;
   leases: LeasesTable;
   job_runs: JobRunsTable;
+  link_checks: LinkChecksTable;
   feedback_reports: FeedbackReportsTable;
   tracked_links: TrackedLinksTable;
   tracking_hits: TrackingHitsTable;

@@ -5,6 +5,7 @@ import type { Dialect } from '../../src/db/database.js';
 import { renderPostEmail } from '../../src/features/posts/email.js';
 import { withTracking } from '../../src/features/tracking/email-tracking.js';
 import { trackingKey } from '../../src/domain/tracking.js';
+import type { OutgoingOptions } from '../../src/features/links/client.js';
 import { createGazetteJobs } from '../../src/jobs/gazette-jobs.js';
 import type { JobRegistry } from '../../src/jobs/registry.js';
 import type { PostContentRenderer } from '../../src/sending/content.js';
@@ -19,6 +20,7 @@ import type { SnsTrust } from '../../src/features/feedback/webhooks/sns-certific
 import { CapturingMailer } from './capturing-mailer.js';
 import { FakeClock } from './clock.js';
 import { createTestDb, type TestDb } from './db.js';
+import { loopbackResolver } from './outgoing.js';
 
 export const TEST_BASE_URL = 'http://gazette.test';
 export const TEST_SECRET = 'test-secret-key-that-is-long-enough-0123456789';
@@ -64,6 +66,8 @@ export async function buildTestApp(
     sending?: { transport?: BulkTransport; signer?: DkimSigner | null; options?: Partial<EngineOptions> };
     /** Awaited between two batches of an import: a test holds an import mid-way here. */
     importBetweenBatches?: () => Promise<unknown>;
+    /** Outgoing requests (link checks); by default host names answer from loopbackResolver, never DNS. */
+    outgoing?: OutgoingOptions;
     /** Where SNS signing certificates may come from (a test server on loopback instead of Amazon). */
     snsTrust?: SnsTrust;
   } = {},
@@ -108,6 +112,7 @@ export async function buildTestApp(
     clock,
     secretKey: TEST_SECRET,
     ...(options.importBetweenBatches ? { importBetweenBatches: options.importBetweenBatches } : {}),
+    outgoing: options.outgoing ?? { resolve: loopbackResolver() },
     ...(options.snsTrust ? { snsTrust: options.snsTrust } : {}),
   });
   await app.ready();

@@ -32,6 +32,8 @@ export interface PostServiceDeps {
   config: Config;
   mailer: Mailer;
   engine: PostSendingControls;
+  /** Checks that need more than the draft (the last link check's findings); added to the pre-send checks. */
+  extraChecks?: (rendered: RenderedPost) => Promise<PostCheck[]>;
 }
 
 export interface PostReview {
@@ -156,7 +158,7 @@ export function createPostService(deps: PostServiceDeps) {
 
   async function review(post: PostRow, newsletter: NewsletterRow, user: Pick<UserRow, 'name' | 'email'>): Promise<PostReview> {
     const rendered = await renderPost(post, newsletter);
-    const checks = checkPost(post, rendered);
+    const checks = [...checkPost(post, rendered), ...((await deps.extraChecks?.(rendered)) ?? [])];
     const values = sampleValues(urls, newsletter, post, user);
     const fill = (s: string, escape?: (s: string) => string) => renderMerge(parseMerge(s).segments, values, escape);
     return {

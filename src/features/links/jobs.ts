@@ -1,0 +1,14 @@
+import type { JobDefinition } from '../../jobs/registry.js';
+import type { LinkService } from './service.js';
+
+/** Link checking's recurring work; registered where the service is built (src/app.ts). */
+export function linkJobs(deps: { links: Pick<LinkService, 'prune'> }): JobDefinition[] {
+  return [
+    {
+      name: 'link-checks-prune',
+      schedule: '41 3 * * *',
+      description: 'Forgets link check results that expired more than 30 days ago.',
+      run: async () => ((await deps.links.prune()) > 0 ? undefined : 'idle'),
+    },
+  ];
+}
