@@ -63,6 +63,13 @@ function systemUser(name: string): { uid: number; gid: number } | undefined {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
+function groupName(gid: number): string {
+  const line = readFileSync('/etc/group', 'utf8')
+    .split('\n')
+    .find((l) => l.split(':')[2] === String(gid));
+  return line?.split(':')[0] ?? String(gid);
+}
+
 /** Resolves once the server greets a probe connection as ready (its auth process is up), or rejects. */
 function greeting(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -134,7 +141,7 @@ export async function startImapServer(): Promise<ImapTestServer> {
   writeFileSync(path.join(dir, 'passwd'), `${user}:{PLAIN}${password}:${mailOwner.uid}:${mailOwner.gid}::${mailHome}\n`);
   writeFileSync(
     path.join(dir, 'dovecot.conf'),
-    config(dir, port, root ? { login: 'dovenull', internal: 'dovecot', internalGroup: 'dovecot' } : { login: me.username, internal: me.username, internalGroup: String(me.gid) }),
+    config(dir, port, root ? { login: 'dovenull', internal: 'dovecot', internalGroup: 'dovecot' } : { login: me.username, internal: me.username, internalGroup: groupName(me.gid) }),
   );
   mkdirSync(mailHome);
   if (root) {
