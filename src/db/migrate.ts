@@ -81,8 +81,43 @@ async function retryingRacedIntrospection(step: () => Promise<MigrationResultSet
 
 /** Runs every pending migration; throws (never returns quietly) when one fails. */
 export async function migrateToLatest(db: Kysely<any>, log: (line: string) => void = () => {}): Promise<string[]> {
-  const migrator = createMigrator(db, MIGRATIONS_DIR, await currentSchema(db));
+  const schema = await currentSchema(db);
+  if (await schemaIsNewer(db, schema, log)) return [];
+  const migrator = createMigrator(db, MIGRATIONS_DIR, schema);
   return check(await retryingRacedIntrospection(() => migrator.migrateToLatest()), log);
+}
+
+/** The migrations the database has run; none when it has no migration table yet. */
+async function executedMigrationNames(db: Kysely<any>, schema: string | undefined): Promise<string[]> {
+  try {
+    const rows = await (schema ? db.withSchema(schema) : db).selectFrom('kysely_migration').select('name').execute();
+    return rows.map((r) => String(r.name));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * True when a newer release has already migrated the database past this one (during a rolling upgrade, an
+ * old process restarting; or a rollback to the previous image). Migrations are expand/contract, so this
+ * release runs on that schema as it is; Kysely alone would refuse to start ("previously executed migration
+ * is missing"). A database that lacks some of this release's migrations as well went down another line of
+ * releases: that is refused.
+ */
+async function schemaIsNewer(db: Kysely<any>, schema: string | undefined, log: (line: string) => void): Promise<boolean> {
+  const executed = await executedMigrationNames(db, schema);
+  const known = await knownMigrationNames();
+  const unknown = executed.filter((name) => !known.includes(name)).sort();
+  if (unknown.length === 0) return false;
+  const missing = known.filter((name) => !executed.includes(name));
+  if (missing.length > 0) {
+    throw new MigrationError(
+      `migration failed: the database has migrations this release does not know (${unknown.join(', ')}) and lacks some it has (${missing.join(', ')}); it was migrated by another line of releases`,
+      [],
+    );
+  }
+  log(`the database schema is newer than this release (it has ${unknown.at(-1)}): starting without migrating, as expand/contract migrations allow`);
+  return true;
 }
 
 /** Rolls every migration back, newest first (tests and the CLI's `migrate down`). */

@@ -88,6 +88,7 @@ export function stillUsed(change: Change, old: OldSource): string[] {
   const hits: string[] = [];
   const quoted = (name: string) => new RegExp(`['"\`]${name}['"\`]|['"\`]\\w+\\.${name}['"\`]|\\b${name}\\s*:`);
   const table = new RegExp(`['"\`]${change.table}['"\`]|['"\`]${change.table}(\\.| as )`);
+  const column = 'column' in change ? change.column : '';
   for (const path of old.files()) {
     const text = old.read(path);
     if (!table.test(text)) continue;
@@ -98,7 +99,7 @@ export function stillUsed(change: Change, old: OldSource): string[] {
           ? table.test(line)
           : change.kind === 'not-null-without-default' || change.kind === 'set-not-null'
             ? new RegExp(`insertInto\\(['"\`]${change.table}['"\`]`).test(line)
-            : quoted(change.column).test(line);
+            : quoted(column).test(line);
       if (used) hits.push(`${path}:${i + 1}: ${line.trim().slice(0, 160)}`);
     });
   }
