@@ -5,6 +5,7 @@ import type { SendingEngine } from '../sending/engine.js';
 import type { MailOutbox } from '../sending/mail-outbox.js';
 import { createJobRegistry, type JobRegistry, type JobRegistryDeps } from './registry.js';
 import { sendingJobs } from './sending-jobs.js';
+import { statsJobs } from './stats-jobs.js';
 
 export interface GazetteJobsDeps extends JobRegistryDeps {
   sending: SendingEngine;
@@ -17,6 +18,7 @@ export interface GazetteJobsDeps extends JobRegistryDeps {
 export function createGazetteJobs(deps: GazetteJobsDeps): JobRegistry {
   const registry = createJobRegistry(deps);
   for (const job of sendingJobs(deps)) registry.register(job);
+  for (const job of statsJobs(deps)) registry.register(job);
   const backup = deps.backup;
   if (backup?.database.kind === 'sqlite' && backup.database.file !== ':memory:' && backup.config.schedule !== undefined) {
     registry.register(sqliteBackupJob({ databaseFile: backup.database.file, backup: { ...backup.config, schedule: backup.config.schedule }, ...(deps.log ? { log: deps.log } : {}) }));

@@ -25,6 +25,7 @@ function formValues(n: NewsletterRow): Record<string, string | boolean> {
     double_opt_in: toBool(n.double_opt_in),
     archive_public: toBool(n.archive_public),
     is_default: n.default_lock === 1,
+    tracking_mode: n.tracking_mode,
   };
 }
 

@@ -44,6 +44,10 @@ export const newsletterSchema = z.object({
   double_opt_in: checkbox,
   archive_public: checkbox,
   is_default: checkbox,
+  tracking_mode: z.preprocess(
+    (v) => v ?? 'off',
+    z.enum(['off', 'aggregate', 'subscriber'], { error: 'Choose off, aggregate counts or per subscriber.' }),
+  ),
 });
 
 export type NewsletterInput = z.infer<typeof newsletterSchema>;

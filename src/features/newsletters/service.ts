@@ -25,6 +25,7 @@ export function createNewsletterService(deps: { db: Db; clock: Clock; config: Co
       time_zone: input.time_zone,
       double_opt_in: fromBool(input.double_opt_in),
       archive_public: fromBool(input.archive_public),
+      tracking_mode: input.tracking_mode,
     };
   }
 

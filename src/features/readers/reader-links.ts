@@ -87,11 +87,18 @@ export function createReaderLinks(deps: { db: Db; clock: Clock; urls: ReturnType
     const visible = newsletters.filter((n) => byNewsletter.has(n.id) || n.archive_public === 1);
     return {
       subscriber,
-      newsletters: visible.map((n) => ({ id: n.id, name: n.name, slug: n.slug, status: byNewsletter.get(n.id)?.status ?? null })),
+      newsletters: visible.map((n) => ({
+        id: n.id,
+        name: n.name,
+        slug: n.slug,
+        status: byNewsletter.get(n.id)?.status ?? null,
+        tracksReaders: n.tracking_mode === 'subscriber',
+        trackingConsent: byNewsletter.get(n.id)?.tracking_consent_at != null,
+      })),
     };
   }
 
-  async function updatePreferences(token: string, input: { name: string; newsletterIds: number[] }): Promise<boolean> {
+  async function updatePreferences(token: string, input: { name: string; newsletterIds: number[]; trackingIds?: number[] }): Promise<boolean> {
     const view = await preferences(token);
     if (!view) return false;
     const { subscriber } = view;
@@ -112,6 +119,12 @@ export function createReaderLinks(deps: { db: Db; clock: Clock; urls: ReturnType
         } else if (sub && (await repo.transitionSubscription(trx, sub.id, ['pending', 'active'], 'unsubscribed', now))) {
           await recordEvent(trx, { type: 'unsubscribed', at: now, subscriberId: subscriber.id, newsletterId: n.id, data: { source: 'preferences' } });
         }
+      }
+      const allowTracking = new Set(input.trackingIds ?? []);
+      for (const n of view.newsletters) {
+        // Withdrawn at once, and it applies to mail already sent: later hits are recorded anonymously.
+        const allowed = n.tracksReaders && wanted.has(n.id) && allowTracking.has(n.id);
+        if (allowed !== n.trackingConsent) await repo.setTrackingConsent(trx, subscriber.id, n.id, allowed ? now : null);
       }
       await recordEvent(trx, { type: 'preferences_updated', at: now, subscriberId: subscriber.id });
     });

@@ -41,7 +41,7 @@ export async function listSubscriptions(db: DbOrTx, subscriberId: number): Promi
 
 export async function insertSubscription(
   db: DbOrTx,
-  s: { subscriberId: number; newsletterId: number; status: SubscriptionStatus; source: string; ip: string | null; at: number },
+  s: { subscriberId: number; newsletterId: number; status: SubscriptionStatus; source: string; ip: string | null; at: number; trackingConsentAt?: number | null },
 ): Promise<number> {
   const row = await db
     .insertInto('subscriptions')
@@ -53,6 +53,7 @@ export async function insertSubscription(
       consent_ip: s.ip,
       created_at: s.at,
       confirmed_at: s.status === 'active' ? s.at : null,
+      tracking_consent_at: s.trackingConsentAt ?? null,
       updated_at: s.at,
     })
     .returning('id')
@@ -67,7 +68,8 @@ export async function transitionSubscription(
   from: SubscriptionStatus[],
   to: SubscriptionStatus,
   at: number,
-  extra: { source?: string; ip?: string | null } = {},
+  // trackingConsentAt: a resubscription's form decides tracking consent afresh, as a new subscription's does.
+  extra: { source?: string; ip?: string | null; trackingConsentAt?: number | null } = {},
 ): Promise<boolean> {
   const result = await db
     .updateTable('subscriptions')
@@ -78,6 +80,7 @@ export async function transitionSubscription(
       ...(to === 'unsubscribed' ? { unsubscribed_at: at } : {}),
       ...(to === 'pending' ? { unsubscribed_at: null } : {}),
       ...(extra.source ? { source: extra.source } : {}),
+      ...(extra.trackingConsentAt !== undefined ? { tracking_consent_at: extra.trackingConsentAt } : {}),
       ...(extra.ip !== undefined ? { consent_ip: extra.ip } : {}),
     })
     .where('id', '=', id)
@@ -168,4 +171,14 @@ export async function listSubscriptionsForExport(db: DbOrTx, subscriberId: numbe
 /** A reader's whole event history, oldest first, for "download my data". */
 export async function listEventsForExport(db: DbOrTx, subscriberId: number) {
   return db.selectFrom('events').select(['type', 'created_at', 'newsletter_id', 'data']).where('subscriber_id', '=', subscriberId).orderBy('id').execute();
+}
+
+/** Records (a time) or withdraws (null) a reader's consent to per-person tracking for one newsletter. */
+export async function setTrackingConsent(db: DbOrTx, subscriberId: number, newsletterId: number, at: number | null): Promise<void> {
+  await db
+    .updateTable('subscriptions')
+    .set({ tracking_consent_at: at })
+    .where('subscriber_id', '=', subscriberId)
+    .where('newsletter_id', '=', newsletterId)
+    .execute();
 }

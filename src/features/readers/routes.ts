@@ -121,6 +121,7 @@ export default async function readerRoutes(app: TypedApp, opts: { readers: Reade
         fromHostedPage: !json && input.source !== 'embed' && sameOrigin(request),
         source: json ? 'api' : (input.source ?? 'form'),
         ip: request.ip,
+        trackingConsent: input.tracking_consent,
       });
       // Every outcome, including "already subscribed" and ignored bots, gets the same answer for this
       // newsletter's opt-in mode: the response never reveals whether an address is on the list.
@@ -234,7 +235,7 @@ export default async function readerRoutes(app: TypedApp, opts: { readers: Reade
     const ok =
       input.action === 'unsubscribe_all'
         ? await readers.unsubscribe(token, undefined, 'preferences')
-        : await readers.updatePreferences(token, { name: input.name, newsletterIds: input.newsletters });
+        : await readers.updatePreferences(token, { name: input.name, newsletterIds: input.newsletters, trackingIds: input.tracking });
     if (!ok) throw new NotFoundError('This preferences link is not valid.');
     return preferencesPage(reply, token, { saved: input.action === 'unsubscribe_all' ? 'You have been unsubscribed from everything.' : 'Your preferences are saved.' });
   });

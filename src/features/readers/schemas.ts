@@ -14,6 +14,8 @@ export const subscribeSchema = z.object({
   website: text(500).default(''),
   t: z.preprocess((v) => (typeof v === 'string' ? v : undefined), z.string().max(200).optional()),
   source: z.preprocess((v) => (v === 'embed' ? 'embed' : undefined), z.literal('embed').optional()),
+  /** The unchecked-by-default "let the writer see when I open or click" box (per-subscriber tracking). */
+  tracking_consent: z.preprocess((v) => v === 'on' || v === '1' || v === 'true' || v === true, z.boolean()),
 });
 
 export const preferencesSchema = z.object({
@@ -22,4 +24,6 @@ export const preferencesSchema = z.object({
     .preprocess((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]), z.array(idField('Choose newsletters from the list.')))
     .default([]),
   action: z.preprocess((v) => (v === 'unsubscribe_all' ? v : 'save'), z.enum(['save', 'unsubscribe_all'])),
+  /** Newsletters whose per-subscriber tracking the reader allows (the boxes they left ticked). */
+  tracking: z.preprocess((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]), z.array(idField('Choose newsletters from the list.'))).default([]),
 });

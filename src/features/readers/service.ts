@@ -40,6 +40,8 @@ export interface SubscribeInput {
   formToken: string | undefined;
   /** The post came from our own subscribe page (same origin, not JSON, not an embed): it must carry the token. */
   fromHostedPage: boolean;
+  /** The reader ticked the per-subscriber tracking box (kept only when the newsletter tracks per subscriber). */
+  trackingConsent?: boolean;
 }
 
 export type SubscribeOutcome = 'pending' | 'active' | 'ignored';
@@ -54,6 +56,11 @@ export interface ReaderServiceDeps {
 }
 
 export type ReaderService = ReturnType<typeof createReaderService>;
+
+/** Consent to per-person tracking counts only where the newsletter asks for it (the box is shown only then). */
+function trackingConsented(newsletter: NewsletterRow, input: SubscribeInput): boolean {
+  return newsletter.tracking_mode === 'subscriber' && input.trackingConsent === true;
+}
 
 export function createReaderService(deps: ReaderServiceDeps) {
   const { db, clock, config, mailOutbox, secretKey } = deps;
@@ -150,7 +157,7 @@ export function createReaderService(deps: ReaderServiceDeps) {
       const existing = await repo.findSubscription(trx, subscriber.id, newsletter.id);
       if (!existing) {
         const status = doubleOptIn ? 'pending' : 'active';
-        const subscriptionId = await repo.insertSubscription(trx, { subscriberId: subscriber.id, newsletterId: newsletter.id, status, source: input.source, ip, at: now });
+        const subscriptionId = await repo.insertSubscription(trx, { subscriberId: subscriber.id, newsletterId: newsletter.id, status, source: input.source, ip, at: now, trackingConsentAt: trackingConsented(newsletter, input) ? now : null });
         await recordEvent(trx, { type: 'subscribed', at: now, subscriberId: subscriber.id, newsletterId: newsletter.id, data: { source: input.source, status } });
         if (doubleOptIn) await sendConfirmation(trx, newsletter, subscriber, subscriptionId, null);
         return status;
@@ -171,7 +178,7 @@ export function createReaderService(deps: ReaderServiceDeps) {
       }
       if (existing.status === 'unsubscribed') {
         const to = doubleOptIn ? 'pending' : 'active';
-        await repo.transitionSubscription(trx, existing.id, ['unsubscribed'], to, now, { source: input.source, ip });
+        await repo.transitionSubscription(trx, existing.id, ['unsubscribed'], to, now, { source: input.source, ip, trackingConsentAt: trackingConsented(newsletter, input) ? now : null });
         await recordEvent(trx, { type: 'resubscribed', at: now, subscriberId: subscriber.id, newsletterId: newsletter.id, data: { source: input.source, status: to } });
         if (doubleOptIn) await sendConfirmation(trx, newsletter, subscriber, existing.id, null);
         return to;

@@ -161,13 +161,15 @@ export async function untagMany(db: DbOrTx, tagId: number, target: { ids: number
 
 /**
  * GDPR erasure. The subscriber row goes, and with it (by cascade) subscriptions, confirmation tokens
- * and tags; events keep their anonymous rows (subscriber_id becomes NULL) but lose their payload, which
+ * and tags; events and tracking hits keep their anonymous rows (subscriber_id becomes NULL) but lose their payload, which
  * may hold an IP or an address. Finished deliveries keep their row for the post's counts with the
  * address replaced by its hash; a suppression (already only a hash) stays so the address is never
  * mailed again. Import reports drop the address too.
  */
 export async function eraseSubscriber(db: DbOrTx, subscriber: { id: number; email: string; email_hash: string }): Promise<void> {
   await db.updateTable('events').set({ data: '{}' }).where('subscriber_id', '=', subscriber.id).execute();
+  // Opens and clicks stay as anonymous counts, no longer tied to the person or their delivery.
+  await db.updateTable('tracking_hits').set({ subscriber_id: null, delivery_id: null }).where('subscriber_id', '=', subscriber.id).execute();
   await db
     .updateTable('deliveries')
     .set({ email: `erased:${subscriber.email_hash}` })

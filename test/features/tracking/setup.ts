@@ -1,3 +1,4 @@
+import { afterEach } from 'node:test';
 import { simpleParser } from 'mailparser';
 import type { TrackingMode } from '../../../src/db/tables/tracking.js';
 import type { Dialect } from '../../../src/db/database.js';
@@ -58,4 +59,17 @@ export function hit(t: TestApp, path: string, o: { ua?: string; ip?: string; met
 export async function hits(t: TestApp) {
   await t.app.hitRecorder.flush(true);
   return t.db.db.selectFrom('tracking_hits').selectAll().orderBy('id').execute();
+}
+
+/** `world(mode, …)` for the tests of one suite: every world it made is closed after each test. */
+export function worldsOf(dialect: Dialect): (mode: TrackingMode, o?: { readers?: number; consenting?: number }) => Promise<TrackingWorld> {
+  const worlds: TrackingWorld[] = [];
+  afterEach(async () => {
+    for (const w of worlds.splice(0)) await w.t.close();
+  });
+  return async (mode, o) => {
+    const w = await trackingWorld(dialect, mode, o);
+    worlds.push(w);
+    return w;
+  };
 }

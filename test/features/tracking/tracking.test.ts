@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { DIALECTS } from '../../helpers/db.js';
-import { hit, hits, trackingPaths, trackingWorld, type TrackingWorld } from './setup.js';
+import { hit, hits, trackingPaths, worldsOf } from './setup.js';
 
 /**
  * Tracking end to end: a post sent through the real renderer and engine to the dev outbox, its tracking
@@ -9,15 +9,7 @@ import { hit, hits, trackingPaths, trackingWorld, type TrackingWorld } from './s
  */
 for (const dialect of DIALECTS) {
   describe(`open and click tracking (${dialect})`, () => {
-    const worlds: TrackingWorld[] = [];
-    afterEach(async () => {
-      for (const w of worlds.splice(0)) await w.t.close();
-    });
-    const world = async (...args: Parameters<typeof trackingWorld> extends [unknown, ...infer R] ? R : never) => {
-      const w = await trackingWorld(dialect, ...args);
-      worlds.push(w);
-      return w;
-    };
+    const world = worldsOf(dialect);
 
     it('off (the default) rewrites nothing and records nothing', async () => {
       const w = await world('off');

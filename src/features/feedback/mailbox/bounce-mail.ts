@@ -8,12 +8,18 @@ import { verpTokenIn, type VerpBase } from './verp.js';
 
 /**
  * One mail from the bounce mailbox into what Gazette does with it: feedback reports (a DSN's failed
- * recipients, an ARF complaint), "ignored" for mail that is understood and needs nothing (auto-replies,
- * delay notices, not-spam reports), or "unparsed" for mail a human should look at.
+ * recipients, an ARF complaint), an unsubscribe request sent through the `mailto:` of List-Unsubscribe,
+ * "ignored" for mail that is understood and needs nothing (auto-replies, delay notices, not-spam
+ * reports), or "unparsed" for mail a human should look at.
  */
 
 export type MailVerdict =
-  | { outcome: 'reports'; format: 'dsn' | 'arf' | 'text'; reports: FeedbackReport[] }
+  | { outcome: 'reports'; format: 'dsn' | 'arf' | 'text' | 'mailto'; reports: FeedbackReport[] }
+  /**
+   * The subject names the reader by their personal token (the mailto's `?subject=unsubscribe <token>`);
+   * the report's address is the token's subscriber, which the caller looks up.
+   */
+  | { outcome: 'unsubscribe'; token: string; report: Omit<FeedbackReport, 'address'> }
   | { outcome: 'ignored'; reason: string }
   | { outcome: 'unparsed'; reason: string };
 
@@ -172,6 +178,20 @@ function noticeTextOf(parts: MimePart[]): string {
     .slice(0, NOTICE_LIMIT);
 }
 
+/** The subject Gazette's List-Unsubscribe mailto asks for (src/sending/message.ts): `unsubscribe <token>`. */
+const UNSUBSCRIBE_SUBJECT = /^\s*unsubscribe\s+([A-Za-z0-9_-]{16,200})\s*$/i;
+
+function unsubscribeRequest(ctx: Context): MailVerdict | undefined {
+  const subject = decodeWords(headerValue(ctx.root.headers, 'subject') ?? '').slice(0, 300);
+  const token = UNSUBSCRIBE_SUBJECT.exec(subject)?.[1];
+  if (!token) return undefined;
+  return {
+    outcome: 'unsubscribe',
+    token,
+    report: { source: 'mailbox', reportId: ctx.reportId, messageRef: {}, kind: 'unsubscribe', occurredAt: ctx.occurredAt, raw: ctx.raw },
+  };
+}
+
 export function readBounceMail(raw: Buffer, options: ReadOptions): MailVerdict {
   const root = parseMessage(raw);
   const parts = reportParts(root);
@@ -192,6 +212,8 @@ export function readBounceMail(raw: Buffer, options: ReadOptions): MailVerdict {
   if (arf) return readArf(ctx, arf);
   const dsn = parts.find((p) => DSN_TYPES.has(p.type));
   if (dsn) return readDsn(ctx, dsn);
+  const request = unsubscribeRequest(ctx);
+  if (request) return request;
   if (looksLikeBounce(root.headers)) return readText(ctx);
   if (isAutoReply(root.headers)) return { outcome: 'ignored', reason: 'auto-reply' };
   return { outcome: 'unparsed', reason: 'neither a bounce nor a complaint' };

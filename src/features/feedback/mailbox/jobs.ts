@@ -1,5 +1,7 @@
+import type { Db } from '../../../db/database.js';
 import type { JobDefinition } from '../../../jobs/registry.js';
 import { createBounceMailbox, type BounceMailboxDeps } from './poller.js';
+import { subscriberEmailByToken } from './repository.js';
 
 export const BOUNCE_MAILBOX_JOB = 'bounce-mailbox';
 
@@ -7,10 +9,12 @@ export const BOUNCE_MAILBOX_JOB = 'bounce-mailbox';
  * The bounce mailbox's poll as a registry job, when a mailbox is configured (none otherwise). A server
  * that cannot be reached fails the run, which the Jobs page shows; the next minute tries again.
  */
-export function bounceMailboxJobs(deps: Omit<BounceMailboxDeps, 'settings'> & { settings: BounceMailboxDeps['settings'] | undefined }): JobDefinition[] {
-  const { settings } = deps;
+export function bounceMailboxJobs(
+  deps: Omit<BounceMailboxDeps, 'settings' | 'subscriberEmail'> & { settings: BounceMailboxDeps['settings'] | undefined; db: Db },
+): JobDefinition[] {
+  const { settings, db, ...rest } = deps;
   if (!settings) return [];
-  const mailbox = createBounceMailbox({ ...deps, settings });
+  const mailbox = createBounceMailbox({ ...rest, settings, subscriberEmail: (token) => subscriberEmailByToken(db, token) });
   return [
     {
       name: BOUNCE_MAILBOX_JOB,

@@ -26,6 +26,11 @@ export interface BounceMailboxDeps {
   clock: Clock;
   log: BounceMailboxLog;
   verp?: VerpBase | undefined;
+  /**
+   * The address of the subscriber with this personal token: unsubscribe requests sent through the
+   * List-Unsubscribe mailto name the reader by it. Without it those requests are left for a human.
+   */
+  subscriberEmail?: (token: string) => Promise<string | undefined>;
   /** Messages read per poll (default 100): a flood is worked through over several runs. */
   batchSize?: number;
   /** Larger messages are not downloaded: they go to the unparsed folder (default 10 MB). */
@@ -118,6 +123,25 @@ export function createBounceMailbox(deps: BounceMailboxDeps): BounceMailbox {
     return verdicts;
   }
 
+  /** Unsubscribe requests become reports about the token's subscriber; an unknown token is for a human. */
+  async function resolveRequests(verdicts: Verdict[]): Promise<Verdict[]> {
+    const out: Verdict[] = [];
+    for (const v of verdicts) {
+      if (v.verdict.outcome !== 'unsubscribe') {
+        out.push(v);
+        continue;
+      }
+      const address = await deps.subscriberEmail?.(v.verdict.token);
+      out.push({
+        uid: v.uid,
+        verdict: address
+          ? { outcome: 'reports', format: 'mailto', reports: [{ ...v.verdict.report, address }] }
+          : { outcome: 'unparsed', reason: 'an unsubscribe request whose token names no subscriber' },
+      });
+    }
+    return out;
+  }
+
   async function move(client: ImapFlow, uids: number[], destination: string): Promise<void> {
     if (uids.length > 0) await client.messageMove(uids, destination, { uid: true });
   }
@@ -130,7 +154,7 @@ export function createBounceMailbox(deps: BounceMailboxDeps): BounceMailbox {
       const found = (await client.search({ seen: false }, { uid: true })) || [];
       const uids = [...found].sort((a, b) => a - b).slice(0, batchSize);
       if (uids.length === 0) return { read: 0, reports: 0, stored: 0, duplicates: 0, processed: 0, ignored: 0, unparsed: 0 };
-      const verdicts = await readBatch(client, uids);
+      const verdicts = await resolveRequests(await readBatch(client, uids));
       const reports: FeedbackReport[] = verdicts.flatMap((v) => (v.verdict.outcome === 'reports' ? v.verdict.reports : []));
       // The sink commits before any mail moves: a crash in between re-reads mail whose reports it already has.
       const recorded = reports.length > 0 ? await sink.record(reports) : { stored: 0, duplicates: 0 };

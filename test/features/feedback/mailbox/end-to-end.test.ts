@@ -46,18 +46,19 @@ describe('bounce mailbox end to end: IMAP → job → feedback service → suppr
         BOUNCE_IMAP_UNPARSED_FOLDER: `${mailbox}-unparsed`,
       });
 
-      it('a DSN and an ARF complaint in the mailbox suppress their readers, and the next send skips them', async () => {
+      it('a DSN, an ARF complaint and a mailto unsubscribe in the mailbox take their readers off, and the next send skips them', async () => {
         smtp = await startSmtpServer();
         const mailbox = `E2E-${dialect}`;
         t = await buildTestApp(dialect, { env: { SMTP_URL: smtp.url, ...imapEnv(mailbox) }, renderer: testRenderer });
         const newsletterId = (await makeNewsletter(t.db.db, t.clock.now())).id;
-        const readers = await addReaders(t.db.db, newsletterId, t.clock.now(), 3);
+        const readers = await addReaders(t.db.db, newsletterId, t.clock.now(), 4);
         const { postId, byEmail } = await sendPost(t, newsletterId);
-        const [bounced, complained, kept] = readers.map((r) => ({ address: r.email, messageId: byEmail.get(r.email)!.message_id }));
+        const [bounced, complained, kept, leaving] = readers.map((r) => ({ address: r.email, messageId: byEmail.get(r.email)!.message_id }));
 
         await imap.append(mailbox, about('postfix-hard.eml', { address: 'gone@example.org', messageId: '5c3f1a9e0b7d4e21a8c6f0d2e4b6a8c1@news.example.com' }, bounced!));
         await imap.append(mailbox, about('arf-yahoo.eml', { address: 'annoyed.reader@yahoo.com', messageId: 'a0b1c2d3e4f5061728394a5b6c7d8e9f@news.example.com' }, complained!));
         await imap.append(mailbox, fixture('human-reply.eml'));
+        await imap.append(mailbox, fixture('mailto-unsubscribe.eml').toString('latin1').replace('q1W2e3R4t5Y6u7I8o9P0a1S2d3F4g5H6j7K8l9Z0x1C', readers[3]!.token));
 
         const result = await t.jobs.runOnce(BOUNCE_MAILBOX_JOB);
         assert.equal(result.outcome, 'ok', JSON.stringify(result));
@@ -68,6 +69,7 @@ describe('bounce mailbox end to end: IMAP → job → feedback service → suppr
           [
             ['mailbox', 'complaint', complained!.address, byEmail.get(complained!.address)!.id, postId, 'suppressed'],
             ['mailbox', 'hard_bounce', bounced!.address, byEmail.get(bounced!.address)!.id, postId, 'suppressed'],
+            ['mailbox', 'unsubscribe', leaving!.address, null, null, 'unsubscribed'],
           ],
         );
         assert.equal((await suppressionOf(t, emailHash(bounced!.address)))?.reason, 'bounced');
@@ -76,18 +78,21 @@ describe('bounce mailbox end to end: IMAP → job → feedback service → suppr
         assert.equal(await suppressionOf(t, emailHash(kept!.address)), undefined);
 
         assert.deepEqual(await imap.messages(mailbox), [], 'the mailbox is worked through');
-        assert.equal((await imap.messages(`${mailbox}-done`)).length, 2);
+        assert.equal((await imap.messages(`${mailbox}-done`)).length, 3);
         assert.equal((await imap.messages(`${mailbox}-unparsed`)).length, 1);
 
         // The same mail delivered again (a second copy in the mailbox) counts once.
         await imap.append(mailbox, about('postfix-hard.eml', { address: 'gone@example.org', messageId: '5c3f1a9e0b7d4e21a8c6f0d2e4b6a8c1@news.example.com' }, bounced!));
         assert.equal((await t.jobs.runOnce(BOUNCE_MAILBOX_JOB)).outcome, 'ok');
-        assert.equal((await t.db.db.selectFrom('feedback_reports').select('id').execute()).length, 2);
+        assert.equal((await t.db.db.selectFrom('feedback_reports').select('id').execute()).length, 3);
+        const subscription = await t.db.db.selectFrom('subscriptions').select('status').where('subscriber_id', '=', readers[3]!.id).executeTakeFirstOrThrow();
+        assert.equal(subscription.status, 'unsubscribed');
+        assert.equal(await suppressionOf(t, emailHash(leaving!.address)), undefined, 'unsubscribing is no suppression: they may sign up again');
 
         const before = smtp.messages.length;
         await sendPost(t, newsletterId);
         const recipients = smtp.messages.slice(before).flatMap((m) => m.envelope.to);
-        assert.deepEqual(recipients, [kept!.address], 'the next post goes only to the reader who neither bounced nor complained');
+        assert.deepEqual(recipients, [kept!.address], 'the next post goes only to the reader who neither bounced, complained nor left');
       });
 
       it('an unreachable mailbox fails the job run (shown on the Jobs page) and the app carries on', async () => {

@@ -174,6 +174,26 @@ describe('bounce mail: complaints (ARF, RFC 5965)', () => {
   });
 });
 
+describe('bounce mail: unsubscribe requests through the List-Unsubscribe mailto', () => {
+  it('the subject names the reader by their personal token; the From address is not trusted for it', () => {
+    const verdict = read('mailto-unsubscribe.eml');
+    assert.equal(verdict.outcome, 'unsubscribe');
+    if (verdict.outcome !== 'unsubscribe') return;
+    assert.equal(verdict.token, 'q1W2e3R4t5Y6u7I8o9P0a1S2d3F4g5H6j7K8l9Z0x1C');
+    assert.deepEqual(
+      { ...verdict.report, raw: undefined },
+      { source: 'mailbox', reportId: 'A7B8C9D0-1E2F-4A5B-8C7D-9E0F1A2B3C4D@example.com', messageRef: {}, kind: 'unsubscribe', occurredAt: Date.UTC(2026, 11, 8, 7, 45), raw: undefined },
+    );
+  });
+
+  it('a subject with no token, or a reply quoting one, is not a request', () => {
+    const mail = (subject: string) => Buffer.from(`From: a@b.example\nSubject: ${subject}\n\nplease\n`);
+    assert.equal(read('x', mail('unsubscribe')).outcome, 'unparsed');
+    assert.equal(read('x', mail('Re: unsubscribe q1W2e3R4t5Y6u7I8o9P0a1S2d3F4g5H6')).outcome, 'unparsed');
+    assert.equal(read('x', mail('=?utf-8?Q?unsubscribe_q1W2e3R4t5Y6u7I8o9P0a1S2d3F4g5H6?=')).outcome, 'unsubscribe');
+  });
+});
+
 describe('bounce mail: what is not a bounce', () => {
   it('a vacation auto-reply is ignored, never a bounce', () => {
     assert.deepEqual(read('vacation.eml'), { outcome: 'ignored', reason: 'auto-reply' });

@@ -135,6 +135,16 @@ describe('bounce mailbox poller against a real IMAP server (Dovecot)', () => {
     assert.deepEqual(sink.reports.map((r) => r.address), ['old.reader@example.net', 'annoyed.reader@yahoo.com']);
   });
 
+  it('an unsubscribe request becomes a report about the token\'s subscriber; an unknown token is left for a human', async () => {
+    await imap.append(settings.mailbox, fixture('mailto-unsubscribe.eml'));
+    await imap.append(settings.mailbox, fixture('mailto-unsubscribe.eml').toString('latin1').replace('q1W2e3R4t5', 'XXXXXXXXXX').replace('A7B8C9D0', 'B7B8C9D0'));
+    const tokens = new Map([['q1W2e3R4t5Y6u7I8o9P0a1S2d3F4g5H6j7K8l9Z0x1C', 'sam.reader@example.org']]);
+    const result = await mailbox({ subscriberEmail: async (token) => tokens.get(token) }).pollOnce();
+    assert.deepEqual(result, { read: 2, reports: 1, stored: 1, duplicates: 0, processed: 1, ignored: 0, unparsed: 1 });
+    assert.deepEqual(sink.reports.map((r) => [r.kind, r.address, r.reportId]), [['unsubscribe', 'sam.reader@example.org', 'A7B8C9D0-1E2F-4A5B-8C7D-9E0F1A2B3C4D@example.com']]);
+    assert.deepEqual(warnings.map((w) => (w.obj as { reason: string }).reason), ['an unsubscribe request whose token names no subscriber']);
+  });
+
   it('fails with a clear error when the server refuses the login or cannot be reached', async () => {
     await assert.rejects(mailbox({ settings: { ...settings, password: 'wrong' } }).pollOnce(), /bounces@127\.0\.0\.1:\d+: connecting failed: the user name or password was refused/);
     const closed = { ...settings, port: await closedPort() };
