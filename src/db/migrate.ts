@@ -29,7 +29,15 @@ class FolderMigrationProvider implements MigrationProvider {
 }
 
 export function createMigrator(db: Kysely<any>, dir = MIGRATIONS_DIR, migrationTableSchema?: string): Migrator {
-  return new Migrator({ db, provider: new FolderMigrationProvider(dir), ...(migrationTableSchema ? { migrationTableSchema } : {}) });
+  // A migration's number is taken when work on it starts, and work lands in any order: a database that ran
+  // 0014 must still take 0013 when it arrives later. Expand/contract migrations never depend on one that is
+  // numbered after them (docs/upgrades.md), so running a late one after a later-numbered one is safe.
+  return new Migrator({
+    db,
+    provider: new FolderMigrationProvider(dir),
+    allowUnorderedMigrations: true,
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
+  });
 }
 
 /**

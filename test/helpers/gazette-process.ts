@@ -41,19 +41,22 @@ function newestChange(dir: string): number {
  * least as new as every file in src/ and migrations/, which CI's build step makes sure of; it starts in a
  * quarter of the CPU time tsx needs to compile the sources. Otherwise the sources, under tsx.
  */
-function serverArgs(): string[] {
-  const built = path.join(PROJECT_ROOT, 'dist', 'server.js');
+function serverArgs(root: string): string[] {
+  const built = path.join(root, 'dist', 'server.js');
   if (existsSync(built)) {
     const builtAt = statSync(built).mtimeMs;
-    if (builtAt >= newestChange(path.join(PROJECT_ROOT, 'src')) && builtAt >= newestChange(path.join(PROJECT_ROOT, 'migrations'))) return [built];
+    if (builtAt >= newestChange(path.join(root, 'src')) && builtAt >= newestChange(path.join(root, 'migrations'))) return [built];
   }
   return ['--import', 'tsx', 'src/server.ts'];
 }
 
-/** Runs the server, or `src/cli.ts` under tsx (as `npm run cli` does), with `args` and only `env` (plus the basics). */
-export function startGazette(entry: 'server' | 'cli', env: Record<string, string>, args: string[] = []): GazetteProcess {
-  const command = entry === 'server' ? serverArgs() : ['--import', 'tsx', 'src/cli.ts'];
-  const child = spawn(process.execPath, [...command, ...args], { cwd: PROJECT_ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs the server, or `src/cli.ts` under tsx (as `npm run cli` does), with `args` and only `env` (plus the
+ * basics). `root` is another copy of Gazette to run instead of this one (an older release).
+ */
+export function startGazette(entry: 'server' | 'cli', env: Record<string, string>, args: string[] = [], root = PROJECT_ROOT): GazetteProcess {
+  const command = entry === 'server' ? serverArgs(root) : ['--import', 'tsx', 'src/cli.ts'];
+  const child = spawn(process.execPath, [...command, ...args], { cwd: root, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
