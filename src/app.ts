@@ -33,6 +33,8 @@ import { createSettingsService } from './features/settings/service.js';
 import importRoutes from './features/imports/routes.js';
 import { createImportService } from './features/imports/service.js';
 import subscriberRoutes from './features/subscribers/routes.js';
+import statsRoutes from './features/stats/routes.js';
+import { createStatsService } from './features/stats/service.js';
 import { createHitRecorder } from './features/tracking/recorder.js';
 import trackingRoutes from './features/tracking/routes.js';
 import { createTrackingService } from './features/tracking/service.js';
@@ -143,6 +145,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.decorate('hitRecorder', hitRecorder);
   app.addHook('onClose', () => hitRecorder.close());
   const tracking = createTrackingService({ db: ctx.db, key: trackingKey(ctx.secretKey), baseUrl: ctx.config.baseUrl, recorder: hitRecorder });
+  const stats = createStatsService({ db: ctx.db, clock: ctx.clock });
   const settings = createSettingsService(ctx);
   const outbox = createOutboxService(ctx);
   // The one feedback sink: relay webhooks and the bounce mailbox job both record into it.
@@ -152,7 +155,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   for (const job of bounceMailboxJobs({ settings: ctx.config.bounceMailbox, sink: feedback, db: ctx.db, clock: ctx.clock, log: app.log })) ctx.jobs.register(job);
   await app.register(healthRoutes);
   await app.register(authRoutes, { auth });
-  await app.register(dashboardRoutes);
+  await app.register(dashboardRoutes, { stats });
   await app.register(settingsRoutes, { auth, settings });
   await app.register(jobRoutes);
   await app.register(outboxRoutes, { outbox });
@@ -166,6 +169,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(archiveRoutes, { publishing });
   await app.register(webhookRoutes, { receiver: bounceWebhooks });
   await app.register(trackingRoutes, { tracking });
+  await app.register(statsRoutes, { stats });
 
   return app;
 }
