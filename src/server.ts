@@ -75,6 +75,8 @@ async function main(): Promise<void> {
     await sending.stop();
     await mailOutbox.stop();
     await mailer.close();
+    // Before the database closes (onClose hooks run last-registered first): buffered hits are recorded.
+    await app.hitRecorder.close();
     await database.close();
   });
 
