@@ -6,6 +6,7 @@ import dashboardRoutes from './features/dashboard/routes.js';
 import { feedbackJobs } from './features/feedback/jobs.js';
 import { bounceMailboxJobs } from './features/feedback/mailbox/jobs.js';
 import { createFeedbackService } from './features/feedback/service.js';
+import feedbackRoutes from './features/feedback/routes.js';
 import webhookRoutes from './features/feedback/webhook-routes.js';
 import { createWebhookReceiver } from './features/feedback/webhooks/receiver.js';
 import { AMAZON_SNS, type SnsTrust } from './features/feedback/webhooks/sns-certificates.js';
@@ -89,6 +90,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     { href: '/admin/newsletters', label: 'Newsletters' },
     { href: '/admin/posts', label: 'Posts' },
     { href: '/admin/subscribers', label: 'Subscribers' },
+    { href: '/admin/suppressions', label: 'Suppressions' },
     { href: '/admin/settings', label: 'Settings' },
   ];
   if (ctx.mailer.kind === 'dev-outbox') nav.push({ href: '/admin/outbox', label: 'Outbox' });
@@ -168,6 +170,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(sendingRoutes, { sending });
   await app.register(archiveRoutes, { publishing });
   await app.register(webhookRoutes, { receiver: bounceWebhooks });
+  await app.register(feedbackRoutes, { feedback, receiver: bounceWebhooks });
   await app.register(trackingRoutes, { tracking });
   await app.register(statsRoutes, { stats });
 

@@ -14,9 +14,15 @@ export interface ImportedSubscriber {
   attributes: string;
 }
 
-/** The hashes among `hashes` that are suppressed. */
+/**
+ * The hashes among `hashes` that are suppressed, or that ever complained (marked mail as spam): an import
+ * never subscribes those again, even once the writer has lifted the suppression.
+ */
 export async function suppressedHashes(db: DbOrTx, hashes: string[]): Promise<string[]> {
-  const found = await sql<{ email_hash: string }>`select email_hash from suppressions where email_hash in (select value from ${bulkValues(db, 'text', hashes)})`.execute(db);
+  const found = await sql<{ email_hash: string }>`
+    select email_hash from suppressions where email_hash in (select value from ${bulkValues(db, 'text', hashes)})
+    union
+    select email_hash from feedback_reports where kind = 'complaint' and email_hash in (select value from ${bulkValues(db, 'text', hashes)})`.execute(db);
   return found.rows.map((r) => r.email_hash);
 }
 

@@ -121,7 +121,11 @@ export function describeEvent(e: Pick<EventRow, 'type' | 'created_at' | 'newslet
       return line(`Imported${newsletterName ? ` into ${newsletterName}` : ''}${data.status === 'pending' ? ', waiting for confirmation' : ''}`, ['import', ...statusUsed], href);
     }
     case 'bounced':
-      return line(`A post${newsletterName ? ` of ${newsletterName}` : ''} bounced: the address is suppressed`);
+      // Soft bounces (a full mailbox) count towards the bounce policy; hard ones suppress at once.
+      if (data.kind === 'soft') return line(`A post${newsletterName ? ` of ${newsletterName}` : ''} bounced for now (soft bounce)`, ['kind']);
+      return line(`A post${newsletterName ? ` of ${newsletterName}` : ''} bounced: the address is suppressed`, data.kind === 'hard' ? ['kind'] : []);
+    case 'unsuppressed':
+      return line(`Removed from the suppression list${str(data.by) ? ` by ${data.by as string}` : ''}`, ['by']);
     case 'complained':
       return line(`Reported a post${newsletterName ? ` of ${newsletterName}` : ''} as spam`);
     case 'sent':
