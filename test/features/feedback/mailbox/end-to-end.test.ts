@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { emailHash } from '../../../../src/domain/suppressions.js';
 import { BOUNCE_MAILBOX_JOB } from '../../../../src/features/feedback/mailbox/jobs.js';
-import { buildTestApp, type TestApp } from '../../../helpers/app.js';
+import { buildTestApp, setupOwner, type TestApp } from '../../../helpers/app.js';
 import { DIALECTS } from '../../../helpers/db.js';
 import { startImapServer, type ImapTestServer } from '../../../helpers/imap-server.js';
 import { startSmtpServer, type TestSmtpServer } from '../../../helpers/smtp-server.js';
@@ -103,6 +103,10 @@ describe('bounce mailbox end to end: IMAP → job → feedback service → suppr
         const [run] = await t.db.db.selectFrom('job_runs').selectAll().where('job', '=', BOUNCE_MAILBOX_JOB).execute();
         assert.equal(run?.status, 'error');
         assert.equal((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+        const page = await (await setupOwner(t)).get('/admin/jobs');
+        assert.equal(page.statusCode, 200);
+        assert.match(page.body, /bounce-mailbox/);
+        assert.match(page.body, /connecting failed: ECONNREFUSED/, 'the writer sees why on the Jobs page');
       });
 
       it('without BOUNCE_IMAP_URL there is no mailbox job', async () => {
