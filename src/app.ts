@@ -14,6 +14,8 @@ import healthRoutes from './features/health/routes.js';
 import jobRoutes from './features/jobs/routes.js';
 import newsletterRoutes from './features/newsletters/routes.js';
 import { createFirstNewsletter, createNewsletterService } from './features/newsletters/service.js';
+import protectionRoutes from './features/protection/routes.js';
+import { createProtectionService } from './features/protection/service.js';
 import readerRoutes from './features/readers/routes.js';
 import { createReaderService } from './features/readers/service.js';
 import outboxRoutes from './features/outbox/routes.js';
@@ -90,6 +92,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     { href: '/admin/newsletters', label: 'Newsletters' },
     { href: '/admin/posts', label: 'Posts' },
     { href: '/admin/subscribers', label: 'Subscribers' },
+    { href: '/admin/protection', label: 'Protection' },
     { href: '/admin/suppressions', label: 'Suppressions' },
     { href: '/admin/settings', label: 'Settings' },
   ];
@@ -125,7 +128,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     onOwnerCreated: (trx, owner) => createFirstNewsletter(trx, ctx.config, owner, ctx.clock.now()).then(() => undefined),
   });
   const newsletters = createNewsletterService({ db: ctx.db, clock: ctx.clock, config: ctx.config });
-  const readers = createReaderService({ ...ctx, log: app.log });
+  const protection = createProtectionService({ db: ctx.db, clock: ctx.clock, config: ctx.config, secretKey: ctx.secretKey });
+  const readers = createReaderService({ ...ctx, guard: protection.guard, log: app.log });
   const subscribers = createSubscriberService({ db: ctx.db, clock: ctx.clock, sendConfirmation: readers.sendConfirmation });
   const imports = createImportService({ db: ctx.db, dialect: ctx.dialect, clock: ctx.clock, log: app.log, sendConfirmation: readers.sendConfirmation, mailQueued: () => ctx.mailOutbox.kick(), betweenBatches: importBetweenBatches });
   // Imports run in the background: closing the app stops them after their current batch.
@@ -163,6 +167,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(outboxRoutes, { outbox });
   await app.register(newsletterRoutes, { newsletters });
   await app.register(readerRoutes, { readers, auth });
+  await app.register(protectionRoutes, { protection, admit: readers.admitReviewed });
   await app.register(subscriberRoutes, { subscribers });
   await app.register(importRoutes, { imports });
   await app.register(postRoutes, { posts });

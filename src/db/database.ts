@@ -5,6 +5,7 @@ import type { MailOutboxTable } from './tables/mail-outbox.js';
 import type { PasswordResetsTable } from './tables/password-resets.js';
 import type { SessionsTable } from './tables/sessions.js';
 import type { SettingsTable } from './tables/settings.js';
+import type { SignupAttemptsTable, UsedChallengesTable } from './tables/signup-protection.js';
 import type { UsersTable } from './tables/users.js';
 import type { ImportProblemsTable, ImportsTable } from './tables/imports.js';
 import type { JobRunsTable } from './tables/jobs.js';
@@ -62,6 +63,8 @@ export interface Database {
   post_stats: PostStatsTable;
   newsletter_day_stats: NewsletterDayStatsTable;
   stats_watermarks: StatsWatermarksTable;
+  signup_attempts: SignupAttemptsTable;
+  used_challenges: UsedChallengesTable;
 }
 
 export type Db = Kysely<Database>;

@@ -9,7 +9,9 @@ import { wantsJson } from '../../plugins/session.js';
 import type { AuthService } from '../auth/service.js';
 import { movedLocation, redirectMoved } from '../newsletters/moved.js';
 import { SLUG_PATTERN } from '../newsletters/schemas.js';
+import { AddressError, ChallengeError } from '../protection/service.js';
 import { preferencesSchema, subscribeSchema } from './schemas.js';
+import { answerHeld, formChoices, screeningForm, screeningJson, withChallenge, type HomeExtra } from './screening-answers.js';
 import type { ReaderService } from './service.js';
 
 const slugParams = z.object({ slug: z.string().regex(SLUG_PATTERN, 'There is no newsletter at this address.') });
@@ -69,7 +71,7 @@ export default async function readerRoutes(app: TypedApp, opts: { readers: Reade
     return { n: found.newsletter, moved: found.moved };
   }
 
-  async function homePage(reply: FastifyReply, n: NewsletterRow, extra: { values?: Record<string, string>; errors?: Record<string, string>; message?: string } = {}, status = 200) {
+  async function homePage(reply: FastifyReply, n: NewsletterRow, extra: HomeExtra = {}, status = 200) {
     const posts = n.archive_public === 1 ? await readers.archive(n.id, 50) : [];
     return reply.page(
       'readers/home',
@@ -83,9 +85,9 @@ export default async function readerRoutes(app: TypedApp, opts: { readers: Reade
         feedUrl: n.archive_public === 1 ? urls.feed(n.slug) : undefined,
         // A form handed back after a press lets the next press through at once (see formToken).
         formToken: readers.formToken({ retry: status === 422 }),
+        ...extra,
         values: extra.values ?? {},
-        errors: extra.errors,
-        message: extra.message,
+        ...withChallenge(reply, await readers.signupChallenge()),
       },
       { status },
     );
@@ -113,8 +115,9 @@ export default async function readerRoutes(app: TypedApp, opts: { readers: Reade
     const values = { email: echoed.email ?? '', name: echoed.name ?? '' };
     try {
       const input = parseForm(subscribeSchema, request.body);
+      const choice = formChoices(input);
       const outcome = await readers.subscribe(n, {
-        email: input.email,
+        ...choice,
         name: input.name,
         honeypot: input.website,
         formToken: input.t,
@@ -123,16 +126,20 @@ export default async function readerRoutes(app: TypedApp, opts: { readers: Reade
         ip: request.ip,
         trackingConsent: input.tracking_consent,
       });
+      if (outcome === 'held') return answerHeld(reply, n, json, urls.home(n.slug));
       // Every outcome, including "already subscribed" and ignored bots, gets the same answer for this
       // newsletter's opt-in mode: the response never reveals whether an address is on the list.
-      void outcome;
       const pending = n.double_opt_in === 1;
       const message = pending
-        ? `Almost done: we sent a confirmation link to ${input.email}. Open it to start receiving ${n.name}.`
+        ? `Almost done: we sent a confirmation link to ${choice.email}. Open it to start receiving ${n.name}.`
         : `You are subscribed to ${n.name}.`;
       if (json) return reply.code(200).send({ ok: true, status: pending ? 'pending' : 'subscribed', message });
       return reply.page('readers/message', { title: pending ? 'Check your inbox' : 'Subscribed', publicPage: true, newsletter: n, heading: pending ? 'Check your inbox' : 'Thank you!', message, homeUrl: urls.home(n.slug) });
     } catch (err) {
+      if (err instanceof AddressError || err instanceof ChallengeError) {
+        if (json) return reply.code(422).send(screeningJson(err));
+        return homePage(reply, n, { values, ...screeningForm(err, values.email, echoed.source) }, 422);
+      }
       if (err instanceof ValidationError) {
         if (json) return reply.code(422).send({ error: { code: err.code, message: err.message, fields: err.fields } });
         // The form token has no field of its own: its message heads the form.

@@ -5,8 +5,6 @@ import { isUniqueViolation } from '../../db/errors.js';
 import type { NewsletterRow } from '../../db/tables/newsletters.js';
 import type { SubscriberRow } from '../../db/tables/subscribers.js';
 import type { Clock } from '../../lib/clock.js';
-import { normalizeEmail } from '../../lib/email.js';
-import { RateLimitedError, ValidationError } from '../../lib/errors.js';
 import { RateLimiter } from '../../lib/rate-limiter.js';
 import { constantTimeEqual, hmacBase64Url, randomToken, sha256Hex } from '../../lib/tokens.js';
 import { publicUrls } from '../../lib/urls.js';
@@ -14,16 +12,20 @@ import { enqueueMail, type MailOutbox } from '../../sending/mail-outbox.js';
 import { recordEvent } from '../../domain/events.js';
 import { senderOf } from '../../domain/sender.js';
 import { emailHash, isSuppressed } from '../../domain/suppressions.js';
-import { findDefaultNewsletter, findNewsletterByOldSlug, findNewsletterBySlug } from '../newsletters/repository.js';
+import { findDefaultNewsletter, findNewsletterById, findNewsletterByOldSlug, findNewsletterBySlug } from '../newsletters/repository.js';
+import type { SignupGuard } from '../protection/service.js';
 import { listArchive } from '../posts/repository.js';
 import { alreadySubscribedEmail, confirmationEmail } from './emails.js';
-import { canonicalAddress } from './names.js';
+import { passGate } from './gate.js';
 import { createReaderLinks } from './reader-links.js';
 import * as repo from './repository.js';
 
 export const CONFIRM_TOKEN_TTL_MS = 7 * 24 * 60 * 60 * 1000;
-/** At most one confirmation (or "already subscribed" notice) per subscription per hour. */
-export const CONFIRM_RESEND_INTERVAL_MS = 60 * 60 * 1000;
+/**
+ * At most one confirmation (or "already subscribed" notice) per address and newsletter a day, whoever
+ * asks and from wherever: a stranger cannot turn the form into a way of mail-bombing someone.
+ */
+export const CONFIRM_RESEND_INTERVAL_MS = 24 * 60 * 60 * 1000;
 /** A human takes a moment to fill the hosted form; a bot posts at once. */
 export const MIN_FILL_MS = 2000;
 export const FORM_TOO_QUICK = 'That was quick — please press Subscribe again.';
@@ -40,11 +42,19 @@ export interface SubscribeInput {
   formToken: string | undefined;
   /** The post came from our own subscribe page (same origin, not JSON, not an embed): it must carry the token. */
   fromHostedPage: boolean;
+  /** The reader chose "keep what I typed" after a typo suggestion. */
+  acceptTypo: boolean;
+  /** The solved challenge (proof of work or captcha token), when the form carried one. */
+  challengeResponse: string | undefined;
   /** The reader ticked the per-subscriber tracking box (kept only when the newsletter tracks per subscriber). */
   trackingConsent?: boolean;
 }
 
-export type SubscribeOutcome = 'pending' | 'active' | 'ignored';
+/** `held`: kept for the writer's review (Signup protection) instead of subscribed. */
+/** What a reviewed sign-up carries besides its address, name and source: it passed the gate already. */
+const REVIEWED = { ip: '', honeypot: '', formToken: undefined, fromHostedPage: false, acceptTypo: true, challengeResponse: undefined };
+
+export type SubscribeOutcome = 'pending' | 'active' | 'ignored' | 'held';
 
 export interface ReaderServiceDeps {
   db: Db;
@@ -52,6 +62,8 @@ export interface ReaderServiceDeps {
   config: Config;
   mailOutbox: MailOutbox;
   secretKey: string;
+  /** Challenge, address checks and the record of refused sign-ups (features/protection). */
+  guard: SignupGuard;
   log?: FastifyBaseLogger;
 }
 
@@ -63,7 +75,7 @@ function trackingConsented(newsletter: NewsletterRow, input: SubscribeInput): bo
 }
 
 export function createReaderService(deps: ReaderServiceDeps) {
-  const { db, clock, config, mailOutbox, secretKey } = deps;
+  const { db, clock, config, mailOutbox, secretKey, guard } = deps;
   const urls = publicUrls(config.baseUrl);
   const perIp = new RateLimiter(clock, config.subscribeRateLimitPerIp, 60_000);
   const perAddress = new RateLimiter(clock, 5, 60 * 60 * 1000);
@@ -112,22 +124,15 @@ export function createReaderService(deps: ReaderServiceDeps) {
   }
 
   async function subscribe(newsletter: NewsletterRow, input: SubscribeInput): Promise<SubscribeOutcome> {
-    const ipWait = perIp.hit(input.ip);
-    if (ipWait > 0) throw new RateLimitedError(ipWait, 'Too many sign-ups from your network. Please wait a minute and try again.');
-    // A refused press is told so, with the form back: a person must never read "we sent you a mail" for nothing.
-    const formProblem = formTokenProblem(input.formToken, input.fromHostedPage);
-    if (formProblem) throw new ValidationError({ t: formProblem }, formProblem);
-    const email = normalizeEmail(input.email);
-    const domain = email.slice(email.lastIndexOf('@') + 1);
-    if (config.subscribeBlockedDomains.some((d) => domain === d || domain.endsWith(`.${d}`))) {
-      throw new ValidationError({ email: 'Addresses on this domain cannot subscribe. Please use another address.' });
-    }
-    const addressWait = perAddress.hit(canonicalAddress(email));
-    if (addressWait > 0) throw new RateLimitedError(addressWait, 'This address has asked to subscribe several times already. Please check your inbox, or try again later.');
-    // Bots and suppressed addresses get the same answer as everyone else, and nothing happens.
-    if (input.honeypot.trim() !== '') return 'ignored';
-    if (await isSuppressed(db, email)) return 'ignored';
+    const passed = await passGate({ guard, perIp, perAddress, formTokenProblem, tooQuick: FORM_TOO_QUICK }, newsletter, input);
+    if (passed === 'ignored') return 'ignored';
+    if (passed.held) return 'held';
+    // Suppressed addresses get the same answer as everyone else, and nothing happens.
+    if (await isSuppressed(db, passed.email)) return 'ignored';
+    return write(newsletter, input, passed.email);
+  }
 
+  async function write(newsletter: NewsletterRow, input: SubscribeInput, email: string): Promise<SubscribeOutcome> {
     let outcome: SubscribeOutcome;
     try {
       outcome = await subscribeOnce(newsletter, input, email);
@@ -188,6 +193,13 @@ export function createReaderService(deps: ReaderServiceDeps) {
     });
   }
 
+  /** A sign-up the writer approved (Signup protection), subscribed as the form would have; never a suppressed one. */
+  async function admitReviewed(held: { newsletterId: number | null; email: string; name: string; source: string }): Promise<void> {
+    const newsletter = held.newsletterId === null ? undefined : await findNewsletterById(db, held.newsletterId);
+    if (!newsletter || (await isSuppressed(db, held.email))) return;
+    await write(newsletter, { ...REVIEWED, email: held.email, name: held.name, source: held.source }, held.email);
+  }
+
   /** The newsletter at `slug`, or the one that had it before a rename (`moved`): old links keep working. */
   async function newsletterAt(slug: string): Promise<{ newsletter: NewsletterRow; moved: boolean } | undefined> {
     const current = await findNewsletterBySlug(db, slug);
@@ -199,6 +211,9 @@ export function createReaderService(deps: ReaderServiceDeps) {
   return {
     formToken,
     subscribe,
+    admitReviewed,
+    /** The challenge the subscribe form must carry right now (attack mode, or always by setting). */
+    signupChallenge: () => guard.widget(),
     sendConfirmation,
     ...links,
     newsletterAt,
