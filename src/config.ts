@@ -46,7 +46,7 @@ export interface Config {
   sendRate: number | undefined;
   mailFrom: string;
   dkim: DkimConfig | undefined;
-  /** Optional mailbox for the mailto: form of List-Unsubscribe (requests arriving there are handled by hand). */
+  /** Optional mailbox for the mailto: form of List-Unsubscribe; requests are carried out when it delivers into the bounce mailbox. */
   listUnsubscribeMailto: string | undefined;
   /** A scheduled post missed by more than this is held for the writer instead of being sent late. */
   scheduleMaxLatenessMs: number;
