@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fastifyFormbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import authRoutes from './features/auth/routes.js';
@@ -13,6 +14,9 @@ import { AMAZON_SNS, type SnsTrust } from './features/feedback/webhooks/sns-cert
 import healthRoutes from './features/health/routes.js';
 import jobRoutes from './features/jobs/routes.js';
 import newsletterRoutes from './features/newsletters/routes.js';
+import { createObservability } from './features/observability/observability.js';
+import observabilityRoutes from './features/observability/routes.js';
+import { createObservabilityService } from './features/observability/service.js';
 import { createFirstNewsletter, createNewsletterService } from './features/newsletters/service.js';
 import protectionRoutes from './features/protection/routes.js';
 import { createProtectionService } from './features/protection/service.js';
@@ -47,6 +51,7 @@ import contextPlugin, { type AppContext } from './plugins/context.js';
 import csrfPlugin from './plugins/csrf.js';
 import errorsPlugin from './plugins/errors.js';
 import inputGuardPlugin from './plugins/input-guard.js';
+import observabilityPlugin from './plugins/observability.js';
 import schemasPlugin from './plugins/schemas.js';
 import securityHeadersPlugin from './plugins/security-headers.js';
 import sessionPlugin from './plugins/session.js';
@@ -84,6 +89,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     requestIdHeader: false,
+    // Random, so the reference on an error page names one request across restarts and processes.
+    genReqId: () => randomBytes(6).toString('hex'),
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true },
   });
 
@@ -98,8 +105,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   ];
   if (ctx.mailer.kind === 'dev-outbox') nav.push({ href: '/admin/outbox', label: 'Outbox' });
 
+  const observability = ctx.observability ?? createObservability({ db: ctx.db, dialect: ctx.dialect, clock: ctx.clock });
+  if (!ctx.observability) app.addHook('onClose', async () => observability.close());
+
   // Cross-cutting plugins, in dependency order.
   await app.register(contextPlugin, { ctx });
+  await app.register(observabilityPlugin, { observability });
   await app.register(fastifyFormbody, { bodyLimit: 1024 * 1024 });
   await app.register(sessionPlugin);
   await app.register(viewsPlugin, {
@@ -159,7 +170,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   for (const job of feedbackJobs({ feedback })) ctx.jobs.register(job);
   const bounceWebhooks = createWebhookReceiver({ config: ctx.config.bounceWebhooks, clock: ctx.clock, sink: feedback, snsTrust: options.snsTrust ?? AMAZON_SNS });
   for (const job of bounceMailboxJobs({ settings: ctx.config.bounceMailbox, sink: feedback, db: ctx.db, clock: ctx.clock, log: app.log })) ctx.jobs.register(job);
+  const operations = createObservabilityService({ db: ctx.db, pingDb: ctx.pingDb, metricsToken: ctx.config.metricsToken, observability });
   await app.register(healthRoutes);
+  await app.register(observabilityRoutes, { operations });
   await app.register(authRoutes, { auth });
   await app.register(dashboardRoutes, { stats });
   await app.register(settingsRoutes, { auth, settings });

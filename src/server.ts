@@ -3,11 +3,14 @@ import { buildApp } from './app.js';
 import { createMailer, openDatabase, readEnvironment, resolveSecret } from './boot.js';
 import { ConfigError, configWarnings, loadConfig, type Config } from './config.js';
 import { MigrationError } from './db/migrate.js';
+import { createObservability, gazetteVersion } from './features/observability/observability.js';
+import { loadSentry, type SentryForwarder } from './features/observability/sentry.js';
 import { renderPostEmail, warmEmailRenderer } from './features/posts/email.js';
 import { withTracking } from './features/tracking/email-tracking.js';
 import { trackingKey } from './domain/tracking.js';
 import { createGazetteJobs } from './jobs/gazette-jobs.js';
 import { systemClock } from './lib/clock.js';
+import { formatPretty, loggerSettings } from './lib/logging.js';
 import { createDevOutbox } from './sending/dev-outbox.js';
 import { createSendingEngine } from './sending/engine.js';
 import { createMailOutbox } from './sending/mail-outbox.js';
@@ -16,12 +19,17 @@ import type { EngineLog } from './sending/options.js';
 /** The only entry point: config → database → migrations → app → listen; graceful shutdown on signals. */
 async function main(): Promise<void> {
   const config: Config = loadConfig(readEnvironment());
-  const say = (msg: string) => process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg })}\n`);
-  const warn = (msg: string) => process.stdout.write(`${JSON.stringify({ level: 40, time: Date.now(), msg })}\n`);
+  const startLine = (level: number, msg: string) => {
+    const line = JSON.stringify({ level, time: Date.now(), msg });
+    process.stdout.write(config.logFormat === 'pretty' ? formatPretty(line) : `${line}\n`);
+  };
+  const say = (msg: string) => startLine(30, msg);
+  const warn = (msg: string) => startLine(40, msg);
   for (const warning of configWarnings(config)) warn(warning);
 
   const secretKey = resolveSecret(config, warn);
   const database = await openDatabase(config, say);
+  const sentry = config.sentry ? await startSentry(config.sentry) : undefined;
   // Built once: single mail and the bulk send both keep mail here when no relay is configured.
   const devOutbox = createDevOutbox(database.db, systemClock);
   const mailer = createMailer(config, devOutbox, systemClock);
@@ -33,6 +41,14 @@ async function main(): Promise<void> {
     warn: (obj, msg) => app.log.warn(obj, msg),
     error: (obj, msg) => app.log.error(obj, msg),
   };
+  const observability = createObservability({
+    db: database.db,
+    dialect: database.dialect,
+    clock: systemClock,
+    ...(database.poolStats ? { poolStats: database.poolStats } : {}),
+    ...(sentry ? { sentry } : {}),
+    log: engineLog,
+  });
   const sending = createSendingEngine({
     db: database.db,
     sendDb: database.sendDb,
@@ -43,6 +59,7 @@ async function main(): Promise<void> {
     renderer: withTracking(renderPostEmail, { db: database.db, clock: systemClock, key: trackingKey(secretKey), baseUrl: config.baseUrl }),
     devOutbox,
     log: engineLog,
+    observer: observability.telemetry.sends,
   });
 
   const mailOutbox = createMailOutbox({ db: database.db, mailer, clock: systemClock, log: engineLog });
@@ -54,6 +71,7 @@ async function main(): Promise<void> {
     sending,
     mailOutbox,
     backup: { database: config.database, config: config.backup },
+    onRunFinished: observability.jobFinished,
   });
 
   const app = await buildApp({
@@ -68,7 +86,8 @@ async function main(): Promise<void> {
     jobs,
     clock: systemClock,
     secretKey,
-    logger: { level: config.logLevel },
+    observability,
+    logger: loggerSettings({ level: config.logLevel, format: config.logFormat }),
   });
   app.addHook('onClose', async () => {
     await jobs.stop();
@@ -77,12 +96,18 @@ async function main(): Promise<void> {
     await mailer.close();
     // Before the database closes (onClose hooks run last-registered first): buffered hits are recorded.
     await app.hitRecorder.close();
+    await observability.errors.flush();
+    observability.close();
     await database.close();
   });
 
   closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
-    if (err) app.log.error({ err }, 'shutting down after an uncaught error');
-    else app.log.info({ signal }, 'shutting down');
+    // First of all: /readyz answers 503, so a load balancer sends new requests elsewhere while this drains.
+    observability.readiness.drain();
+    if (err) {
+      app.log.error({ err }, 'shutting down after an uncaught error');
+      observability.errors.report(err, { source: 'process' });
+    } else app.log.info({ signal }, 'shutting down');
     // No new job runs, and the running ones finish; then stop claiming and let in-flight messages finish
     // (their outcomes are recorded) before closing.
     await jobs.stop();
@@ -106,6 +131,17 @@ async function main(): Promise<void> {
   jobs.start();
   // Healthy first, then the modules the email renderer loads on first use (see warmEmailRenderer).
   setImmediate(() => warmEmailRenderer().catch((err: unknown) => app.log.warn({ err }, 'could not load the email renderer')));
+}
+
+/** Loads the optional Sentry SDK; a DSN without the package installed is a setting to fix, not a crash. */
+async function startSentry(sentry: NonNullable<Config['sentry']>): Promise<SentryForwarder> {
+  try {
+    return await loadSentry({ ...sentry, release: `gazette@${gazetteVersion()}` });
+  } catch (err) {
+    throw new ConfigError([
+      { variable: 'SENTRY_DSN', message: `is set but the Sentry SDK could not be loaded (${(err as Error).message}); install the optional dependency @sentry/node` },
+    ]);
+  }
 }
 
 main().catch((err: unknown) => {

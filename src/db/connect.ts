@@ -19,6 +19,8 @@ export interface DbHandle {
   readAside?: ReadAside;
   /** Answers quickly whether the database responds (used by /healthz). */
   ping(): Promise<boolean>;
+  /** Postgres: each connection pool's size, idle and waiting counts (for /metrics); SQLite has no pool. */
+  poolStats?(): PoolStats[];
   close(): Promise<void>;
 }
 
@@ -27,6 +29,16 @@ export interface DbHandle {
  * Checkpointer.read); null when it cannot, and the caller runs the query itself.
  */
 export type ReadAside = (query: CompiledQuery) => Promise<unknown[] | null>;
+
+export interface PoolStats {
+  pool: string;
+  /** Connections open (idle or in use). */
+  total: number;
+  idle: number;
+  /** Queries waiting for a connection. */
+  waiting: number;
+  max: number;
+}
 
 export interface ConnectOptions {
   /** Keep retrying an unreachable server this long at start-up (compose start order is not guaranteed). */
@@ -267,6 +279,11 @@ async function openPostgres(url: string, options: ConnectOptions): Promise<DbHan
     dialect: 'postgres',
     // The time limit covers waiting for a free connection too: a pool held by stuck requests is unhealthy.
     ping: () => answersWithin(pool.query({ text: 'select 1', query_timeout: PING_TIMEOUT_MS } as QueryConfig).then(() => true), PING_TIMEOUT_MS),
+    poolStats: () =>
+      [
+        { pool: 'main', p: pool, max: 10 },
+        { pool: 'send', p: sendPool, max: 3 },
+      ].map(({ pool: name, p, max }) => ({ pool: name, total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount, max })),
     close: async () => {
       await sendDb.destroy();
       await db.destroy();

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { DevOutboxTable } from './tables/dev-outbox.js';
+import type { ErrorReportsTable } from './tables/error-reports.js';
 import type { FeedbackReportsTable } from './tables/feedback.js';
 import type { MailOutboxTable } from './tables/mail-outbox.js';
 import type { PasswordResetsTable } from './tables/password-resets.js';
@@ -54,6 +55,7 @@ export interface Database {
   deliveries: DeliveriesTable;
   leases: LeasesTable;
   job_runs: JobRunsTable;
+  error_reports: ErrorReportsTable;
   link_checks: LinkChecksTable;
   feedback_reports: FeedbackReportsTable;
   tracked_links: TrackedLinksTable;

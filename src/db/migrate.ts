@@ -146,3 +146,9 @@ export async function knownMigrationNames(dir = MIGRATIONS_DIR): Promise<string[
     .sort()
     .map((file) => file.replace(/\.(js|ts)$/, ''));
 }
+
+/** The migrations this code knows that the database has not run (readiness: /readyz). */
+export async function pendingMigrations(db: Kysely<any>): Promise<string[]> {
+  const migrator = createMigrator(db, MIGRATIONS_DIR, await currentSchema(db));
+  return (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
+}

@@ -86,6 +86,16 @@ export interface JobRegistryDeps {
   log?: JobLog;
   /** Runs kept per job (default KEEP_RUNS). */
   keepRuns?: number;
+  /** Hears how each run ended (metrics, error reports); called after the run is recorded, must not throw. */
+  onRunFinished?: (run: FinishedRun) => void;
+}
+
+export interface FinishedRun {
+  job: string;
+  status: 'ok' | 'idle' | 'error';
+  durationMs: number;
+  /** What the run threw, for a run that failed. */
+  error?: unknown;
 }
 
 export const KEEP_RUNS = 50;
@@ -124,10 +134,12 @@ export function createJobRegistry(deps: JobRegistryDeps): JobRegistry {
     }
     claimed(true);
     let error: string | null = null;
+    let thrown: unknown;
     let idle = false;
     try {
       idle = (await job.run({ now: startedAt, trigger })) === 'idle';
     } catch (err) {
+      thrown = err;
       error = describeError(err);
       log.error({ err, job: job.name }, 'job failed');
     }
@@ -136,6 +148,7 @@ export function createJobRegistry(deps: JobRegistryDeps): JobRegistry {
     await finishRun(lockDb, runId, { status, finishedAt, durationMs: finishedAt - startedAt, error });
     if (idle) await pruneIdleRuns(lockDb, job.name, runId);
     await pruneRuns(lockDb, job.name, keep);
+    deps.onRunFinished?.({ job: job.name, status, durationMs: finishedAt - startedAt, ...(error !== null ? { error: thrown } : {}) });
     return error === null ? { outcome: 'ok', runId } : { outcome: 'error', runId, error };
   }
 

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
+import type { Observability } from '../features/observability/observability.js';
 import type { Db, Dialect } from '../db/database.js';
 import type { JobRegistry } from '../jobs/registry.js';
 import type { Clock } from '../lib/clock.js';
@@ -27,6 +28,8 @@ export interface AppContext {
   clock: Clock;
   /** Key for HMAC-derived values (CSRF tokens, subscriber links); never leaves the server. */
   secretKey: string;
+  /** Metrics, error reports and readiness (server.ts builds it with Sentry and the pools; else buildApp does). */
+  observability?: Observability;
 }
 
 declare module 'fastify' {

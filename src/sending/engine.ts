@@ -20,6 +20,7 @@ import { dropLease, holdLease, liveLeaseOwners } from './lease-repository.js';
 import { createThreadedSmtpTransport } from './smtp-thread.js';
 import { createDevOutbox, devOutboxTransport, type DevOutbox } from './dev-outbox.js';
 import type { BulkTransport } from './transport.js';
+import type { SendObserver } from './observer.js';
 
 /**
  * The sending engine: turns a post into per-recipient `deliveries` rows and works through them
@@ -74,6 +75,8 @@ export interface SendingEngineDeps {
   signer?: DkimSigner | null;
   log?: EngineLog;
   options?: Partial<EngineOptions>;
+  /** Hears every recorded outcome (the metrics); see observer.ts. */
+  observer?: SendObserver;
 }
 
 /** The SMTP pool (in a worker thread) when SMTP is configured, else the dev outbox. */
@@ -110,6 +113,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
     options,
     sendRate: config.sendRate,
     log,
+    ...(deps.observer ? { observer: deps.observer } : {}),
   });
   const rests = createRests();
   const wake = () => {

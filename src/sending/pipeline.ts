@@ -11,6 +11,7 @@ import { createTickCommits } from './tick.js';
 import { createWakeups } from './wakeups.js';
 import type { BulkTransport } from './transport.js';
 import type { EngineLog, EngineOptions } from './options.js';
+import type { SendObserver } from './observer.js';
 
 /**
  * The send loop. It works in ticks; each tick is ONE transaction that
@@ -38,6 +39,8 @@ export interface PipelineDeps {
   /** Messages per second across the pool; undefined for as fast as the relay takes them. */
   sendRate: number | undefined;
   log: EngineLog;
+  /** Hears the outcomes of each commit (the metrics). */
+  observer?: SendObserver;
 }
 
 export interface Pipeline {
@@ -132,6 +135,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         throw err;
       }
       occupied -= committed;
+      deps.observer?.recorded(problems.length > 0 ? [...outcomes, ...problems] : outcomes);
       for (const postId of result.paused) buffer.forget(postId);
       for (const item of take) {
         if (!result.marked.has(item.row.id)) {

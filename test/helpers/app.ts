@@ -6,6 +6,8 @@ import { renderPostEmail } from '../../src/features/posts/email.js';
 import { withTracking } from '../../src/features/tracking/email-tracking.js';
 import { trackingKey } from '../../src/domain/tracking.js';
 import type { OutgoingOptions } from '../../src/features/links/client.js';
+import { createObservability, type Observability } from '../../src/features/observability/observability.js';
+import type { SentryForwarder } from '../../src/features/observability/sentry.js';
 import { createGazetteJobs } from '../../src/jobs/gazette-jobs.js';
 import type { JobRegistry } from '../../src/jobs/registry.js';
 import type { PostContentRenderer } from '../../src/sending/content.js';
@@ -47,6 +49,8 @@ export interface TestApp {
   mailOutbox: MailOutbox;
   /** The app's job registry, never started: tests drive it with `runDue(now)` and `runOnce(name)`. */
   jobs: JobRegistry;
+  /** Metrics, error reports and readiness, wired to the engine and the jobs as server.ts wires them. */
+  observability: Observability;
   /** A fresh cookie-keeping client for this app. */
   agent(): Agent;
   close(): Promise<void>;
@@ -66,6 +70,8 @@ export async function buildTestApp(
     sending?: { transport?: BulkTransport; signer?: DkimSigner | null; options?: Partial<EngineOptions> };
     /** Awaited between two batches of an import: a test holds an import mid-way here. */
     importBetweenBatches?: () => Promise<unknown>;
+    /** Errors also go here (a Sentry client pointed at a fake ingest server). */
+    sentry?: SentryForwarder;
     /** Outgoing requests (link checks); by default host names answer from loopbackResolver, never DNS. */
     outgoing?: OutgoingOptions;
     /** Where SNS signing certificates may come from (a test server on loopback instead of Amazon). */
@@ -79,6 +85,13 @@ export async function buildTestApp(
   const devOutbox = createDevOutbox(db.db, clock);
   const mailer =
     options.mailer === 'dev-outbox' ? devOutboxMailer(devOutbox, clock) : typeof options.mailer === 'object' ? options.mailer : capture;
+  const observability = createObservability({
+    db: db.db,
+    dialect: db.dialect,
+    clock,
+    ...(db.poolStats ? { poolStats: db.poolStats } : {}),
+    ...(options.sentry ? { sentry: options.sentry } : {}),
+  });
   const sending = createSendingEngine({
     db: db.db,
     sendDb: db.sendDb,
@@ -87,6 +100,7 @@ export async function buildTestApp(
     clock,
     renderer: options.renderer ?? withTracking(renderPostEmail, { db: db.db, clock, key: trackingKey(TEST_SECRET), baseUrl: config.baseUrl }),
     devOutbox,
+    observer: observability.telemetry.sends,
     ...options.sending,
   });
   const mailOutbox = createMailOutbox({ db: db.db, mailer, clock });
@@ -96,6 +110,7 @@ export async function buildTestApp(
     clock,
     sending,
     mailOutbox,
+    onRunFinished: observability.jobFinished,
     // The backup job copies a file: only an app on a SQLite file has one.
     ...(options.sqliteFile ? { backup: { database: { kind: 'sqlite' as const, file: options.sqliteFile }, config: config.backup } } : {}),
   });
@@ -111,6 +126,7 @@ export async function buildTestApp(
     jobs,
     clock,
     secretKey: TEST_SECRET,
+    observability,
     ...(options.importBetweenBatches ? { importBetweenBatches: options.importBetweenBatches } : {}),
     outgoing: options.outgoing ?? { resolve: loopbackResolver() },
     ...(options.snsTrust ? { snsTrust: options.snsTrust } : {}),
@@ -126,12 +142,15 @@ export async function buildTestApp(
     sending,
     mailOutbox,
     jobs,
+    observability,
     agent: () => new Agent(app, () => mailOutbox.idle()),
     async close() {
       await jobs.stop();
       await sending.stop();
       await mailOutbox.stop();
       await app.close();
+      await observability.errors.flush();
+      observability.close();
       await db.drop();
     },
   };
