@@ -2,7 +2,7 @@ import fp from 'fastify-plugin';
 
 // Scripts only from our origin (htmx is served from here); inline styles are allowed because email
 // previews and sanitised post HTML carry them. No plugins, no <base>, never framed by other sites.
-const CSP = [
+export const CSP = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self' 'unsafe-inline'",
