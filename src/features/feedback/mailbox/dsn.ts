@@ -88,17 +88,26 @@ export function parseDeliveryStatus(text: string): DeliveryStatus {
  * Words in a 5.x.x diagnostic that blame the sender or the content, not the address: the address still
  * works, so striking it as a hard bounce would drop a reader who did nothing wrong.
  */
-const SENDER_SIDE = /\b(spam|blocked|block ?list(ed)?|black ?list(ed)?|reputation|policy|dmarc|spf|dkim|rate limit|too many|content rejected|message rejected|rbl|spamhaus)\b/i;
+const SENDER_SIDE =
+  /\b(spam|junk|bulk|unsolicited|suspicious|phishing|virus|malware|blocked|block ?list(ed)?|black ?list(ed)?|banned|reputation|policy|dmarc|spf|dkim|unauthenticated|not authenticated|rate limit(ed)?|throttl\w*|too many|try again later|content rejected|message rejected|rbl|spamhaus)\b/i;
 /** Words that say the address itself does not exist, which beat SENDER_SIDE (e.g. "5.7.1 … user unknown"). */
-const NO_SUCH_ADDRESS = /\b(user unknown|unknown user|no such (user|mailbox|recipient)|does not exist|doesn't exist|not found|recipient ?not ?found|invalid recipient|mailbox unavailable|address rejected|disabled|deactivated|inactive)\b/i;
+const NO_SUCH_ADDRESS =
+  /\b(user unknown|unknown user|no such (user|mailbox|recipient|address)|does not exist|doesn't exist|not found|recipient ?not ?found|invalid (recipient|mailbox|address)|mailbox unavailable|account (has been )?(disabled|closed|deleted)|disabled|deactivated|inactive)\b/i;
+/**
+ * Enhanced codes (RFC 3463) about the message or the systems, not the address: a full mailbox (5.2.2),
+ * a message too big (5.2.3, 5.3.4), a mail system problem (5.3.x), delivery time expired (5.4.7),
+ * protocol trouble (5.5.x) and content (5.6.x).
+ */
+const NOT_THE_ADDRESS = /^5\.(2\.2|2\.3|3\.\d{1,3}|4\.7|5\.\d{1,3}|6\.\d{1,3})$/;
 
 /**
  * The bounce kind of one recipient's outcome, or undefined when it is no bounce (delivered, relayed,
  * expanded, or only delayed: a delay notice is not a strike, the final outcome follows later).
  *
- * - Action failed with 5.x.x is hard, except a full mailbox (x.2.2) and sender-side refusals (x.7.x
- *   with words like spam or policy), which are soft: the address is fine.
  * - Action failed with 4.x.x is soft (a relay gave up after its queue lifetime).
+ * - Action failed with 5.x.x is hard when the diagnostic says the address does not exist; otherwise
+ *   soft when the code or the diagnostic blames the message or the sender (NOT_THE_ADDRESS,
+ *   SENDER_SIDE: the address is fine); otherwise hard (5.1.x bad address, 5.4.4 no such domain, …).
  * - Action failed with no status uses the SMTP reply code of the diagnostic, else hard: RFC 3464 says
  *   failed means the message could not be delivered and no further attempts are made.
  */
@@ -109,9 +118,9 @@ export function bounceKind(r: Pick<DsnRecipient, 'action' | 'status' | 'diagnost
   if (!status) return 'hard_bounce';
   if (status.startsWith('2.')) return undefined;
   if (status.startsWith('4.')) return 'soft_bounce';
-  const diagnostic = r.diagnostic ?? '';
-  if (/^5\.2\.2$/.test(status) && !NO_SUCH_ADDRESS.test(diagnostic)) return 'soft_bounce';
-  if (/^5\.7\./.test(status) && SENDER_SIDE.test(diagnostic) && !NO_SUCH_ADDRESS.test(diagnostic)) return 'soft_bounce';
+  const diagnostic = (r.diagnostic ?? '').slice(0, 2000);
+  if (NO_SUCH_ADDRESS.test(diagnostic)) return 'hard_bounce';
+  if (NOT_THE_ADDRESS.test(status) || SENDER_SIDE.test(diagnostic)) return 'soft_bounce';
   return 'hard_bounce';
 }
 

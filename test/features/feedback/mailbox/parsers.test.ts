@@ -227,6 +227,21 @@ describe('bounce classification and the small parsers', () => {
     assert.equal(kind('failed', '5.7.1', '550 5.7.1 Message rejected as spam by Content Filtering'), 'soft_bounce');
     assert.equal(kind('failed', '5.7.1', '550 5.7.1 Recipient address rejected: user unknown'), 'hard_bounce');
     assert.equal(kind('failed', undefined, '452 too many recipients'), 'soft_bounce');
+    // The address is fine: the message, the sender or the systems are to blame.
+    assert.equal(kind('failed', '5.7.26', '550-5.7.26 This mail has been blocked because the sender is unauthenticated.'), 'soft_bounce');
+    assert.equal(kind('failed', '5.7.1', '550 5.7.1 Unfortunately, messages from [198.51.100.10] weren\'t sent. Our block list (S3150)'), 'soft_bounce');
+    assert.equal(kind('failed', '5.7.1', '554 5.7.1 Service unavailable; Client host [198.51.100.10] blocked using zen.spamhaus.org'), 'soft_bounce');
+    assert.equal(kind('failed', '5.0.0', '550 High probability of unsolicited mail'), 'soft_bounce');
+    assert.equal(kind('failed', '5.4.7', 'delivery time expired'), 'soft_bounce');
+    assert.equal(kind('failed', '5.3.4', 'message too big for system'), 'soft_bounce');
+    assert.equal(kind('failed', '5.6.0', 'content conversion failed'), 'soft_bounce');
+    // The address is gone, whatever else the answer says.
+    assert.equal(kind('failed', '5.4.4', 'Host or domain name not found'), 'hard_bounce');
+    assert.equal(kind('failed', '5.4.1', '550 5.4.1 Recipient address rejected: Access denied'), 'hard_bounce');
+    assert.equal(kind('failed', '5.5.0', '550 5.5.0 Requested action not taken: mailbox unavailable'), 'hard_bounce');
+    assert.equal(kind('failed', '5.2.1', 'The email account that you tried to reach is disabled.'), 'hard_bounce');
+    assert.equal(kind('failed', '5.7.1', '550 5.7.1 spam filter: no such user'), 'hard_bounce');
+    assert.equal(kind('failed', '5.0.0', '550 Requested action not taken'), 'hard_bounce');
     assert.equal(kind('failed'), 'hard_bounce', 'failed means no more attempts (RFC 3464)');
     assert.equal(kind('delayed', '4.4.1'), undefined);
     assert.equal(kind('delivered', '2.0.0'), undefined);
