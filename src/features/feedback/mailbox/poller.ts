@@ -151,7 +151,7 @@ export function createBounceMailbox(deps: BounceMailboxDeps): BounceMailbox {
     const unparsedPath = await folder(client, settings.unparsedFolder);
     const lock = await client.getMailboxLock(settings.mailbox);
     try {
-      const found = (await client.search({ seen: false }, { uid: true })) || [];
+      const found = (await client.search({ seen: false, deleted: false }, { uid: true })) || [];
       const uids = [...found].sort((a, b) => a - b).slice(0, batchSize);
       if (uids.length === 0) return { read: 0, reports: 0, stored: 0, duplicates: 0, processed: 0, ignored: 0, unparsed: 0 };
       const verdicts = await resolveRequests(await readBatch(client, uids));
@@ -159,7 +159,10 @@ export function createBounceMailbox(deps: BounceMailboxDeps): BounceMailbox {
       // The sink commits before any mail moves: a crash in between re-reads mail whose reports it already has.
       const recorded = reports.length > 0 ? await sink.record(reports) : { stored: 0, duplicates: 0 };
       const unparsed = verdicts.filter((v) => v.verdict.outcome === 'unparsed');
-      await move(client, verdicts.filter((v) => v.verdict.outcome !== 'unparsed').map((v) => v.uid), processedPath);
+      const done = verdicts.filter((v) => v.verdict.outcome !== 'unparsed').map((v) => v.uid);
+      // Handled mail is marked read, so in a mail client only the unparsed folder shows unread mail.
+      if (done.length > 0) await client.messageFlagsAdd(done, ['\\Seen'], { uid: true });
+      await move(client, done, processedPath);
       await move(client, unparsed.map((v) => v.uid), unparsedPath);
       for (const v of unparsed) {
         log.warn({ uid: v.uid, folder: unparsedPath, reason: v.verdict.outcome === 'unparsed' ? v.verdict.reason : '' }, 'bounce mailbox: a mail that is no bounce or complaint was moved aside for a human');

@@ -67,6 +67,8 @@ describe('bounce mailbox poller against a real IMAP server (Dovecot)', () => {
     for (const name of delivered) await imap.append(settings.mailbox, fixture(name));
     // Mail someone already read in a mail client is not ours to take.
     await imap.append(settings.mailbox, fixture('qmail-hard.eml'), ['\\Seen']);
+    // Nor is mail marked for deletion.
+    await imap.append(settings.mailbox, fixture('sendmail-headers-only.eml'), ['\\Deleted']);
 
     const result = await mailbox().pollOnce();
     assert.deepEqual(result, { read: 7, reports: 5, stored: 5, duplicates: 0, processed: 6, ignored: 1, unparsed: 1 });
@@ -98,10 +100,12 @@ describe('bounce mailbox poller against a real IMAP server (Dovecot)', () => {
       ],
     );
     assert.deepEqual(await ids(unparsed), ['CAF=reply123@mail.example.com']);
+    assert.ok((await imap.messages(processed)).every((m) => m.seen), 'handled mail is marked read');
+    assert.deepEqual((await imap.messages(unparsed)).map((m) => m.seen), [false], 'mail for a human stays unread');
     assert.equal(warnings.length, 1, 'the mail moved aside is logged');
     assert.deepEqual(warnings[0]!.obj, { uid: 7, folder: unparsed, reason: 'neither a bounce nor a complaint' });
     const left = await imap.messages(settings.mailbox);
-    assert.deepEqual(left.map((m) => [m.subject, m.seen]), [['failure notice', true]], 'the seen mail stays where it was');
+    assert.deepEqual(left.map((m) => [m.subject, m.seen]), [['failure notice', true], ['Returned mail: see transcript for details', false]], 'seen and deleted mail stays where it was');
 
     assert.deepEqual(await mailbox().pollOnce(), { read: 0, reports: 0, stored: 0, duplicates: 0, processed: 0, ignored: 0, unparsed: 0 });
     assert.equal(sink.calls, 1, 'an empty poll does not call the sink');
