@@ -47,13 +47,25 @@ export const WARMUP_MS = 500;
  * are measured too).
  */
 export async function load(
-  endpoint: 'subscribe page' | 'subscribe POST' | 'admin subscriber list',
+  endpoint: 'subscribe page' | 'subscribe POST' | 'admin subscriber list' | 'click redirect' | 'open pixel',
   baseUrl: string,
-  options: { condition: WebResult['condition']; seconds: number; cookie?: string; rate?: number; slug: string; whenWarm?: () => Promise<unknown> },
+  options: {
+    condition: WebResult['condition'];
+    seconds: number;
+    cookie?: string;
+    rate?: number;
+    slug: string;
+    whenWarm?: () => Promise<unknown>;
+    /** A GET of this path instead of the endpoint's own request (the tracking URLs). */
+    path?: string;
+    /** The status every answer should have (counted in non2xx otherwise); default any 2xx. */
+    expectStatus?: number;
+  },
 ): Promise<WebResult> {
   const common = { connections: 10, duration: options.seconds + WARMUP_MS / 1000, ...(options.rate ? { overallRate: options.rate } : {}) };
-  const opts: autocannon.Options =
-    endpoint === 'subscribe page'
+  const opts: autocannon.Options = options.path
+    ? { ...common, url: `${baseUrl}${options.path}` }
+    : endpoint === 'subscribe page'
       ? { ...common, url: `${baseUrl}/n/${options.slug}` }
       : endpoint === 'admin subscriber list'
         ? { ...common, url: `${baseUrl}/admin/subscribers`, headers: { cookie: options.cookie ?? '' } }
@@ -79,7 +91,7 @@ export async function load(
   run.on('response', (_client, statusCode, _bytes, ms) => {
     if (!measuring) return;
     latencies.push(ms);
-    if (statusCode < 200 || statusCode >= 300) non2xx += 1;
+    if (options.expectStatus !== undefined ? statusCode !== options.expectStatus : statusCode < 200 || statusCode >= 300) non2xx += 1;
   });
   let warm: Promise<unknown> = Promise.resolve();
   let warmFailed: { error: unknown } | undefined;
