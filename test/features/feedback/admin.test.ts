@@ -116,6 +116,39 @@ for (const dialect of DIALECTS) {
       assert.equal(postPage.statusCode, 404);
     });
 
+    it('warns on the dashboard when a post’s complaint rate passes 0.1% or its hard bounces 2%', async () => {
+      const newsletterId = await firstNewsletterId(t.db.db);
+      const now = t.clock.now();
+      const postOf = async (subject: string) =>
+        (await t.db.db.insertInto('posts').values({ newsletter_id: newsletterId, slug: subject.toLowerCase().replace(/\W+/g, '-'), subject, status: 'sent', started_at: now, sent_at: now, created_at: now, updated_at: now }).returning('id').executeTakeFirstOrThrow()).id;
+      const noisy = await postOf('Noisy issue');
+      const quiet = await postOf('Quiet issue');
+      for (const postId of [noisy, quiet]) {
+        await t.db.db
+          .insertInto('deliveries')
+          .values(Array.from({ length: 200 }, (_, i) => ({ post_id: postId, email: `r${i}@example.com`, message_id: `<p${postId}-${i}@gazette.test>`, status: 'sent' as const, sent_at: now, updated_at: now })))
+          .execute();
+      }
+      assert.doesNotMatch((await admin.get('/admin')).body, /role="alert"/);
+      // One complaint in 200 is 0.5%; three hard bounces are 1.5%, under 2%.
+      await feedback.record([
+        report({ kind: 'complaint', messageRef: { messageId: `p${noisy}-0@gazette.test` }, address: 'r0@example.com' }),
+        ...[1, 2, 3].map((i) => report({ kind: 'hard_bounce', messageRef: { messageId: `p${quiet}-${i}@gazette.test` }, address: `r${i}@example.com` })),
+      ]);
+      let page = await admin.get('/admin');
+      assert.match(page.body, /“Noisy issue”: 0\.50% of recipients marked it as spam \(keep it under 0\.1%\)\.<\/strong>/);
+      assert.doesNotMatch(page.body, /“Quiet issue”/);
+      await feedback.record([report({ kind: 'hard_bounce', messageRef: { messageId: `p${quiet}-4@gazette.test` }, address: 'r4@example.com' }),
+        report({ kind: 'hard_bounce', messageRef: { messageId: `p${quiet}-5@gazette.test` }, address: 'r5@example.com' })]);
+      page = await admin.get('/admin');
+      assert.match(page.body, /“Quiet issue”: 2\.5% hard-bounced \(keep it under 2%\)/);
+      assert.match(page.body, new RegExp(`href="/admin/posts/${quiet}/feedback"`));
+
+      const stats = await admin.get(`/admin/posts/${quiet}/feedback`);
+      assert.match(stats.body, /<span class="value">200<\/span><span class="label">Sent<\/span>/);
+      assert.match(stats.body, /<span class="value">5<\/span><span class="label">Hard bounces \(2\.5%\)<\/span>/);
+    });
+
     it('shows the policy with its defaults and the webhook addresses, and saves a valid one', async () => {
       let page = await admin.get('/admin/feedback/policy');
       assert.match(page.body, /name="softLimit" type="number" value="3"/);
