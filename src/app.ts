@@ -151,7 +151,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     clock: ctx.clock,
     baseUrl: ctx.config.baseUrl,
     posts,
-    checker: createLinkChecker({ fetch: linkCheckFetch({ baseUrl: ctx.config.baseUrl, allowPrivate: ctx.config.linkCheckAllowPrivate, ...outgoing }) }),
+    checker: createLinkChecker({ fetch: linkCheckFetch({ baseUrl: ctx.config.baseUrl, allowPrivate: ctx.config.linkCheckAllowPrivate, timeoutMs: ctx.config.linkCheckTimeoutMs, ...outgoing }) }),
     onBackgroundError: (err) => app.log.warn({ err }, 'a link check could not be recorded'),
   });
   for (const job of linkJobs({ links })) ctx.jobs.register(job);

@@ -60,6 +60,8 @@ export interface Config {
   subscribeRateLimitPerIp: number;
   /** Link checks may reach private, loopback and link-local addresses (an intranet's own sites). */
   linkCheckAllowPrivate: boolean;
+  /** One link check's deadline, redirects included. */
+  linkCheckTimeoutMs: number;
   /** Address checks and sign-up defences (README, "Signup protection"). */
   signup: SignupConfig;
   /** Relay webhooks for bounces and complaints (README, "Bounces and complaints"); a provider without its secret is off. */
@@ -199,6 +201,7 @@ const envSchema = z.object({
   BOUNCE_WEBHOOK_RATE_LIMIT: integer('BOUNCE_WEBHOOK_RATE_LIMIT', 1, 1000000),
   SUBSCRIBE_RATE_LIMIT: integer('SUBSCRIBE_RATE_LIMIT', 1, 100000),
   LINK_CHECK_ALLOW_PRIVATE: boolean,
+  LINK_CHECK_TIMEOUT: integer('LINK_CHECK_TIMEOUT', 1, 60),
   EMAIL_DNS_CHECK: boolean,
   EMAIL_DNS_TIMEOUT: integer('EMAIL_DNS_TIMEOUT', 10, 30000),
   EMAIL_DNS_SERVERS: optionalText.refine((v) => v === undefined || v.split(',').every((s) => /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:]+\]|[0-9a-f:]+)(:\d{1,5})?$/i.test(s.trim())), {
@@ -298,6 +301,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     recordSubscriberIp: e.RECORD_SUBSCRIBER_IP ?? false,
     subscribeRateLimitPerIp: e.SUBSCRIBE_RATE_LIMIT ?? 10,
     linkCheckAllowPrivate: e.LINK_CHECK_ALLOW_PRIVATE ?? false,
+    linkCheckTimeoutMs: (e.LINK_CHECK_TIMEOUT ?? 5) * 1000,
     signup,
     bounceWebhooks,
     backup,

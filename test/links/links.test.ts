@@ -124,7 +124,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(web.requests.slice(again).map((r) => r.path), ['/missing', '/missing'], 'a failure is kept 10 minutes, a success an hour');
       t.clock.advance(HOUR);
       const page = await owner.get(`/admin/posts/${postId}/links`);
-      assert.match(page.body, /2 not checked recently/);
+      assert.match(page.body, /2 not checked yet/);
     });
 
     it('forgets results a month after they expired, in a job', async () => {
@@ -153,6 +153,7 @@ for (const dialect of DIALECTS) {
       const row = await owner.post(loading.find((m) => m[1] === rowId(site('/missing')))![2]!, {}, HX);
       assert.equal(row.statusCode, 200);
       assert.match(row.body, /^\s*<tr id="link-[0-9a-f]{16}" data-link-state="broken" class="sev-error">/);
+      assert.match(row.body, /<p id="links-summary" class="links-summary" role="status" hx-swap-oob="true">\s*6 links\.\s*<strong class="sev-error">1 will not work\.<\/strong>\s*1 not checked yet\./, 'the summary follows, out of band');
       assert.deepEqual(web.requests.map((r) => r.path), ['/missing', '/missing']);
 
       const unknown = await owner.post(`/admin/posts/${postId}/links/${'0'.repeat(16)}/check`, {}, HX);

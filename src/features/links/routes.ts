@@ -42,9 +42,10 @@ export default async function linkRoutes(app: TypedApp, opts: { links: LinkServi
 
   app.post('/admin/posts/:id/links/:link/check', { schema: { params: linkParams, body: checkBody } }, async (request, reply) => {
     const { id, link } = request.params;
-    const row = await links.checkOne(id, link, request.user!, request.body.fresh);
+    const { row, counts } = await links.checkOne(id, link, request.user!, request.body.fresh);
     if (!htmxRequest(request).isHtmx) return reply.redirect(`/admin/posts/${id}/links?checked=1`, 303);
-    return reply.page('links/_row', { row, post: { id } }, { fragment: 'links/_row' });
+    // The row, and the summary above the table out of band, so the counts follow the rows as they finish.
+    return reply.page('links/_row-update', { row, counts, post: { id } }, { fragment: 'links/_row-update' });
   });
 
   app.post('/admin/posts/:id/links/:link/use-final', { schema: { params: linkParams } }, async (request, reply) => {

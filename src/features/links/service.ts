@@ -139,15 +139,18 @@ export function createLinkService(deps: LinkServiceDeps) {
     return work;
   }
 
-  /** The row of one link of the draft, checked now unless a fresh result is cached (or `fresh` asks anyway). */
-  async function checkOne(postId: number, linkId: string, writer: Writer, fresh: boolean): Promise<LinkRow> {
+  /**
+   * The row of one link of the draft, checked now unless a fresh result is cached (or `fresh` asks anyway),
+   * with the draft's counts as they stand after it.
+   */
+  async function checkOne(postId: number, linkId: string, writer: Writer, fresh: boolean): Promise<{ row: LinkRow; counts: LinkReport['counts'] }> {
     const before = await report(postId, writer);
     const row = before.rows.find((r) => r.id === linkId);
     if (!row) throw new NotFoundError('That link is no longer in the draft.');
-    if (!row.checkable || (!row.due && !fresh)) return row;
+    if (!row.checkable || (!row.due && !fresh)) return { row, counts: before.counts };
     await runCheck(row.url);
     const after = await report(postId, writer);
-    return after.rows.find((r) => r.id === linkId) ?? row;
+    return { row: after.rows.find((r) => r.id === linkId) ?? row, counts: after.counts };
   }
 
   /** Checks every web link that is due (all of them when `fresh`), waiting up to the budget. */
