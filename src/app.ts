@@ -57,6 +57,10 @@ import securityHeadersPlugin from './plugins/security-headers.js';
 import sessionPlugin from './plugins/session.js';
 import staticPlugin, { HTMX_URL } from './plugins/static.js';
 import viewsPlugin from './plugins/views.js';
+import outgoingWebhookRoutes from './features/webhooks/routes.js';
+import { webhookFetch } from './features/webhooks/client.js';
+import { webhookJobs } from './features/webhooks/jobs.js';
+import { createWebhookService } from './features/webhooks/service.js';
 
 export interface BuildAppOptions extends AppContext {
   logger?: FastifyServerOptions['logger'];
@@ -99,8 +103,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     { href: '/admin/newsletters', label: 'Newsletters' },
     { href: '/admin/posts', label: 'Posts' },
     { href: '/admin/subscribers', label: 'Subscribers' },
-    { href: '/admin/protection', label: 'Protection' },
     { href: '/admin/suppressions', label: 'Suppressions' },
+    { href: '/admin/protection', label: 'Protection' },
     { href: '/admin/settings', label: 'Settings' },
   ];
   if (ctx.mailer.kind === 'dev-outbox') nav.push({ href: '/admin/outbox', label: 'Outbox' });
@@ -142,7 +146,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const protection = createProtectionService({ db: ctx.db, clock: ctx.clock, config: ctx.config, secretKey: ctx.secretKey });
   const readers = createReaderService({ ...ctx, guard: protection.guard, log: app.log });
   const subscribers = createSubscriberService({ db: ctx.db, clock: ctx.clock, sendConfirmation: readers.sendConfirmation });
-  const imports = createImportService({ db: ctx.db, dialect: ctx.dialect, clock: ctx.clock, log: app.log, sendConfirmation: readers.sendConfirmation, mailQueued: () => ctx.mailOutbox.kick(), betweenBatches: importBetweenBatches });
+  const imports = createImportService({ db: ctx.db, dialect: ctx.dialect, clock: ctx.clock, log: app.log, sendConfirmation: readers.sendConfirmation, mailQueued: () => ctx.mailOutbox.kick(), checkEmails: protection.validator.checkMany, betweenBatches: importBetweenBatches });
   // Imports run in the background: closing the app stops them after their current batch.
   app.addHook('onClose', () => imports.close());
   const posts = createPostService({ ...ctx, engine: ctx.sending, extraChecks: createLinkFindings({ db: ctx.db, baseUrl: ctx.config.baseUrl }) });
@@ -170,6 +174,16 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   for (const job of feedbackJobs({ feedback })) ctx.jobs.register(job);
   const bounceWebhooks = createWebhookReceiver({ config: ctx.config.bounceWebhooks, clock: ctx.clock, sink: feedback, snsTrust: options.snsTrust ?? AMAZON_SNS });
   for (const job of bounceMailboxJobs({ settings: ctx.config.bounceMailbox, sink: feedback, db: ctx.db, clock: ctx.clock, log: app.log })) ctx.jobs.register(job);
+  const webhookUserAgent = `Gazette-Webhooks/1 (+${ctx.config.baseUrl})`;
+  const webhooks = createWebhookService({
+    db: ctx.db,
+    clock: ctx.clock,
+    fetch: webhookFetch({ allowPrivate: ctx.config.webhooksAllowPrivate, userAgent: webhookUserAgent, ...outgoing }),
+    userAgent: webhookUserAgent,
+    mailFrom: ctx.config.mailFrom,
+    mailOutbox: ctx.mailOutbox,
+  });
+  for (const job of webhookJobs({ webhooks })) ctx.jobs.register(job);
   const operations = createObservabilityService({ db: ctx.db, pingDb: ctx.pingDb, metricsToken: ctx.config.metricsToken, observability });
   await app.register(healthRoutes);
   await app.register(observabilityRoutes, { operations });
@@ -191,6 +205,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(feedbackRoutes, { feedback, receiver: bounceWebhooks });
   await app.register(trackingRoutes, { tracking });
   await app.register(statsRoutes, { stats });
+  await app.register(outgoingWebhookRoutes, { webhooks });
 
   return app;
 }

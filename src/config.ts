@@ -62,6 +62,8 @@ export interface Config {
   linkCheckAllowPrivate: boolean;
   /** One link check's deadline, redirects included. */
   linkCheckTimeoutMs: number;
+  /** Outgoing webhooks may be sent to private, loopback and link-local addresses (an intranet's own tools). */
+  webhooksAllowPrivate: boolean;
   /** Address checks and sign-up defences (README, "Signup protection"). */
   signup: SignupConfig;
   /** Relay webhooks for bounces and complaints (README, "Bounces and complaints"); a provider without its secret is off. */
@@ -202,6 +204,7 @@ const envSchema = z.object({
   SUBSCRIBE_RATE_LIMIT: integer('SUBSCRIBE_RATE_LIMIT', 1, 100000),
   LINK_CHECK_ALLOW_PRIVATE: boolean,
   LINK_CHECK_TIMEOUT: integer('LINK_CHECK_TIMEOUT', 1, 60),
+  WEBHOOKS_ALLOW_PRIVATE: boolean,
   EMAIL_DNS_CHECK: boolean,
   EMAIL_DNS_TIMEOUT: integer('EMAIL_DNS_TIMEOUT', 10, 30000),
   EMAIL_DNS_SERVERS: optionalText.refine((v) => v === undefined || v.split(',').every((s) => /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:]+\]|[0-9a-f:]+)(:\d{1,5})?$/i.test(s.trim())), {
@@ -302,6 +305,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     subscribeRateLimitPerIp: e.SUBSCRIBE_RATE_LIMIT ?? 10,
     linkCheckAllowPrivate: e.LINK_CHECK_ALLOW_PRIVATE ?? false,
     linkCheckTimeoutMs: (e.LINK_CHECK_TIMEOUT ?? 5) * 1000,
+    webhooksAllowPrivate: e.WEBHOOKS_ALLOW_PRIVATE ?? false,
     signup,
     bounceWebhooks,
     backup,

@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { DevOutboxTable } from './tables/dev-outbox.js';
-import type { ErrorReportsTable } from './tables/error-reports.js';
 import type { FeedbackReportsTable } from './tables/feedback.js';
+import type { ErrorReportsTable } from './tables/error-reports.js';
 import type { MailOutboxTable } from './tables/mail-outbox.js';
 import type { PasswordResetsTable } from './tables/password-resets.js';
 import type { SessionsTable } from './tables/sessions.js';
@@ -31,6 +31,7 @@ import type {
   TrackedLinksTable,
   TrackingHitsTable,
 } from './tables/tracking.js';
+import type { WebhookAttemptsTable, WebhookDeliveriesTable, WebhookEndpointsTable } from './tables/webhooks.js';
 
 /** The whole schema as Kysely sees it; one table type per file under tables/. */
 export interface Database {
@@ -55,9 +56,9 @@ export interface Database {
   deliveries: DeliveriesTable;
   leases: LeasesTable;
   job_runs: JobRunsTable;
-  error_reports: ErrorReportsTable;
   link_checks: LinkChecksTable;
   feedback_reports: FeedbackReportsTable;
+  error_reports: ErrorReportsTable;
   tracked_links: TrackedLinksTable;
   tracking_hits: TrackingHitsTable;
   post_hour_stats: PostHourStatsTable;
@@ -67,6 +68,9 @@ export interface Database {
   stats_watermarks: StatsWatermarksTable;
   signup_attempts: SignupAttemptsTable;
   used_challenges: UsedChallengesTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 
 export type Db = Kysely<Database>;

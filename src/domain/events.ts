@@ -22,7 +22,10 @@ export type EventType =
   | 'untagged'
   | 'edited'
   | 'sent'
-  | 'failed';
+  | 'failed'
+  | 'post_scheduled'
+  | 'post_sent'
+  | 'import_finished';
 
 export async function recordEvent(
   db: DbOrTx,

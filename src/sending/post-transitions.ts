@@ -1,4 +1,5 @@
 import type { DbOrTx } from '../db/database.js';
+import { recordEvent } from '../domain/events.js';
 import { OPEN_STATES, type PostFrom } from './states.js';
 
 /**
@@ -27,14 +28,21 @@ const changed = (r: { numUpdatedRows: bigint }) => Number(r.numUpdatedRows) > 0;
 // ---------------------------------------------------------------------------------------------
 // The writer's schedule: draft ⇄ scheduled
 
+/** Runs `f` in the caller's transaction, or in a new one: a status and its event commit together. */
+const atomically = <T>(db: DbOrTx, f: (trx: DbOrTx) => Promise<T>): Promise<T> => (db.isTransaction ? f(db) : db.transaction().execute(f));
+
 export async function schedulePost(db: DbOrTx, id: number, at: number, now: number): Promise<boolean> {
-  const r = await db
-    .updateTable('posts')
-    .set({ status: 'scheduled', scheduled_at: at, held_reason: null, updated_at: now })
-    .where('id', '=', id)
-    .where('status', 'in', SCHEDULABLE)
-    .executeTakeFirst();
-  return changed(r);
+  return atomically(db, async (trx) => {
+    const row = await trx
+      .updateTable('posts')
+      .set({ status: 'scheduled', scheduled_at: at, held_reason: null, updated_at: now })
+      .where('id', '=', id)
+      .where('status', 'in', SCHEDULABLE)
+      .returning('newsletter_id')
+      .executeTakeFirst();
+    if (row) await recordEvent(trx, { type: 'post_scheduled', at: now, postId: id, newsletterId: row.newsletter_id, data: { scheduled_at: new Date(at).toISOString() } });
+    return row !== undefined;
+  });
 }
 
 export async function unschedulePost(db: DbOrTx, id: number, now: number): Promise<boolean> {
@@ -160,7 +168,15 @@ export async function extendRelayPause(
  * with a claim. Returns the posts it finished.
  */
 export async function finishSentPosts(db: DbOrTx, now: number): Promise<number[]> {
-  const done = await db
+  return atomically(db, async (trx) => {
+    const done = await markSentWhereDone(trx, now);
+    for (const p of done) await recordEvent(trx, { type: 'post_sent', at: now, postId: p.id, newsletterId: p.newsletter_id });
+    return done.map((p) => p.id);
+  });
+}
+
+async function markSentWhereDone(db: DbOrTx, now: number): Promise<Array<{ id: number; newsletter_id: number }>> {
+  return db
     .updateTable('posts')
     .set((eb) => ({ status: 'sent', sent_at: eb.fn.coalesce('sent_at', eb.val(now)), updated_at: now }))
     .where('status', '=', FINISHABLE)
@@ -175,9 +191,8 @@ export async function finishSentPosts(db: DbOrTx, now: number): Promise<number[]
         ),
       ),
     )
-    .returning('id')
+    .returning(['id', 'newsletter_id'])
     .execute();
-  return done.map((r) => r.id);
 }
 
 /** A sent post whose failed or unknown recipients were re-queued sends again. */

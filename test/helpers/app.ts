@@ -5,9 +5,9 @@ import type { Dialect } from '../../src/db/database.js';
 import { renderPostEmail } from '../../src/features/posts/email.js';
 import { withTracking } from '../../src/features/tracking/email-tracking.js';
 import { trackingKey } from '../../src/domain/tracking.js';
-import type { OutgoingOptions } from '../../src/features/links/client.js';
 import { createObservability, type Observability } from '../../src/features/observability/observability.js';
 import type { SentryForwarder } from '../../src/features/observability/sentry.js';
+import type { OutgoingOptions } from '../../src/features/links/client.js';
 import { createGazetteJobs } from '../../src/jobs/gazette-jobs.js';
 import type { JobRegistry } from '../../src/jobs/registry.js';
 import type { PostContentRenderer } from '../../src/sending/content.js';
@@ -70,12 +70,12 @@ export async function buildTestApp(
     sending?: { transport?: BulkTransport; signer?: DkimSigner | null; options?: Partial<EngineOptions> };
     /** Awaited between two batches of an import: a test holds an import mid-way here. */
     importBetweenBatches?: () => Promise<unknown>;
-    /** Errors also go here (a Sentry client pointed at a fake ingest server). */
-    sentry?: SentryForwarder;
     /** Outgoing requests (link checks); by default host names answer from loopbackResolver, never DNS. */
     outgoing?: OutgoingOptions;
     /** Where SNS signing certificates may come from (a test server on loopback instead of Amazon). */
     snsTrust?: SnsTrust;
+    /** Errors also go here (a Sentry client pointed at a fake ingest server). */
+    sentry?: SentryForwarder;
   } = {},
 ): Promise<TestApp> {
   const db = await createTestDb(dialect, options.sqliteFile ? { sqliteFile: options.sqliteFile } : {});

@@ -8,12 +8,14 @@ import { isValidEmail, normalizeEmail } from '../../lib/email.js';
 import { cleanName } from '../readers/names.js';
 import { findOrCreateTag } from '../subscribers/repository.js';
 import type { SendConfirmation } from '../subscribers/service.js';
+import { recordEvent } from '../../domain/events.js';
 import { emailHash } from '../../domain/suppressions.js';
 import { applyBatch, type ImportRowInput } from './batch.js';
+import { screenRows, type CheckEmails } from './screening.js';
 import { detectColumns, sniffDelimiter, splitTags, type ColumnMap } from './columns.js';
 import { csvRecords } from './csv-records.js';
 import { decodeFile, detectEncoding, encodingNotice, type FileEncoding } from './encoding.js';
-import { addProgress, findTagIdByName, finishImport, insertProblems, setBytesRead, type ImportCounts, type ImportMode, type Problem } from './repository.js';
+import { addProgress, findImport, findTagIdByName, finishImport, insertProblems, setBytesRead, type ImportCounts, type ImportMode, type Problem } from './repository.js';
 
 export interface ImportSpec {
   importId: number;
@@ -32,6 +34,8 @@ export interface ImportDeps {
   sendConfirmation?: SendConfirmation | undefined;
   /** Called after a batch that queued confirmation mail commits, so the mail outbox sends it at once. */
   mailQueued?: (() => void) | undefined;
+  /** The sign-up form's address checks, applied to each batch before it is written. */
+  checkEmails?: CheckEmails | undefined;
   /** Aborted on shutdown: the import stops between two batches and says how to finish it. */
   signal?: AbortSignal | undefined;
   batchSize?: number;
@@ -60,7 +64,7 @@ export async function runImport(deps: ImportDeps, spec: ImportSpec): Promise<voi
     await importFile(deps, spec);
     const size = (await fs.stat(spec.filePath)).size;
     await setBytesRead(db, spec.importId, size);
-    await finishImport(db, spec.importId, { status: 'done', error: null, at: clock.now() });
+    await finish(db, spec, { status: 'done', error: null, at: clock.now() });
   } catch (err) {
     let message: string;
     if (err instanceof ImportFileError) message = err.message;
@@ -69,10 +73,20 @@ export async function runImport(deps: ImportDeps, spec: ImportSpec): Promise<voi
       deps.log?.error({ err, import: spec.publicId }, 'import failed');
       message = 'The import stopped because of an error on our side. Rows imported so far are kept; upload the same file again to finish it.';
     }
-    await finishImport(db, spec.importId, { status: 'failed', error: message, at: clock.now() }).catch((e) => deps.log?.error({ err: e }, 'could not record a failed import'));
+    await finish(db, spec, { status: 'failed', error: message, at: clock.now() }).catch((e) => deps.log?.error({ err: e }, 'could not record a failed import'));
   } finally {
     await fs.rm(spec.filePath, { force: true }).catch(() => {});
   }
+}
+
+/** Ends the import and logs it with its counts (outgoing webhooks read the log), in one transaction. */
+async function finish(db: Db, spec: ImportSpec, outcome: { status: 'done' | 'failed'; error: string | null; at: number }): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    if (!(await finishImport(trx, spec.importId, outcome))) return;
+    const row = await findImport(trx, spec.importId);
+    const counts = row && { total: row.total_rows, created: row.created_count, updated: row.updated_count, skipped: row.skipped_count, invalid: row.invalid_count, duplicates: row.duplicate_count };
+    await recordEvent(trx, { type: 'import_finished', at: outcome.at, newsletterId: spec.newsletter.id, data: { import: spec.publicId, status: outcome.status, error: outcome.error, ...counts } });
+  });
 }
 
 async function firstLine(filePath: string, encoding: FileEncoding): Promise<string> {
@@ -106,6 +120,7 @@ async function importFile(deps: ImportDeps, spec: ImportSpec): Promise<void> {
 
   async function flush(): Promise<void> {
     if (rows.length === 0 && problems.length === 0 && counts.total_rows === 0) return;
+    if (deps.checkEmails) ({ rows, rowTags } = await screenRows(deps.checkEmails, rows, rowTags, { problems, notes: rowNotes, counts }));
     const now = clock.now();
     const outcome = await db.transaction().execute(async (trx) => {
       // Tags are resolved inside the batch's transaction: created with it, or not at all.
