@@ -222,8 +222,10 @@ function exchange(url: URL, address: string, o: ExchangeOptions, deadline: Deadl
       reject(err);
     };
     const req = (secure ? https : http).request(requestOptions, (res) => {
+      // Read before the body is let go: the socket forgets its peer once destroyed.
+      const remote = res.socket?.remoteAddress ?? address;
       readCapped(res, o.method === 'HEAD' ? 0 : o.maxBodyBytes).then(
-        ({ body, truncated }) => resolvePromise({ url: url.href, status: res.statusCode ?? 0, headers: res.headers, body, truncated, address: res.socket?.remoteAddress ?? address }),
+        ({ body, truncated }) => resolvePromise({ url: url.href, status: res.statusCode ?? 0, headers: res.headers, body, truncated, address: remote }),
         (err: Error) => reject(connectionError(err, url, redirects)),
       );
     });
