@@ -10,7 +10,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable('error_reports')
     .addColumn('id', 'integer', idColumn(db))
     .addColumn('occurred_at', 'bigint', (c) => c.notNull())
-    // 'request' (a 5xx answer), 'job' (a failed job run) or 'process' (an error nothing caught).
+    // 'request' (a 5xx answer), 'job' (a failed job run), 'background' (the send loop, the mail outbox) or
+    // 'process' (an error nothing caught).
     .addColumn('source', 'text', (c) => c.notNull())
     .addColumn('request_id', 'text')
     .addColumn('method', 'text')

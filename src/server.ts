@@ -58,11 +58,11 @@ async function main(): Promise<void> {
     clock: systemClock,
     renderer: withTracking(renderPostEmail, { db: database.db, clock: systemClock, key: trackingKey(secretKey), baseUrl: config.baseUrl }),
     devOutbox,
-    log: engineLog,
+    log: observability.reportingLog(engineLog),
     observer: observability.telemetry.sends,
   });
 
-  const mailOutbox = createMailOutbox({ db: database.db, mailer, clock: systemClock, log: engineLog });
+  const mailOutbox = createMailOutbox({ db: database.db, mailer, clock: systemClock, log: observability.reportingLog(engineLog) });
   const jobs = createGazetteJobs({
     db: database.db,
     dialect: database.dialect,

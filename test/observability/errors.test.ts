@@ -105,6 +105,20 @@ for (const dialect of DIALECTS) {
       assert.match(page.body, /<td><strong>always-fails<\/strong><\/td>/);
     });
 
+    it('reports errors the send loop and the mail outbox log, and still logs them', async () => {
+      t = await buildTestApp(dialect);
+      const owner = await setupOwner(t);
+      const logged: string[] = [];
+      const log = t.observability.reportingLog({ info() {}, warn() {}, error: (_obj: object, msg?: string) => void logged.push(msg ?? '') });
+      log.error({ err: new Error(`relay refused ${ADDRESS}`), postId: 1 }, 'send loop failed');
+      log.error({ postId: 1 }, 'a line without an error');
+      await t.observability.errors.flush();
+      assert.deepEqual(logged, ['send loop failed', 'a line without an error']);
+      const rows = await t.db.db.selectFrom('error_reports').selectAll().execute();
+      assert.deepEqual(rows.map((r) => ({ source: r.source, message: r.message })), [{ source: 'background', message: 'relay refused [email]' }]);
+      assert.match((await owner.get('/admin/errors')).body, /background work \(sending, mail\)/);
+    });
+
     it('keeps only the latest 50', async () => {
       t = await failingApp(dialect);
       for (let i = 0; i < 55; i++) assert.equal((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 500);

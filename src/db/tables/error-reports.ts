@@ -1,6 +1,7 @@
 import type { Generated, Insertable, Selectable } from 'kysely';
 
-export type ErrorSource = 'request' | 'job' | 'process';
+/** request: a 5xx answer; job: a failed job run; background: the send loop or mail outbox; process: a crash. */
+export type ErrorSource = 'request' | 'job' | 'background' | 'process';
 
 /** One error of the server, redacted before it is written (src/features/observability/error-reporter.ts). */
 export interface ErrorReportsTable {

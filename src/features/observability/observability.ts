@@ -21,7 +21,13 @@ export interface Observability {
   readiness: Readiness;
   /** For the job registry's onRunFinished: counts the run, and reports it when it failed. */
   jobFinished(run: FinishedRun): void;
+  /** `log`, whose error lines that carry an `err` are also reported (the send loop's, the mail outbox's). */
+  reportingLog<L extends BackgroundLog>(log: L): L;
   close(): void;
+}
+
+export interface BackgroundLog {
+  error(obj: object, msg?: string): void;
 }
 
 export interface ObservabilityDeps {
@@ -63,6 +69,16 @@ export function createObservability(deps: ObservabilityDeps): Observability {
     jobFinished(run) {
       telemetry.jobFinished(run);
       if (run.status === 'error') errors.report(run.error, { source: 'job', job: run.job });
+    },
+    reportingLog(log) {
+      return {
+        ...log,
+        error(obj: object, msg?: string) {
+          log.error(obj, msg);
+          const { err } = obj as { err?: unknown };
+          if (err !== undefined) errors.report(err, { source: 'background' });
+        },
+      };
     },
     close: () => telemetry.close(),
   };

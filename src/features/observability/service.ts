@@ -45,6 +45,7 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 function whereOf(row: { source: ErrorSource; method: string | null; route: string | null; status: number | null; job: string | null }): string {
   if (row.source === 'request') return `${row.method ?? ''} ${row.route ?? 'unmatched'}${row.status ? ` (${row.status})` : ''}`.trim();
   if (row.source === 'job') return `job ${row.job ?? ''}`.trim();
+  if (row.source === 'background') return 'background work (sending, mail)';
   return 'the server process';
 }
 

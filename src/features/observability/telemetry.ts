@@ -73,7 +73,7 @@ function families(r: MetricsRegistry): Families {
     suppressions: r.gauge('gazette_suppressions', 'Suppressed addresses, by reason.'),
     jobRuns: r.counter('gazette_job_runs_total', 'Runs of recurring jobs, by job and outcome (ok, idle, error).'),
     jobDuration: r.histogram('gazette_job_duration_seconds', 'How long recurring job runs take, by job.', DURATION_BUCKETS),
-    errors: r.counter('gazette_errors_total', 'Errors reported (5xx requests, failed jobs, crashes), by source.'),
+    errors: r.counter('gazette_errors_total', 'Errors reported (5xx requests, failed jobs, background work, crashes), by source.'),
     dbPool: r.gauge('gazette_db_pool_connections', 'Postgres connection pools: connections by state (total, idle, waiting, max).'),
     eventLoopLag: r.gauge('gazette_event_loop_lag_seconds', 'Event-loop delay since the previous scrape, by quantile.'),
     memory: r.gauge('gazette_process_memory_bytes', 'Process memory, by kind (rss, heap_used, heap_total, external).'),
@@ -110,7 +110,7 @@ export function createTelemetry(deps: TelemetryDeps): Telemetry {
   f.buildInfo.set({ version: deps.version, db: deps.dialect }, 1);
   // Series that exist from the start, so a rate over them is 0 rather than absent.
   for (const result of ['sent', 'retry', 'failed', 'unknown', 'paused']) f.messages.inc({ result }, 0);
-  for (const source of ['request', 'job', 'process']) f.errors.inc({ source }, 0);
+  for (const source of ['request', 'job', 'background', 'process']) f.errors.inc({ source }, 0);
   const sentWindow = createRateWindow(deps.clock);
   let lag: ELDHistogram | undefined = monitorEventLoopDelay({ resolution: 20 });
   lag.enable();
