@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
+import { backupBeforeMigrating } from './backup/pre-migrate.js';
 import type { Config } from './config.js';
 import { connectDatabase, type DbHandle } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -28,6 +29,7 @@ export async function openDatabase(config: Config, log: (msg: string) => void): 
     onRetry: log,
   });
   try {
+    await backupBeforeMigrating(handle.db, config, log);
     await migrateToLatest(handle.db, log);
   } catch (err) {
     await handle.close();

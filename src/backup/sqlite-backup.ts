@@ -54,9 +54,10 @@ function copyInWorker(source: string, dest: string): Promise<BackupManifest> {
   });
 }
 
-async function unusedName(dir: string, at: number): Promise<string> {
+async function unusedName(dir: string, at: number, label: string | undefined): Promise<string> {
   for (let attempt = 0; ; attempt++) {
-    const name = backupFileName('sqlite', at, attempt);
+    const plain = backupFileName('sqlite', at, attempt);
+    const name = label ? plain.replace(/\.sqlite\.gz$/, `-${label}.sqlite.gz`) : plain;
     if (!existsSync(path.join(dir, name))) return name;
   }
 }
@@ -71,9 +72,10 @@ export async function pruneBackups(dir: string, retention: Retention): Promise<s
 /**
  * Writes a consistent, checked, compressed copy of the SQLite database `databaseFile` into `dir` as
  * gazette-<UTC time>.sqlite.gz, while the server keeps writing; then applies the retention rule. A
- * backup only appears under its final name once it is complete, checked and on disk.
+ * backup only appears under its final name once it is complete, checked and on disk. With a `label`
+ * (gazette-<time>-<label>.sqlite.gz) the retention rule never removes it.
  */
-export async function backupSqlite(options: { databaseFile: string; dir: string; now: number; retention: Retention }): Promise<SqliteBackupResult> {
+export async function backupSqlite(options: { databaseFile: string; dir: string; now: number; retention: Retention; label?: string }): Promise<SqliteBackupResult> {
   const { databaseFile, dir } = options;
   if (!existsSync(databaseFile)) throw new BackupError(`there is no database at ${databaseFile} to back up`, EXIT.failed);
   await fs.mkdir(dir, { recursive: true });
@@ -83,7 +85,7 @@ export async function backupSqlite(options: { databaseFile: string; dir: string;
     const manifest = await copyInWorker(databaseFile, tmp);
     await pipeline(createReadStream(tmp), createGzip(), createWriteStream(part));
     await fsyncPath(part);
-    const name = await unusedName(dir, options.now);
+    const name = await unusedName(dir, options.now, options.label);
     const file = path.join(dir, name);
     await fs.rename(part, file);
     await fsyncPath(dir);

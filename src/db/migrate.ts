@@ -96,7 +96,7 @@ export async function migrateToLatest(db: Kysely<any>, log: (line: string) => vo
 }
 
 /** The migrations the database has run; none when it has no migration table yet. */
-async function executedMigrationNames(db: Kysely<any>, schema: string | undefined): Promise<string[]> {
+export async function executedMigrationNames(db: Kysely<any>, schema: string | undefined): Promise<string[]> {
   try {
     const rows = await (schema ? db.withSchema(schema) : db).selectFrom('kysely_migration').select('name').execute();
     return rows.map((r) => String(r.name));
