@@ -145,7 +145,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const newsletters = createNewsletterService({ db: ctx.db, clock: ctx.clock, config: ctx.config });
   const protection = createProtectionService({ db: ctx.db, clock: ctx.clock, config: ctx.config, secretKey: ctx.secretKey });
   const readers = createReaderService({ ...ctx, guard: protection.guard, log: app.log });
-  const subscribers = createSubscriberService({ db: ctx.db, clock: ctx.clock, sendConfirmation: readers.sendConfirmation });
+  const subscribers = createSubscriberService({ db: ctx.db, clock: ctx.clock, sendConfirmation: readers.sendConfirmation, checkEmail: protection.validator.check });
   const imports = createImportService({ db: ctx.db, dialect: ctx.dialect, clock: ctx.clock, log: app.log, sendConfirmation: readers.sendConfirmation, mailQueued: () => ctx.mailOutbox.kick(), checkEmails: protection.validator.checkMany, betweenBatches: importBetweenBatches });
   // Imports run in the background: closing the app stops them after their current batch.
   app.addHook('onClose', () => imports.close());

@@ -10,6 +10,7 @@ import { findNewsletterById, listNewsletters } from '../newsletters/repository.j
 import type { SendConfirmation } from '../subscribers/service.js';
 import { countProblems, fileNotes, finishImport, findImportByPublicId, insertImport, type ImportMode } from './repository.js';
 import { runImport, type ImportDeps } from './runner.js';
+import type { CheckEmails } from './screening.js';
 
 /** A running import on Postgres (several processes) whose heartbeat is this old was interrupted. */
 const STALE_MS = 10 * 60 * 1000;
@@ -21,6 +22,7 @@ export interface ImportServiceDeps {
   log?: FastifyBaseLogger | undefined;
   sendConfirmation?: SendConfirmation | undefined;
   mailQueued?: (() => void) | undefined;
+  checkEmails?: CheckEmails | undefined;
   batchSize?: number;
   betweenBatches?: ImportDeps['betweenBatches'];
 }
@@ -54,7 +56,7 @@ export function createImportService(deps: ImportServiceDeps) {
       at: clock.now(),
     });
     const done = runImport(
-      { db, clock, log: deps.log, sendConfirmation: deps.sendConfirmation, mailQueued: deps.mailQueued, signal: stop.signal, betweenBatches: deps.betweenBatches, ...(deps.batchSize ? { batchSize: deps.batchSize } : {}) },
+      { db, clock, log: deps.log, sendConfirmation: deps.sendConfirmation, checkEmails: deps.checkEmails, mailQueued: deps.mailQueued, signal: stop.signal, betweenBatches: deps.betweenBatches, ...(deps.batchSize ? { batchSize: deps.batchSize } : {}) },
       { importId, publicId, newsletter, mode: input.mode, tags: input.tags, filePath: input.filePath },
     )
       // Postgres: thousands of new rows leave the list's statistics stale (see refreshStatistics); the

@@ -140,7 +140,7 @@ export default async function subscriberRoutes(app: TypedApp, opts: { subscriber
   app.post('/admin/subscribers', async (request, reply) => {
     try {
       const input = parseForm(addSubscriberSchema, request.body);
-      const id = await service.add({ email: input.email, name: input.name, newsletterId: input.newsletter_id, status: input.status });
+      const id = await service.add({ email: input.email, name: input.name, newsletterId: input.newsletter_id, status: input.status, acceptTypo: input.accept_typo });
       return reply.redirect(`/admin/subscribers/${id}`, 303);
     } catch (err) {
       if (err instanceof ValidationError) return newPage(reply, { errors: err.fields, values: echoFields(request.body) }, 422);

@@ -22,6 +22,8 @@ export const addSubscriberSchema = z.object({
   name,
   newsletter_id: idField('Choose a newsletter.'),
   status: z.enum(['active', 'pending'], { error: 'Choose whether the address is already confirmed.' }),
+  /** Add an address the checks took for a typo, as typed. */
+  accept_typo: z.preprocess((v) => v === '1' || v === 'on', z.boolean()),
 });
 
 export const editSubscriberSchema = z.object({ email, name });

@@ -9,6 +9,7 @@ import { listSubscriberEvents, recordEvent } from '../../domain/events.js';
 import { findNewsletterById, listNewsletters } from '../newsletters/repository.js';
 import { emailHash, suppressionReason } from '../../domain/suppressions.js';
 import type { SubscriberFilter } from './filters.js';
+import { checkAddedAddress, type CheckEmail } from './address-check.js';
 import * as repo from './repository.js';
 
 /**
@@ -28,6 +29,8 @@ export interface SubscriberServiceDeps {
   db: Db;
   clock: Clock;
   sendConfirmation?: SendConfirmation | undefined;
+  /** The sign-up form's address checks; without them only the syntax is checked. */
+  checkEmail?: CheckEmail | undefined;
 }
 
 export type SubscriberService = ReturnType<typeof createSubscriberService>;
@@ -58,9 +61,10 @@ export function createSubscriberService(deps: SubscriberServiceDeps) {
     if (reason) throw new ValidationError({ email: `This address is suppressed (${reason}); Gazette will not mail it again.` });
   }
 
-  async function add(input: { email: string; name: string; newsletterId: number; status: 'active' | 'pending' }): Promise<number> {
-    const newsletter = await findNewsletterById(db, input.newsletterId);
+  async function add(added: { email: string; name: string; newsletterId: number; status: 'active' | 'pending'; acceptTypo?: boolean }): Promise<number> {
+    const newsletter = await findNewsletterById(db, added.newsletterId);
     if (!newsletter) throw new ValidationError({ newsletter_id: 'Choose a newsletter.' });
+    const input = { ...added, email: await checkAddedAddress(deps.checkEmail, added.email, added.acceptTypo ?? false) };
     if (await repo.findSubscriberIdByEmail(db, input.email)) throw new ValidationError({ email: 'This address is already on your list.' });
     await refuseSuppressed(input.email);
     const now = clock.now();
