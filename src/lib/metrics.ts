@@ -79,6 +79,11 @@ export class Counter extends ValueFamily {
   inc(labels: Labels = {}, by = 1): void {
     this.series.get(labels).n += by;
   }
+  /** One series, looked up once: for counts on a hot path, where building the label key each time would cost more than the count. */
+  at(labels: Labels): { inc(by?: number): void } {
+    const entry = this.series.get(labels);
+    return { inc: (by = 1) => void (entry.n += by) };
+  }
   /** A total kept elsewhere (an append-only table), read at scrape time. */
   set(labels: Labels, total: number): void {
     this.series.get(labels).n = total;
@@ -113,7 +118,14 @@ export class Histogram implements Family {
     this.series = new SeriesMap(() => ({ counts: buckets.map(() => 0), sum: 0, count: 0 }));
   }
   observe(labels: Labels, value: number): void {
-    const s = this.series.get(labels);
+    this.record(this.series.get(labels), value);
+  }
+  /** One series, looked up once (see Counter.at). */
+  at(labels: Labels): { observe(value: number): void } {
+    const entry = this.series.get(labels);
+    return { observe: (value) => this.record(entry, value) };
+  }
+  private record(s: HistogramSeries, value: number): void {
     s.sum += value;
     s.count += 1;
     // Counts per bucket (not cumulative) here; rendering adds them up, so an observation costs one increment.

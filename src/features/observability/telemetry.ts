@@ -108,10 +108,13 @@ export function createTelemetry(deps: TelemetryDeps): Telemetry {
   const registry = new MetricsRegistry();
   const f = families(registry);
   f.buildInfo.set({ version: deps.version, db: deps.dialect }, 1);
-  // Series that exist from the start, so a rate over them is 0 rather than absent.
-  for (const result of ['sent', 'retry', 'failed', 'unknown', 'paused']) f.messages.inc({ result }, 0);
+  // Series that exist from the start, so a rate over them is 0 rather than absent; the send loop counts
+  // into them directly, once per message.
+  const results = Object.fromEntries(['sent', 'retry', 'failed', 'unknown', 'paused'].map((result) => [result, f.messages.at({ result })]));
   for (const source of ['request', 'job', 'background', 'process']) f.errors.inc({ source }, 0);
   const sentWindow = createRateWindow(deps.clock);
+  /** The two series of each route, method and status seen, so a request costs a map lookup and two counts. */
+  const requestSeries = new Map<string, { count: { inc(): void }; duration: { observe(value: number): void } }>();
   let lag: ELDHistogram | undefined = monitorEventLoopDelay({ resolution: 20 });
   lag.enable();
 
@@ -155,8 +158,14 @@ export function createTelemetry(deps: TelemetryDeps): Telemetry {
     registry,
     request(route, method, status, seconds) {
       const m = METHODS.has(method) ? method : 'OTHER';
-      f.httpRequests.inc({ route, method: m, code: String(status) });
-      f.httpDuration.observe({ route, method: m }, seconds);
+      const key = `${m} ${status} ${route}`;
+      let series = requestSeries.get(key);
+      if (!series) {
+        series = { count: f.httpRequests.at({ route, method: m, code: String(status) }), duration: f.httpDuration.at({ route, method: m }) };
+        requestSeries.set(key, series);
+      }
+      series.count.inc();
+      series.duration.observe(seconds);
     },
     sends: {
       recorded(outcomes) {
@@ -165,7 +174,7 @@ export function createTelemetry(deps: TelemetryDeps): Telemetry {
         for (const { outcome } of outcomes) {
           const result = outcome.kind === 'relay' || outcome.kind === 'post' ? 'paused' : outcome.kind;
           if (result === 'sent') sent += 1;
-          f.messages.inc({ result });
+          results[result]!.inc();
         }
         if (sent > 0) sentWindow.add(sent);
       },
