@@ -173,7 +173,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const feedback = createFeedbackService({ db: ctx.db, clock: ctx.clock, secretKey: ctx.secretKey, log: app.log });
   for (const job of feedbackJobs({ feedback })) ctx.jobs.register(job);
   const bounceWebhooks = createWebhookReceiver({ config: ctx.config.bounceWebhooks, clock: ctx.clock, sink: feedback, snsTrust: options.snsTrust ?? AMAZON_SNS });
-  for (const job of bounceMailboxJobs({ settings: ctx.config.bounceMailbox, sink: feedback, db: ctx.db, clock: ctx.clock, log: app.log })) ctx.jobs.register(job);
+  for (const job of bounceMailboxJobs({ settings: ctx.config.bounceMailbox, verp: ctx.config.bounceVerp, sink: feedback, db: ctx.db, clock: ctx.clock, log: app.log })) ctx.jobs.register(job);
   const webhookUserAgent = `Gazette-Webhooks/1 (+${ctx.config.baseUrl})`;
   const webhooks = createWebhookService({
     db: ctx.db,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { isValidEmail, parseMailbox } from './lib/email.js';
 import { parseBackupConfig, type BackupConfig } from './backup/settings.js';
-import { parseBounceMailboxConfig, type BounceMailboxSettings } from './features/feedback/mailbox/settings.js';
+import { parseBounceMailboxConfig, parseBounceVerpConfig, type BounceMailboxSettings, type BounceVerpSettings } from './features/feedback/mailbox/settings.js';
 
 /**
  * Configuration comes only from the environment. It is parsed once, here, into a frozen object; every
@@ -71,6 +71,8 @@ export interface Config {
   backup: BackupConfig;
   /** The IMAP mailbox bounces and complaints arrive in (README, "Bounce mailbox"); undefined: not polled. */
   bounceMailbox: BounceMailboxSettings | undefined;
+  /** VERP return paths for bulk mail (README, "Bounce mailbox"); undefined: MAIL FROM is the From address. */
+  bounceVerp: BounceVerpSettings | undefined;
   /** Bearer token for /metrics; undefined turns /metrics off (it answers 404). */
   metricsToken: string | undefined;
   /** Errors go to Sentry (or a compatible server) when a DSN is set; the SDK is not loaded otherwise. */
@@ -237,6 +239,8 @@ const envSchema = z.object({
   BOUNCE_IMAP_PROCESSED_FOLDER: optionalText,
   BOUNCE_IMAP_UNPARSED_FOLDER: optionalText,
   BOUNCE_IMAP_ALLOW_PLAINTEXT: boolean,
+  BOUNCE_VERP_ADDRESS: optionalText,
+  BOUNCE_VERP_DELIMITER: optionalText,
   CAPTCHA_VERIFY_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/i.test(v), { message: 'must be an http(s) URL' }),
 });
 
@@ -271,6 +275,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const bounceWebhooks = parseBounceWebhooks(e, add);
   const backup = parseBackupConfig(e, dataDir, cwd, add);
   const bounceMailbox = parseBounceMailboxConfig(e, add);
+  const bounceVerp = parseBounceVerpConfig(e, add);
 
   const listUnsubscribeMailto = e.LIST_UNSUBSCRIBE_MAILTO?.replace(/^mailto:/i, '');
   if (listUnsubscribeMailto !== undefined && !isValidEmail(listUnsubscribeMailto)) {
@@ -310,6 +315,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     bounceWebhooks,
     backup,
     bounceMailbox,
+    bounceVerp,
     metricsToken: e.METRICS_TOKEN,
     sentry: e.SENTRY_DSN === undefined ? undefined : { dsn: e.SENTRY_DSN, environment: e.SENTRY_ENVIRONMENT ?? 'production' },
     logFormat: e.LOG_FORMAT === 'pretty' ? 'pretty' : 'json',

@@ -7,6 +7,7 @@ import { createObservability, gazetteVersion } from './features/observability/ob
 import { loadSentry, type SentryForwarder } from './features/observability/sentry.js';
 import { renderPostEmail, warmEmailRenderer } from './features/posts/email.js';
 import { withTracking } from './features/tracking/email-tracking.js';
+import { withReturnPath } from './features/feedback/mailbox/return-path.js';
 import { trackingKey } from './domain/tracking.js';
 import { createGazetteJobs } from './jobs/gazette-jobs.js';
 import { systemClock } from './lib/clock.js';
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
     dialect: database.dialect,
     config,
     clock: systemClock,
-    renderer: withTracking(renderPostEmail, { db: database.db, clock: systemClock, key: trackingKey(secretKey), baseUrl: config.baseUrl }),
+    renderer: withReturnPath(withTracking(renderPostEmail, { db: database.db, clock: systemClock, key: trackingKey(secretKey), baseUrl: config.baseUrl }), config.bounceVerp, secretKey),
     devOutbox,
     log: observability.reportingLog(engineLog),
     observer: observability.telemetry.sends,

@@ -6,7 +6,25 @@ import type { PostRow } from '../db/tables/posts.js';
  * is set when the HTML carries per-subscriber tracking URLs (src/domain/tracking.ts): each consenting
  * recipient's personal token is signed with `key` and filled into the `tracking_id` merge field.
  */
-export type PostContent = { subject: string; html: string; text: string; tracking?: PersonalTracking | undefined };
+export type PostContent = {
+  subject: string;
+  html: string;
+  text: string;
+  tracking?: PersonalTracking | undefined;
+  returnPath?: ReturnPath | undefined;
+};
+
+/**
+ * VERP: when set, each message's envelope sender (MAIL FROM) is `<localPart><delimiter><token>@<domain>`
+ * with its delivery's token (src/lib/verp.ts), so a bounce that quotes nothing still names its delivery.
+ */
+export interface ReturnPath {
+  localPart: string;
+  domain: string;
+  delimiter: '+' | '-';
+  /** Signs the tokens; the bounce mailbox checks them with the same secret. */
+  secret: string;
+}
 
 export interface PersonalTracking {
   key: string;

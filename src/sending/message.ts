@@ -6,6 +6,7 @@ import { parseJsonObject } from '../db/codec.js';
 import { senderOf, type Sender } from '../domain/sender.js';
 import { escapeHtml, parseMerge, resolveField, type MergeField, type MergeValues } from '../lib/merge.js';
 import { publicUrls } from '../lib/urls.js';
+import { verpToken } from '../lib/verp.js';
 import { personalToken } from '../domain/tracking.js';
 import type { PersonalTracking, PostContent } from './content.js';
 import { domainOf } from './mailer.js';
@@ -42,8 +43,10 @@ export interface RenderedMessage {
 
 export interface CompiledMessage {
   postId: number;
-  /** MAIL FROM. */
+  /** MAIL FROM without VERP. */
   envelopeFrom: string;
+  /** MAIL FROM for one delivery: its VERP address when the content asks for one, else envelopeFrom. */
+  envelopeFor(deliveryId: number): string;
   /** The same message as plain data, for rendering in another thread (see renderMessage). */
   template: MessageTemplate;
   render(recipient: Recipient, date: number): RenderedMessage;
@@ -122,9 +125,11 @@ export function compileMessage(
 ): CompiledMessage {
   const sender = senderOf(newsletter, settings.mailFrom);
   const template = compileTemplate(post, newsletter, content, settings, sender);
+  const rp = content.returnPath;
   return {
     postId: post.id,
     envelopeFrom: sender.address,
+    envelopeFor: rp ? (id) => `${rp.localPart}${rp.delimiter}${verpToken(id, rp.secret)}@${rp.domain}` : () => sender.address,
     template,
     render: (r, date) => renderMessage(template, r, date),
   };

@@ -79,7 +79,7 @@ export function createOutgoing(d: OutgoingDeps): Outgoing {
       const compiled = compiledPosts.get(item.row.postId);
       if (!compiled) continue;
       inHand += 1;
-      item.from = compiled.envelopeFrom;
+      item.from = compiled.envelopeFor(item.row.id);
       if (!signer && transport.sendTemplated) {
         // The transport renders it where it sends it: nothing to build here.
         item.template = compiled.template;

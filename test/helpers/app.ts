@@ -4,6 +4,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { Dialect } from '../../src/db/database.js';
 import { renderPostEmail } from '../../src/features/posts/email.js';
 import { withTracking } from '../../src/features/tracking/email-tracking.js';
+import { withReturnPath } from '../../src/features/feedback/mailbox/return-path.js';
 import { trackingKey } from '../../src/domain/tracking.js';
 import { createObservability, type Observability } from '../../src/features/observability/observability.js';
 import type { SentryForwarder } from '../../src/features/observability/sentry.js';
@@ -98,7 +99,7 @@ export async function buildTestApp(
     dialect: db.dialect,
     config,
     clock,
-    renderer: options.renderer ?? withTracking(renderPostEmail, { db: db.db, clock, key: trackingKey(TEST_SECRET), baseUrl: config.baseUrl }),
+    renderer: withReturnPath(options.renderer ?? withTracking(renderPostEmail, { db: db.db, clock, key: trackingKey(TEST_SECRET), baseUrl: config.baseUrl }), config.bounceVerp, TEST_SECRET),
     devOutbox,
     observer: observability.telemetry.sends,
     ...options.sending,

@@ -86,3 +86,30 @@ export function parseBounceMailboxConfig(e: BounceMailboxEnv, add: (variable: st
     unparsedFolder,
   };
 }
+
+/** VERP (README, "Bounce mailbox"): the envelope sender of bulk mail becomes `<localPart>+<token>@<domain>`. */
+export interface BounceVerpSettings {
+  localPart: string;
+  domain: string;
+  delimiter: '+' | '-';
+}
+
+export interface BounceVerpEnv {
+  BOUNCE_VERP_ADDRESS?: string | undefined;
+  BOUNCE_VERP_DELIMITER?: string | undefined;
+}
+
+export function parseBounceVerpConfig(e: BounceVerpEnv, add: (variable: string, message: string) => void): BounceVerpSettings | undefined {
+  const delimiter = e.BOUNCE_VERP_DELIMITER ?? '+';
+  if (delimiter !== '+' && delimiter !== '-') add('BOUNCE_VERP_DELIMITER', `must be + or - (got "${delimiter}")`);
+  if (e.BOUNCE_VERP_ADDRESS === undefined) {
+    if (e.BOUNCE_VERP_DELIMITER !== undefined) add('BOUNCE_VERP_DELIMITER', 'has no effect without BOUNCE_VERP_ADDRESS (e.g. bounces@bounce.example.com)');
+    return undefined;
+  }
+  const m = /^([A-Za-z0-9._]{1,40})@([A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+)$/.exec(e.BOUNCE_VERP_ADDRESS);
+  if (!m || m[1]!.startsWith('.') || m[1]!.endsWith('.')) {
+    add('BOUNCE_VERP_ADDRESS', `must be a plain address like bounces@bounce.example.com, its local part letters, digits, . and _ only (got "${e.BOUNCE_VERP_ADDRESS}")`);
+    return undefined;
+  }
+  return { localPart: m[1]!, domain: m[2]!.toLowerCase(), delimiter: delimiter === '-' ? '-' : '+' };
+}

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { emailHash } from '../../../../src/domain/suppressions.js';
 import { BOUNCE_MAILBOX_JOB } from '../../../../src/features/feedback/mailbox/jobs.js';
-import { buildTestApp, setupOwner, type TestApp } from '../../../helpers/app.js';
+import { verpDeliveryId } from '../../../../src/lib/verp.js';
+import { buildTestApp, setupOwner, TEST_SECRET, type TestApp } from '../../../helpers/app.js';
 import { DIALECTS } from '../../../helpers/db.js';
 import { startImapServer, type ImapTestServer } from '../../../helpers/imap-server.js';
 import { startSmtpServer, type TestSmtpServer } from '../../../helpers/smtp-server.js';
@@ -93,6 +94,39 @@ describe('bounce mailbox end to end: IMAP → job → feedback service → suppr
         await sendPost(t, newsletterId);
         const recipients = smtp.messages.slice(before).flatMap((m) => m.envelope.to);
         assert.deepEqual(recipients, [kept!.address], 'the next post goes only to the reader who neither bounced, complained nor left');
+      });
+
+      it('with VERP each message leaves from bounces+<its token>@…, and a bounce that quotes nothing finds its delivery', async () => {
+        smtp = await startSmtpServer();
+        const mailbox = `VERP-${dialect}`;
+        t = await buildTestApp(dialect, { env: { SMTP_URL: smtp.url, BOUNCE_VERP_ADDRESS: 'bounces@bounce.gazette.test', ...imapEnv(mailbox) }, renderer: testRenderer });
+        const newsletterId = (await makeNewsletter(t.db.db, t.clock.now())).id;
+        const readers = await addReaders(t.db.db, newsletterId, t.clock.now(), 2);
+        const { postId, byEmail } = await sendPost(t, newsletterId);
+
+        const tokens = new Map<string, string>();
+        for (const m of smtp.messages) {
+          const to = m.envelope.to[0]!;
+          const token = /^bounces\+([0-9a-z]+\.[0-9a-z]{8})@bounce\.gazette\.test$/.exec(m.envelope.from)?.[1];
+          assert.ok(token, `MAIL FROM ${m.envelope.from}`);
+          assert.equal(verpDeliveryId(token, TEST_SECRET), byEmail.get(to)!.id, 'the token names this delivery');
+          assert.match(m.parsed!.from!.text, /@/, 'the From header is untouched');
+          assert.doesNotMatch(m.parsed!.from!.text, /bounces\+/);
+          tokens.set(to, token);
+        }
+        assert.equal(tokens.size, 2);
+
+        // The verp-only sample quotes nothing of the original: only its return path names the delivery.
+        const gone = readers[0]!.email;
+        const dsn = fixture('verp-only.eml')
+          .toString('latin1')
+          .replaceAll('bounces+Q2VA6Y1.k3j9x2p4@bounce.news.example.com', `bounces+${tokens.get(gone)}@bounce.gazette.test`)
+          .replaceAll('closed@example.com', gone);
+        await imap.append(mailbox, dsn);
+        assert.equal((await t.jobs.runOnce(BOUNCE_MAILBOX_JOB)).outcome, 'ok');
+        const [row] = await t.db.db.selectFrom('feedback_reports').selectAll().execute();
+        assert.deepEqual([row?.kind, row?.address, row?.delivery_id, row?.post_id], ['hard_bounce', gone, byEmail.get(gone)!.id, postId]);
+        assert.equal((await suppressionOf(t, emailHash(gone)))?.reason, 'bounced');
       });
 
       it('an unreachable mailbox fails the job run (shown on the Jobs page) and the app carries on', async () => {

@@ -73,4 +73,14 @@ describe('bounce mailbox settings (BOUNCE_IMAP_*)', () => {
     assert.equal(tls.secure, true);
     assert.equal('doSTARTTLS' in tls, false);
   });
+
+  it('reads the VERP address and delimiter, and names a bad one', () => {
+    assert.equal(load({}).bounceVerp, undefined);
+    assert.deepEqual({ ...load({ BOUNCE_VERP_ADDRESS: 'bounces@Bounce.Example.com' }).bounceVerp }, { localPart: 'bounces', domain: 'bounce.example.com', delimiter: '+' });
+    assert.equal(load({ BOUNCE_VERP_ADDRESS: 'bounces@bounce.example.com', BOUNCE_VERP_DELIMITER: '-' }).bounceVerp?.delimiter, '-');
+    assert.deepEqual(problems({ BOUNCE_VERP_ADDRESS: 'bounces+x@bounce.example.com' }).map(([v]) => v), ['BOUNCE_VERP_ADDRESS']);
+    assert.deepEqual(problems({ BOUNCE_VERP_ADDRESS: 'Bounces <bounces@bounce.example.com>' }).map(([v]) => v), ['BOUNCE_VERP_ADDRESS']);
+    assert.deepEqual(problems({ BOUNCE_VERP_ADDRESS: 'bounces@bounce.example.com', BOUNCE_VERP_DELIMITER: '=' }), [['BOUNCE_VERP_DELIMITER', 'must be + or - (got "=")']]);
+    assert.deepEqual(problems({ BOUNCE_VERP_DELIMITER: '-' }).map(([v]) => v), ['BOUNCE_VERP_DELIMITER']);
+  });
 });
