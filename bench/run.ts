@@ -4,7 +4,7 @@
  * and Postgres sends (bench/lib/outbox-ceiling.ts), the web under load (idle and while
  * a send runs), a 100,000-row import and start-up time. Prints a Markdown table and writes JSON to
  * bench/out/results.json. Options: --quick (5,000 subscribers, short loads: what CI runs),
- * --only send,ceilings,web,import,startup,far,throttle,tracking (send = the three sends; sqlite, dkim, postgres pick
+ * --only send,ceilings,web,import,startup,far,throttle,tracking,bounces (send = the three sends; sqlite, dkim, postgres pick
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -19,6 +19,7 @@ import { createPost, OWNER, prepareDb, type BenchDb } from './lib/databases.js';
 import { cpuSeconds, peakRssMb, startServer, startSink, type SinkProcess } from './lib/procs.js';
 import { csrfTokenFrom, load, signIn, type WebResult } from './lib/web.js';
 import { trackingBench } from './lib/tracking.js';
+import { bounceWebhookBench } from './lib/bounces.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -28,7 +29,7 @@ const value = (name: string) => {
 };
 const quick = flag('quick');
 const N = Number(value('subscribers') ?? (quick ? 5000 : 100_000));
-const only = new Set((value('only') ?? 'send,ceilings,web,import,startup,far,throttle,tracking').split(','));
+const only = new Set((value('only') ?? 'send,ceilings,web,import,startup,far,throttle,tracking,bounces').split(','));
 // 20 connections: the tuned configuration research/performance.md measured listmonk with.
 const POOL = Number(value('pool') ?? 20);
 const postgresUrl = process.env.TEST_DATABASE_URL;
@@ -152,7 +153,7 @@ async function main() {
   const sends: SendResult[] = [];
   let sqliteBench: BenchDb | undefined;
   try {
-    if (['send', 'sqlite', 'dkim', 'web', 'ceilings', 'import', 'startup', 'tracking'].some((k) => only.has(k))) {
+    if (['send', 'sqlite', 'dkim', 'web', 'ceilings', 'import', 'startup', 'tracking', 'bounces'].some((k) => only.has(k))) {
       const t0 = Date.now();
       sqliteBench = await prepareDb('sqlite', N);
       log(`seeded ${N} subscribers on SQLite in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -212,6 +213,8 @@ async function main() {
     }
     // tracking: click and pixel spikes and the stats page of a post to every subscriber (bench/lib/tracking.ts).
     if (only.has('tracking') && sqliteBench) results.tracking = await trackingBench(sqliteBench, { seconds: quick ? 3 : 10, log });
+    // bounces: 1,000 signed relay webhooks a second, every event stored once (bench/lib/bounces.ts).
+    if (only.has('bounces') && sqliteBench) results.bounces = await bounceWebhookBench(sqliteBench, { rate: 1000, seconds: quick ? 3 : 10, log });
   } finally {
     sink.stop();
     await sqliteBench?.close();
