@@ -36,7 +36,7 @@ describe('the backup and restore commands', { concurrency: 2 }, () => {
       // Taken while the server runs.
       const backup = await runCli(env, ['backup']);
       assert.equal(backup.code, 0, backup.output);
-      assert.match(backup.output, /backup written: .*gazette-\d{8}-\d{6}\.sqlite\.gz \(\d+\.\d MB, 0 subscribers, schema \d{4}_\d{2}_\d{2}_\d{4}_\w+\)/);
+      assert.match(backup.output, /backup written: .*gazette-\d{8}-\d{6}\.sqlite\.gz \(\d+ KB, 0 subscribers, schema \d{4}_\d{2}_\d{2}_\d{4}_\w+\)/);
       const [file] = readdirSync(path.join(dataDir, 'backups'));
       const backupFile = path.join(dataDir, 'backups', file!);
 

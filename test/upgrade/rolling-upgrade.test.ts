@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { PROJECT_ROOT } from '../../src/lib/paths.js';
 import { createTestDb } from '../helpers/db.js';
 import { freePort, startGazette, waitHealthy, type GazetteProcess } from '../helpers/gazette-process.js';
 import { startSmtpServer } from '../helpers/smtp-server.js';
@@ -28,8 +29,8 @@ const SECRET_KEY = 'rolling-upgrade-secret-key-shared-by-every-process';
 const RECIPIENTS = 2000;
 /** Per process: bounds how far the send gets while an old process drains. */
 const SEND_RATE = '50';
-/** docker-compose.yml's stop_grace_period. */
-const GRACE_MS = 35_000;
+/** How long docker compose waits after SIGTERM before it kills the container (stop_grace_period). */
+const GRACE_MS = Number(/stop_grace_period: (\d+)s/.exec(readFileSync(path.join(PROJECT_ROOT, 'docker-compose.postgres.yml'), 'utf8'))?.[1]) * 1000;
 
 interface Running extends GazetteProcess {
   port: number;
@@ -37,6 +38,7 @@ interface Running extends GazetteProcess {
 
 describe('rolling upgrade on Postgres', { skip: !process.env.TEST_DATABASE_URL }, () => {
   it('replaces both processes during a send and sign-ups: no failed request, every recipient once', async () => {
+    assert.ok(GRACE_MS > 0, 'docker-compose.postgres.yml sets stop_grace_period');
     const db = await createTestDb('postgres');
     const relay = await startSmtpServer({ parse: false });
     let hold: Promise<void> | undefined;
