@@ -14,12 +14,14 @@
 // Left out of the bundle, loaded from node_modules as before:
 //   - native addons (better-sqlite3, @node-rs/argon2);
 //   - what is only loaded on first use, so that start-up never pays for it: pg (Postgres only), juice
-//     (email CSS inlining), mailparser (dev outbox viewer).
+//     (email CSS inlining), mailparser (dev outbox viewer);
+//   - @sentry/node, an optional dependency loaded only when SENTRY_DSN is set (an image built without it
+//     must still bundle).
 // The workers are found next to the module that starts them (src/lib/worker-thread.ts): here all of them
 // sit flat in dist/, next to server.js.
 import { build } from 'esbuild';
 
-const external = ['better-sqlite3', '@node-rs/argon2', 'pg', 'juice', 'mailparser'];
+const external = ['better-sqlite3', '@node-rs/argon2', 'pg', 'juice', 'mailparser', '@sentry/node'];
 
 await build({
   entryPoints: {
