@@ -19,6 +19,7 @@ import observabilityRoutes from './features/observability/routes.js';
 import { createObservabilityService } from './features/observability/service.js';
 import { createFirstNewsletter, createNewsletterService } from './features/newsletters/service.js';
 import protectionRoutes from './features/protection/routes.js';
+import { protectionJobs } from './features/protection/jobs.js';
 import { createProtectionService } from './features/protection/service.js';
 import readerRoutes from './features/readers/routes.js';
 import { createReaderService } from './features/readers/service.js';
@@ -195,6 +196,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(newsletterRoutes, { newsletters });
   await app.register(readerRoutes, { readers, auth });
   await app.register(protectionRoutes, { protection, admit: readers.admitReviewed });
+  for (const job of protectionJobs({ protection })) ctx.jobs.register(job);
   await app.register(subscriberRoutes, { subscribers });
   await app.register(importRoutes, { imports });
   await app.register(postRoutes, { posts });

@@ -80,3 +80,29 @@ describe('Turnstile, verified server-side against a local siteverify', () => {
     assert.equal((await post({ email: 'e@example.com', 'cf-turnstile-response': 'token' })).statusCode, 422, 'fails closed under attack');
   });
 });
+
+describe('housekeeping', () => {
+  it('the prune job forgets spent challenges past expiry and refusals older than 30 days, never held sign-ups', async () => {
+    const t = await buildTestApp('sqlite');
+    try {
+      const db = t.db.db;
+      const now = t.clock.now();
+      await db.insertInto('used_challenges').values([{ signature_hash: 'old', expires_at: now - 1 }, { signature_hash: 'live', expires_at: now + 60_000 }]).execute();
+      const attempt = { newsletter_id: null, email: 'x@example.com', source: 'form', decided_at: null } as const;
+      await db
+        .insertInto('signup_attempts')
+        .values([
+          { ...attempt, reason: 'honeypot', outcome: 'refused', created_at: now - 31 * 86_400_000 },
+          { ...attempt, reason: 'disposable', outcome: 'held', created_at: now - 31 * 86_400_000 },
+          { ...attempt, reason: 'rate', outcome: 'refused', created_at: now - 1000 },
+        ])
+        .execute();
+      const result = await t.jobs.runOnce('signup-protection-prune');
+      assert.equal(result.outcome, 'ok');
+      assert.deepEqual((await db.selectFrom('used_challenges').select('signature_hash').execute()).map((r) => r.signature_hash), ['live']);
+      assert.deepEqual((await db.selectFrom('signup_attempts').select('reason').orderBy('id').execute()).map((r) => r.reason), ['disposable', 'rate']);
+    } finally {
+      await t.close();
+    }
+  });
+});
