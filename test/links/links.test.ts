@@ -140,6 +140,20 @@ for (const dialect of DIALECTS) {
       assert.equal(await count(), 0);
     });
 
+    it('checks the links of posts going out within a day again, in a job', async () => {
+      const soon = await makePost(t, newsletterId, { status: 'scheduled', scheduled_at: t.clock.now() + 2 * HOUR, body: `[missing](${site('/missing')})` });
+      await makePost(t, newsletterId, { status: 'scheduled', scheduled_at: t.clock.now() + 72 * HOUR, body: `[later](${site('/gone')})` });
+      await makePost(t, newsletterId, { body: `[draft](${site('/error')})` });
+      assert.equal((await t.jobs.runOnce('link-recheck')).outcome, 'ok');
+      assert.deepEqual(web.requests.map((r) => r.path), ['/missing', '/missing'], 'only the post going out soon');
+      const confirm = await owner.get(`/admin/posts/${soon}/send`);
+      assert.match(confirm.body, /The last link check found “http:\/\/site\.test:\d+\/missing” broken/);
+      await t.jobs.runOnce('link-recheck');
+      assert.equal(web.requests.length, 2, 'fresh results are not fetched again');
+      const runs = await t.db.db.selectFrom('job_runs').select('status').where('job', '=', 'link-recheck').execute();
+      assert.ok(runs.length >= 1);
+    });
+
     it('fills results in one row at a time with htmx', async () => {
       const postId = await makePost(t, newsletterId, { body: `[fine](${site('/ok')}) [missing](${site('/missing')}) [mail](mailto:olive@example.com)` });
       const table = await owner.post(`/admin/posts/${postId}/links/check`, {}, HX);

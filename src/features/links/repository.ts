@@ -22,6 +22,19 @@ export async function saveLinkCheck(db: DbOrTx, row: NewLinkCheckRow): Promise<v
     .execute();
 }
 
+/** Posts scheduled to go out by `until`, soonest first: their links are re-checked before they do. */
+export async function scheduledPostIdsUntil(db: DbOrTx, until: number): Promise<number[]> {
+  const rows = await db
+    .selectFrom('posts')
+    .select('id')
+    .where('status', '=', 'scheduled')
+    .where('scheduled_at', '<=', until)
+    .orderBy('scheduled_at')
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => r.id);
+}
+
 /** Forgets checks that expired before `before`; returns how many went. */
 export async function deleteLinkChecksExpiredBefore(db: DbOrTx, before: number): Promise<number> {
   const result = await db.deleteFrom('link_checks').where('expires_at', '<', before).executeTakeFirst();

@@ -13,7 +13,7 @@ import type { PostService } from '../posts/service.js';
 import type { LinkChecker, LinkCheckResult } from './checker.js';
 import { extractLinks, MAX_CHECKED_LINKS, type DraftLink } from './extract.js';
 import { BROKEN_OUTCOMES, cacheLifetimeMs, KIND_LABELS, OUTCOME_LABELS, type OutcomeLabel } from './outcomes.js';
-import { deleteLinkChecksExpiredBefore, findLinkChecks, saveLinkCheck } from './repository.js';
+import { deleteLinkChecksExpiredBefore, findLinkChecks, saveLinkCheck, scheduledPostIdsUntil } from './repository.js';
 
 /**
  * The links of a draft and what their last checks found. Checks are cached per URL (not per post): the
@@ -191,7 +191,25 @@ export function createLinkService(deps: LinkServiceDeps) {
    */
   const prune = () => deleteLinkChecksExpiredBefore(db, clock.now() - KEEP_EXPIRED_MS);
 
-  return { report, checkOne, checkAll, useFinalUrl, prune };
+  /**
+   * Checks again the links of posts going out within `withinMs` whose results have expired, at most
+   * `limit` links a run, so the pre-send warning reflects the sites as they are shortly before the send.
+   * Returns how many links were checked.
+   */
+  async function recheckUpcoming(withinMs: number, limit: number): Promise<number> {
+    let checked = 0;
+    for (const postId of await scheduledPostIdsUntil(db, clock.now() + withinMs)) {
+      // No writer is involved: the sample values only fill the preview, never the links' merge tags.
+      const { rows } = await report(postId, { name: '', email: '' });
+      const due = rows.filter((r) => r.checkable && r.due).slice(0, limit - checked);
+      await Promise.allSettled(due.map((r) => runCheck(r.url)));
+      checked += due.length;
+      if (checked >= limit) break;
+    }
+    return checked;
+  }
+
+  return { report, checkOne, checkAll, useFinalUrl, prune, recheckUpcoming };
 }
 
 export type LinkService = ReturnType<typeof createLinkService>;
