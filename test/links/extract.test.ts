@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { classifyLink, extractLinks } from '../../src/features/links/extract.js';
 import { createLimiter } from '../../src/features/links/limiter.js';
+import { replaceUrl } from '../../src/features/links/service.js';
 import { renderPost } from '../../src/features/posts/email.js';
 
 const BASE = 'https://news.example.org';
@@ -55,6 +56,28 @@ describe('extracting the links of a draft', () => {
       ['', 'invalid'],
     ];
     for (const [url, kind] of cases) assert.equal(classifyLink(url, BASE).kind, kind, url);
+  });
+});
+
+describe('using the final URL', () => {
+  it('replaces the address where it stands whole, not where it starts a longer one', () => {
+    const from = 'https://example.com/x?a=1';
+    const to = 'https://example.org/final';
+    const markdown = [
+      `[link](${from}) and <${from}> and ${from}.`,
+      `[longer](${from}&b=2) [path](https://example.com/x?a=1/more) [title](${from} "Title")`,
+      `<a href="${from}">html</a>, then ${from}, and (${from})`,
+    ].join('\n');
+    assert.equal(
+      replaceUrl(markdown, from, to),
+      [
+        `[link](${to}) and <${to}> and ${to}.`,
+        `[longer](${from}&b=2) [path](https://example.com/x?a=1/more) [title](${to} "Title")`,
+        `<a href="${to}">html</a>, then ${to}, and (${to})`,
+      ].join('\n'),
+    );
+    assert.equal(replaceUrl('no links here', from, to), 'no links here');
+    assert.equal(replaceUrl('cost $1 at https://a.test/$1', 'https://a.test/$1', 'https://b.test/$&'), 'cost $1 at https://b.test/$&', 'replacement text is taken literally');
   });
 });
 

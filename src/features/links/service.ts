@@ -177,9 +177,8 @@ export function createLinkService(deps: LinkServiceDeps) {
     if (!row) throw new NotFoundError('That link is no longer in the draft.');
     const target = row.check?.outcome === 'redirected' ? row.check.final_url : null;
     if (!target) throw new ConflictError('This link has no final address to use: check it again first.');
-    const occurrences = post.body.split(row.url).length - 1;
-    if (occurrences === 0) throw new ConflictError('The link is not written that way in the Markdown (it may come from HTML or be encoded differently): edit it by hand.');
-    const body = post.body.split(row.url).join(target);
+    const body = replaceUrl(post.body, row.url, target);
+    if (body === post.body) throw new ConflictError('The link is not written that way in the Markdown (it may come from HTML or be encoded differently): edit it by hand.');
     if (body.length > MAX_BODY_CHARS) throw new ValidationError({ body: 'The body would become too long with the final address.' });
     await posts.save(postId, { subject: post.subject, slug: post.slug, preheader: post.preheader, body });
     return target;
@@ -213,6 +212,17 @@ export function createLinkService(deps: LinkServiceDeps) {
 }
 
 export type LinkService = ReturnType<typeof createLinkService>;
+
+/**
+ * Replaces `from` where it stands as a whole address: not where it is only the start of a longer one
+ * (`…/x` inside `…/x/y`). An address ends at a space, a closing bracket or quote, or punctuation that
+ * ends a sentence.
+ */
+export function replaceUrl(markdown: string, from: string, to: string): string {
+  const escaped = from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const whole = new RegExp(`(?<![\\w.+-])${escaped}(?=$|[\\s)\\]>"'<]|[.,;:!?](?:$|[\\s)\\]]))`, 'g');
+  return markdown.replace(whole, () => to);
+}
 
 function shorten(s: string): string {
   return s.length > 80 ? `${s.slice(0, 77)}…` : s;
