@@ -173,6 +173,20 @@ export async function sentCount(db: DbOrTx, postId: number): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
+/** Recipients the relay refused while sending (5xx, or retries given up), by the relay's answer. */
+export async function refusedWhileSending(db: DbOrTx, postId: number, limit: number): Promise<Array<{ error: string; n: number }>> {
+  const rows = await db
+    .selectFrom('deliveries')
+    .select(['error', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('post_id', '=', postId)
+    .where('status', '=', 'failed')
+    .groupBy('error')
+    .orderBy('n', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ error: r.error ?? '', n: Number(r.n) }));
+}
+
 export async function findPostSubject(db: DbOrTx, postId: number): Promise<{ id: number; subject: string; status: string } | undefined> {
   return db.selectFrom('posts').select(['id', 'subject', 'status']).where('id', '=', postId).executeTakeFirst();
 }

@@ -82,13 +82,19 @@ export function createFeedbackViews(deps: { db: Db; clock: Clock }) {
     async postFeedback(postId: number) {
       const post = await repo.findPostSubject(db, postId);
       if (!post) throw new NotFoundError('There is no post with that number. It may have been deleted.');
-      const [kinds, reasons, sent] = await Promise.all([repo.postKindCounts(db, postId), repo.postReasons(db, postId, 20), repo.sentCount(db, postId)]);
+      const [kinds, reasons, sent, refused] = await Promise.all([
+        repo.postKindCounts(db, postId),
+        repo.postReasons(db, postId, 20),
+        repo.sentCount(db, postId),
+        repo.refusedWhileSending(db, postId, 10),
+      ]);
       const count = (k: FeedbackReportRow['kind']) => kinds.find((c) => c.kind === k)?.n ?? 0;
       return {
         post,
         sent,
         counts: { hard: count('hard_bounce'), soft: count('soft_bounce'), complaints: count('complaint'), unsubscribes: count('unsubscribe') },
         reasons,
+        refused: { total: refused.reduce((sum, r) => sum + r.n, 0), reasons: refused },
       };
     },
 

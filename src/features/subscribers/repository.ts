@@ -177,5 +177,7 @@ export async function eraseSubscriber(db: DbOrTx, subscriber: { id: number; emai
     .where('status', 'in', ['sent', 'failed', 'skipped', 'cancelled'])
     .execute();
   await db.deleteFrom('import_problems').where('email', '=', subscriber.email).execute();
+  // Bounce and complaint reports keep the hash (an import still skips a complainer) but not the address.
+  await db.updateTable('feedback_reports').set({ address: `erased:${subscriber.email_hash}`, raw: null }).where('email_hash', '=', subscriber.email_hash).execute();
   await db.deleteFrom('subscribers').where('id', '=', subscriber.id).execute();
 }

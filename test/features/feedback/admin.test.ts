@@ -87,7 +87,10 @@ for (const dialect of DIALECTS) {
       const id = await makeSubscriber(t.db.db, { email: 'dora@example.com', subscriptions: [{ newsletterId, status: 'active' }] });
       await feedback.record([report({ kind: 'complaint', source: 'ses', address: 'dora@example.com' })]);
       assert.equal((await admin.post(`/admin/suppressions/${emailHash('dora@example.com')}/remove`)).statusCode, 303);
-      await t.db.db.deleteFrom('subscribers').where('id', '=', id).execute();
+      // Erased as the writer erases (GDPR): the report keeps the hash, not the address.
+      assert.equal((await admin.post(`/admin/subscribers/${id}/delete`)).statusCode, 303);
+      const kept = await t.db.db.selectFrom('feedback_reports').select(['address', 'raw', 'email_hash']).executeTakeFirstOrThrow();
+      assert.deepEqual(kept, { address: `erased:${emailHash('dora@example.com')}`, raw: null, email_hash: emailHash('dora@example.com') });
 
       await admin.get('/admin/subscribers/import');
       const res = await uploadCsv(admin, { newsletter_id: String(newsletterId), mode: 'confirmed' }, { filename: 'list.csv', content: 'email\r\ndora@example.com\r\nerin@example.com\r\n' });
@@ -144,8 +147,11 @@ for (const dialect of DIALECTS) {
       assert.match(page.body, /“Quiet issue”: 2\.5% hard-bounced \(keep it under 2%\)/);
       assert.match(page.body, new RegExp(`href="/admin/posts/${quiet}/feedback"`));
 
+      await t.db.db.updateTable('deliveries').set({ status: 'failed', error: '550 5.1.1 <r199@example.com>: user unknown' }).where('post_id', '=', quiet).where('email', '=', 'r199@example.com').execute();
       const stats = await admin.get(`/admin/posts/${quiet}/feedback`);
-      assert.match(stats.body, /<span class="value">200<\/span><span class="label">Sent<\/span>/);
+      assert.match(stats.body, /<span class="value">1<\/span><span class="label">Refused while sending<\/span>/);
+      assert.match(stats.body, /<td>550 5\.1\.1 &lt;r199@example\.com&gt;: user unknown<\/td><td class="num">1<\/td>/);
+      assert.match(stats.body, /<span class="value">199<\/span><span class="label">Sent<\/span>/);
       assert.match(stats.body, /<span class="value">5<\/span><span class="label">Hard bounces \(2\.5%\)<\/span>/);
     });
 
