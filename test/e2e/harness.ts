@@ -42,6 +42,8 @@ export async function freePort(): Promise<number> {
 
 export interface RunningServer {
   baseUrl: string;
+  /** The server's DATA_DIR (and working directory): its SQLite file is gazette.db in there. */
+  dataDir: string;
   smtp: TestSmtpServer;
   db?: TestDb;
   stop(): Promise<void>;
@@ -91,6 +93,7 @@ export async function startGazette(options: { dialect: 'sqlite' | 'postgres'; en
   }
   return {
     baseUrl,
+    dataDir,
     smtp,
     db,
     output: () => out,
