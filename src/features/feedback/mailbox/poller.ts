@@ -59,6 +59,9 @@ export interface BounceMailbox {
 interface Verdict {
   uid: number;
   verdict: MailVerdict;
+  /** For the log line of a mail moved aside: how the operator finds it in the unparsed folder. */
+  messageId?: string | undefined;
+  subject?: string | undefined;
 }
 
 const DEFAULT_BATCH = 100;
@@ -109,16 +112,17 @@ export function createBounceMailbox(deps: BounceMailboxDeps): BounceMailbox {
   }
 
   async function readBatch(client: ImapFlow, uids: number[]): Promise<Verdict[]> {
-    const sizes = await client.fetchAll(uids, { uid: true, size: true }, { uid: true });
+    const listed = await client.fetchAll(uids, { uid: true, size: true, envelope: true }, { uid: true });
     const verdicts: Verdict[] = [];
-    for (const { uid, size } of sizes.sort((a, b) => a.uid - b.uid)) {
+    for (const { uid, size, envelope } of listed.sort((a, b) => a.uid - b.uid)) {
+      const about = { messageId: envelope?.messageId, subject: envelope?.subject?.slice(0, 200) };
       if ((size ?? 0) > maxBytes) {
-        verdicts.push({ uid, verdict: { outcome: 'unparsed', reason: `larger than ${maxBytes} bytes` } });
+        verdicts.push({ uid, verdict: { outcome: 'unparsed', reason: `larger than ${maxBytes} bytes` }, ...about });
         continue;
       }
       // fetch asks for BODY.PEEK[]: reading does not mark the mail seen, so a failed poll leaves it unseen.
       const message = await client.fetchOne(String(uid), { uid: true, source: true }, { uid: true });
-      verdicts.push(read(uid, message ? message.source : undefined));
+      verdicts.push({ ...read(uid, message ? message.source : undefined), ...about });
     }
     return verdicts;
   }
@@ -134,6 +138,8 @@ export function createBounceMailbox(deps: BounceMailboxDeps): BounceMailbox {
       const address = await deps.subscriberEmail?.(v.verdict.token);
       out.push({
         uid: v.uid,
+        messageId: v.messageId,
+        subject: v.subject,
         verdict: address
           ? { outcome: 'reports', format: 'mailto', reports: [{ ...v.verdict.report, address }] }
           : { outcome: 'unparsed', reason: 'an unsubscribe request whose token names no subscriber' },
@@ -165,7 +171,8 @@ export function createBounceMailbox(deps: BounceMailboxDeps): BounceMailbox {
       await move(client, done, processedPath);
       await move(client, unparsed.map((v) => v.uid), unparsedPath);
       for (const v of unparsed) {
-        log.warn({ uid: v.uid, folder: unparsedPath, reason: v.verdict.outcome === 'unparsed' ? v.verdict.reason : '' }, 'bounce mailbox: a mail that is no bounce or complaint was moved aside for a human');
+        const reason = v.verdict.outcome === 'unparsed' ? v.verdict.reason : '';
+        log.warn({ folder: unparsedPath, messageId: v.messageId, subject: v.subject, reason }, 'bounce mailbox: a mail that is no bounce or complaint was moved aside for a human');
       }
       const ignored = verdicts.filter((v) => v.verdict.outcome === 'ignored').length;
       return {

@@ -103,7 +103,7 @@ describe('bounce mailbox poller against a real IMAP server (Dovecot)', () => {
     assert.ok((await imap.messages(processed)).every((m) => m.seen), 'handled mail is marked read');
     assert.deepEqual((await imap.messages(unparsed)).map((m) => m.seen), [false], 'mail for a human stays unread');
     assert.equal(warnings.length, 1, 'the mail moved aside is logged');
-    assert.deepEqual(warnings[0]!.obj, { uid: 7, folder: unparsed, reason: 'neither a bounce nor a complaint' });
+    assert.deepEqual(warnings[0]!.obj, { folder: unparsed, messageId: '<CAF=reply123@mail.example.com>', subject: 'Re: Issue 42: winter reading', reason: 'neither a bounce nor a complaint' });
     const left = await imap.messages(settings.mailbox);
     assert.deepEqual(left.map((m) => [m.subject, m.seen]), [['failure notice', true], ['Returned mail: see transcript for details', false]], 'seen and deleted mail stays where it was');
 
