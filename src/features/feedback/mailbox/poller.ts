@@ -9,8 +9,9 @@ import type { VerpBase } from './verp.js';
  * The bounce mailbox: an IMAP folder the relay's bounces and the feedback loops' complaints arrive in,
  * for relays that report by mail instead of by webhook. One poll reads up to `batchSize` unseen messages,
  * hands the reports of all of them to the feedback sink at once, and only after the sink has stored them
- * moves each message: understood mail (reports, auto-replies, delay notices) to the processed folder,
- * the rest to the unparsed folder for a human. Nothing is ever deleted (the lesson of listmonk#1334), and
+ * moves each message: understood mail (bounces, complaints, unsubscribe requests, auto-replies, delay
+ * notices) is marked read and goes to the processed folder, the rest to the unparsed folder, unread, for a
+ * human. Nothing is ever deleted (the lesson of listmonk#1334), and
  * nothing is moved before its reports are stored: if the sink fails, the mail stays where it was, unseen,
  * and the next poll reads it again (the sink counts a report it already has once).
  */
