@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { recordEvent } from '../../../src/domain/events.js';
 import { setupOwner } from '../../helpers/app.js';
 import { DIALECTS } from '../../helpers/db.js';
+import { subscribeViaForm } from '../readers/helpers.js';
 import { hit, trackingPaths, worldsOf, type TrackingWorld } from '../tracking/setup.js';
 
 const HOUR = 3_600_000;
@@ -147,6 +148,19 @@ for (const dialect of DIALECTS) {
       assert.equal(Number(await consentOf()), w.t.clock.now());
       await prefs.post(`/preferences/${reader.token}`, { name: reader.name, newsletters: String(w.newsletterId) });
       assert.equal(await consentOf(), null);
+
+      // The hosted form: a ticked box records consent with the new subscription, an unticked one does not.
+      for (const [email, ticked] of [['yes@example.net', true], ['no@example.net', false]] as const) {
+        const res = await subscribeViaForm(w.t, nl.slug, { email, ...(ticked ? { tracking_consent: 'on' } : {}) });
+        assert.ok(res.statusCode < 400, res.body.slice(0, 300));
+        const row = await w.t.db.db
+          .selectFrom('subscriptions as sn')
+          .innerJoin('subscribers as s', 's.id', 'sn.subscriber_id')
+          .select('sn.tracking_consent_at')
+          .where('s.email', '=', email)
+          .executeTakeFirstOrThrow();
+        assert.equal(row.tracking_consent_at === null, !ticked, email);
+      }
 
       const off = await world('off', { readers: 1 });
       const offSlug = await off.t.db.db.selectFrom('newsletters').select('slug').where('id', '=', off.newsletterId).executeTakeFirstOrThrow();
