@@ -21,10 +21,13 @@ export function screeningJson(err: AddressError | ChallengeError) {
   return { error: { code: err.addressCode, message: err.message, fields: err.fields, ...(suggestion ? { suggestion } : {}) } };
 }
 
-/** The form again: a typo as "use / keep" buttons, anything else as the message beside its field. */
+/** The form again: a typo as "use / keep" buttons, a refused address beside its field, a missing challenge on top. */
 export function screeningForm(err: AddressError | ChallengeError, typed: string, source: string | undefined): HomeExtra {
-  const typo = err instanceof AddressError && err.suggestion ? { typed: typed.trim(), suggestion: err.suggestion } : undefined;
-  return { errors: typo ? {} : err.fields, typo, source: source === 'embed' ? 'embed' : undefined };
+  const embed = source === 'embed' ? 'embed' : undefined;
+  // The challenge has no field of its own: its message heads the form.
+  if (!(err instanceof AddressError)) return { message: err.message, source: embed };
+  const typo = err.suggestion ? { typed: typed.trim(), suggestion: err.suggestion } : undefined;
+  return { errors: typo ? {} : err.fields, typo, source: embed };
 }
 
 /** A sign-up kept for the writer's review: said plainly, with nothing about whether the address is known. */

@@ -65,6 +65,9 @@ for (const dialect of DIALECTS) {
       assert.equal(refused.statusCode, 422);
       assert.equal(refused.json().error.code, 'challenge_required');
 
+      const form = await t.app.inject({ method: 'POST', url: '/n/newsletter/subscribe', remoteAddress: '192.0.2.251', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'email=form%40example.com&source=embed' });
+      assert.equal(form.statusCode, 422);
+      assert.match(form.body, /role="alert">This form is receiving unusually many sign-ups/);
       const page = await t.app.inject({ method: 'GET', url: '/n/newsletter' });
       assert.match(page.body, /<altcha-widget challenge="\/signup-challenge" name="altcha"/);
       assert.match(page.body, /<noscript>.*needs JavaScript/s);
@@ -81,7 +84,7 @@ for (const dialect of DIALECTS) {
       const replay = await post({ email: 'replayer@example.com', altcha });
       assert.equal(replay.statusCode, 422, 'one solution, one sign-up');
       const attempts = await t.db.db.selectFrom('signup_attempts').select(['email', 'reason']).orderBy('id').execute();
-      assert.deepEqual(attempts.map((a) => `${a.reason}:${a.email}`), ['challenge_failed:burst@example.com', 'challenge_failed:replayer@example.com']);
+      assert.deepEqual(attempts.map((a) => `${a.reason}:${a.email}`), ['challenge_failed:burst@example.com', 'challenge_failed:form@example.com', 'challenge_failed:replayer@example.com']);
 
       t.clock.advance(31 * 60_000);
       assert.equal((await post({ email: 'after@example.com' })).statusCode, 200, 'attack mode ended');
