@@ -112,6 +112,7 @@ describe('link checks in a real browser (sqlite)', { skip }, () => {
     await step('send-warning', page, async () => {
       await page.goto(`${postUrl}/send`);
       await page.getByText(/The last link check found .*\/held\/missing” broken/).waitFor();
+      await page.getByRole('button', { name: 'Send anyway to 0 subscribers now' }).waitFor();
       await check(page, 'send-confirm');
     });
   });

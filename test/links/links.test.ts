@@ -195,7 +195,9 @@ for (const dialect of DIALECTS) {
       await owner.post(`/admin/posts/${postId}/links/check`);
       const confirm = await owner.get(`/admin/posts/${postId}/send`);
       assert.match(confirm.body, /The last link check found “http:\/\/site\.test:\d+\/missing” broken: The page does not exist/);
-      assert.match(confirm.body, /Send to 0 subscribers now/, 'a warning, not a block');
+      assert.match(confirm.body, /<div class="alert error" role="alert">Readers will not be able to open some links/);
+      assert.match(confirm.body, /Send anyway to 0 subscribers now<\/button>/, 'a warning, not a block');
+      assert.match(before.body, /Send to 0 subscribers now<\/button>/);
       const postPage = await owner.get(`/admin/posts/${postId}`);
       assert.match(postPage.body, /The last link check found/);
       assert.match(postPage.body, /id="links-panel"/);

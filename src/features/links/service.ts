@@ -78,9 +78,10 @@ export function createLinkFindings(deps: { db: Db; baseUrl: string }) {
     const broken = checks.filter((c) => BROKEN_OUTCOMES.includes(c.outcome));
     const shown = broken.slice(0, 5).map((c): PostCheck => ({
       level: 'warning',
+      source: 'links',
       message: `The last link check found “${shorten(c.url)}” ${OUTCOME_LABELS[c.outcome].label.toLowerCase()}: ${c.detail}`,
     }));
-    if (broken.length > shown.length) shown.push({ level: 'warning', message: `…and ${broken.length - shown.length} more broken links (see Check links).` });
+    if (broken.length > shown.length) shown.push({ level: 'warning', source: 'links', message: `…and ${broken.length - shown.length} more broken links (see Check links).` });
     return shown;
   };
 }

@@ -8,6 +8,8 @@ import type { BodyInventory } from './markdown.js';
 export interface PostCheck {
   level: 'error' | 'warning';
   message: string;
+  /** Set on the last link check's findings, so the send page can ask "send anyway?" about them. */
+  source?: 'links';
 }
 
 /** Gmail hides everything after the first 102 KB of a message's HTML behind "[Message clipped]". */
