@@ -38,7 +38,22 @@ export function describeSettings(config: Config, mailerKind: Mailer['kind']): { 
         { label: 'DKIM', value: config.dkim ? `${config.dkim.selector}._domainkey.${config.dkim.domain}` : 'off (the relay may sign)', variable: 'DKIM_*' },
       ]
     : [{ label: 'Relay', value: mailerKind === 'dev-outbox' ? 'none: mail goes to the dev outbox' : mailerKind, variable: 'SMTP_URL' }];
+  smtp.push(...bounceRows(config));
   return { general, smtp };
+}
+
+/** Where bounces by mail are read and what envelope sender asks for them (the password is never shown). */
+function bounceRows(config: Config): SettingRowView[] {
+  const box = config.bounceMailbox;
+  const verp = config.bounceVerp;
+  return [
+    {
+      label: 'Bounce mailbox',
+      value: box ? `${box.user} at ${box.host}:${box.port} (${box.secure ? 'TLS' : 'STARTTLS'}), ${box.mailbox} → ${box.processedFolder}, ${box.unparsedFolder}` : 'off',
+      variable: 'BOUNCE_IMAP_*',
+    },
+    { label: 'Return path (VERP)', value: verp ? `${verp.localPart}${verp.delimiter}<token>@${verp.domain}` : 'off: the From address', variable: 'BOUNCE_VERP_ADDRESS' },
+  ];
 }
 
 /** Sends a short message to the owner through the real mailer and reports the relay's exact answer. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../../../src/config.js';
 import { imapOptions } from '../../../../src/features/feedback/mailbox/poller.js';
+import { describeSettings } from '../../../../src/features/settings/service.js';
 
 const base = { BASE_URL: 'https://news.example.com', DATA_DIR: '/tmp/gazette-test-unused' };
 const load = (env: Record<string, string>) => loadConfig({ ...base, ...env });
@@ -83,4 +84,16 @@ describe('bounce mailbox settings (BOUNCE_IMAP_*)', () => {
     assert.deepEqual(problems({ BOUNCE_VERP_ADDRESS: 'bounces@bounce.example.com', BOUNCE_VERP_DELIMITER: '=' }), [['BOUNCE_VERP_DELIMITER', 'must be + or - (got "=")']]);
     assert.deepEqual(problems({ BOUNCE_VERP_DELIMITER: '-' }).map(([v]) => v), ['BOUNCE_VERP_DELIMITER']);
   });
+
+  it('the Settings page shows the mailbox and the return path, never the password', () => {
+    const rows = (env: Record<string, string>) => describeSettings(load(env), 'smtp').smtp.filter((r) => r.variable.startsWith('BOUNCE_'));
+    assert.deepEqual(rows({}).map((r) => r.value), ['off', 'off: the From address']);
+    const on = rows({ BOUNCE_IMAP_URL: 'imaps://bounces:s3cret-pass@imap.example.com', BOUNCE_VERP_ADDRESS: 'bounces@bounce.example.com' });
+    assert.deepEqual(on.map((r) => r.value), [
+      'bounces at imap.example.com:993 (TLS), INBOX → Gazette/Processed, Gazette/Unparsed',
+      'bounces+<token>@bounce.example.com',
+    ]);
+    assert.doesNotMatch(JSON.stringify(on), /s3cret/);
+  });
 });
+
