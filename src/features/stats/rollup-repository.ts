@@ -130,3 +130,14 @@ export async function rebuildNewsletterDays(db: DbOrTx, fromDay: number): Promis
     where nl is not null and exists (select 1 from newsletters n where n.id = x.nl)
     group by nl, day`.execute(db);
 }
+
+/** Per-person hits older than `before` keep only their anonymous count (the person and delivery go). */
+export async function anonymiseHitsBefore(db: DbOrTx, before: number): Promise<number> {
+  const result = await db
+    .updateTable('tracking_hits')
+    .set({ subscriber_id: null, delivery_id: null })
+    .where('subscriber_id', 'is not', null)
+    .where('created_at', '<', before)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}

@@ -5,12 +5,15 @@ import * as repo from './rollup-repository.js';
  * The stats job's work: rebuild the roll-ups of every post that had hits since the last refresh (or is
  * still fresh: its delivery, bounce and unsubscribe counts move for a few days), and the newsletters'
  * daily rows since the day of the last refresh. A margin covers hits and events committed a little after
- * the time they carry (the recorder's buffer, another process's transaction).
+ * the time they carry (the recorder's buffer, another process's transaction). Per-person hits older than
+ * a year are made anonymous.
  */
 
 const MARGIN_MS = 5 * 60_000;
 const FRESH_MS = 3 * repo.DAY_MS;
 const WATERMARK = 'rollups';
+/** How long a reader's own opens and clicks stay tied to them; counts are kept. */
+export const PERSONAL_HITS_KEPT_MS = 365 * repo.DAY_MS;
 
 export interface RefreshResult {
   posts: number;
@@ -28,6 +31,7 @@ export async function refreshStats(db: Db, now: number): Promise<RefreshResult> 
       await repo.rebuildPostStats(trx, postId, now);
     });
   }
+  await repo.anonymiseHitsBefore(db, now - PERSONAL_HITS_KEPT_MS);
   await db.transaction().execute(async (trx) => {
     await repo.rebuildNewsletterDays(trx, since - (since % repo.DAY_MS));
     await repo.writeWatermark(trx, WATERMARK, now);

@@ -54,6 +54,13 @@ for (const dialect of DIALECTS) {
       assert.equal(Number(after[1]!.hour) - Number(after[0]!.hour), 2 * HOUR);
       const again = await w.t.db.db.selectFrom('post_stats').select(['human_opens', 'unique_openers']).where('post_id', '=', w.postId).executeTakeFirstOrThrow();
       assert.deepEqual([Number(again.human_opens), Number(again.unique_openers)], [3, 2]);
+
+      // A year on, the reader's own hits are anonymous; the counts stay.
+      w.t.clock.advance(366 * 24 * HOUR);
+      await rollUp(w);
+      const personal = await w.t.db.db.selectFrom('tracking_hits').select('id').where('subscriber_id', 'is not', null).execute();
+      assert.equal(personal.length, 0);
+      assert.equal((await w.t.db.db.selectFrom('tracking_hits').select('id').execute()).length, 5);
     });
 
     it('counts unsubscribes after the post and bounces and complaints by post, and daily growth', async () => {
