@@ -13,6 +13,7 @@ import { createWebhookReceiver } from './features/feedback/webhooks/receiver.js'
 import { AMAZON_SNS, type SnsTrust } from './features/feedback/webhooks/sns-certificates.js';
 import healthRoutes from './features/health/routes.js';
 import jobRoutes from './features/jobs/routes.js';
+import backupRoutes from './features/backups/routes.js';
 import newsletterRoutes from './features/newsletters/routes.js';
 import { createObservability } from './features/observability/observability.js';
 import observabilityRoutes from './features/observability/routes.js';
@@ -192,6 +193,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(dashboardRoutes, { stats, feedback });
   await app.register(settingsRoutes, { auth, settings });
   await app.register(jobRoutes);
+  await app.register(backupRoutes);
   await app.register(outboxRoutes, { outbox });
   await app.register(newsletterRoutes, { newsletters });
   await app.register(readerRoutes, { readers, auth });

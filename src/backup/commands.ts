@@ -3,6 +3,7 @@ import { connectDatabase } from '../db/connect.js';
 import type { Db } from '../db/database.js';
 import { knownMigrationNames } from '../db/migrate.js';
 import { liveLeaseOwners } from '../sending/lease-repository.js';
+import { backupSize } from './retention.js';
 import { backupPostgres, requirePgTool, restorePostgres } from './postgres-backup.js';
 import { currentSchemaName } from './postgres-repository.js';
 import { BackupError, backupSqlite, EXIT, restoreSqlite } from './sqlite-backup.js';
@@ -12,21 +13,20 @@ import { BackupError, backupSqlite, EXIT, restoreSqlite } from './sqlite-backup.
  * says what happened through `say`; refusals are BackupErrors carrying their exit code.
  */
 
-const size = (bytes: number) => (bytes < 1_048_576 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : `${(bytes / 1_048_576).toFixed(1)} MB`);
 
 export async function backupCommand(config: Config, options: { dir?: string; now: number }, say: (msg: string) => void): Promise<number> {
   const dir = options.dir ?? config.backup.dir;
   const { retention } = config.backup;
   if (config.database.kind === 'sqlite') {
     const r = await backupSqlite({ databaseFile: config.database.file, dir, now: options.now, retention });
-    say(`backup written: ${r.file} (${size(r.bytes)}, ${r.manifest.subscribers} subscribers, schema ${r.manifest.migrations.at(-1)})`);
+    say(`backup written: ${r.file} (${backupSize(r.bytes)}, ${r.manifest.subscribers} subscribers, schema ${r.manifest.migrations.at(-1)})`);
     for (const old of r.deleted) say(`removed old backup ${old}`);
     return 0;
   }
   requirePgTool('pg_dump');
   const schema = await withPostgres(config, currentSchemaName);
   const r = await backupPostgres({ url: config.database.url, schema, dir, now: options.now, retention });
-  say(`backup written: ${r.file} (${size(r.bytes)}, schema "${schema}")`);
+  say(`backup written: ${r.file} (${backupSize(r.bytes)}, schema "${schema}")`);
   for (const old of r.deleted) say(`removed old backup ${old}`);
   return 0;
 }

@@ -10,6 +10,9 @@ const NAME = /^gazette-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})(?:-(\d+))?\.(
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
+/** A backup's size for people: KB below a megabyte, MB with one decimal above. */
+export const backupSize = (bytes: number) => (bytes < 1_048_576 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : `${(bytes / 1_048_576).toFixed(1)} MB`);
+
 /** YYYYMMDD-HHMMSS in UTC. */
 export function utcStamp(at: number): string {
   const d = new Date(at);
