@@ -55,6 +55,12 @@ function field(fields: HeaderField[], name: string): string | undefined {
   return fields.find((f) => f.name === name)?.value;
 }
 
+/** Some MTAs write a bare class (5.0.0) in Status and the real code in the remote answer: the precise one wins. */
+function preciseStatus(status: string | undefined, fromDiagnostic: string | undefined): string | undefined {
+  if (status && fromDiagnostic && status.endsWith('.0.0') && fromDiagnostic[0] === status[0]) return fromDiagnostic;
+  return status ?? fromDiagnostic;
+}
+
 /** Reads the text of a `message/delivery-status` part: one per-message group, then one group per recipient. */
 export function parseDeliveryStatus(text: string): DeliveryStatus {
   const groups = text
@@ -69,7 +75,7 @@ export function parseDeliveryStatus(text: string): DeliveryStatus {
     if (!address) continue;
     const rawDiagnostic = field(g, 'diagnostic-code');
     const diagnostic = rawDiagnostic?.replace(/^\s*[a-z-]+\s*;\s*/i, '').trim();
-    const status = findStatus(field(g, 'status')) ?? findStatus(diagnostic);
+    const status = preciseStatus(findStatus(field(g, 'status')), findStatus(diagnostic));
     const lastAttemptAt = dateOf(field(g, 'last-attempt-date'));
     recipients.push({
       address,

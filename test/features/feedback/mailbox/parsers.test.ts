@@ -253,6 +253,13 @@ describe('bounce classification and the small parsers', () => {
     assert.deepEqual(ds, { reportingMta: 'mx.example', recipients: [{ address: 'a@b.example', action: 'failed', status: '5.1.1', diagnostic: '550 no such user' }] });
   });
 
+  it('a bare 5.0.0 in Status gives way to the precise code of the remote answer', () => {
+    const ds = parseDeliveryStatus('Final-Recipient: rfc822; a@b.example\nAction: failed\nStatus: 5.0.0\nDiagnostic-Code: smtp; 550 5.1.1 <a@b.example>: user unknown\n');
+    assert.equal(ds.recipients[0]!.status, '5.1.1');
+    const other = parseDeliveryStatus('Final-Recipient: rfc822; a@b.example\nAction: failed\nStatus: 5.0.0\nDiagnostic-Code: smtp; 451 4.7.1 later\n');
+    assert.equal(other.recipients[0]!.status, '5.0.0', 'a code of another class does not override it');
+  });
+
   it('addresses, encoded words, VERP tokens', () => {
     assert.equal(addressOf('rfc822; Gone@Example.ORG'), 'gone@example.org');
     assert.equal(addressOf('"Name, Jr" <x.y@z.example>'), 'x.y@z.example');
