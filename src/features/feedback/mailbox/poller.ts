@@ -156,7 +156,8 @@ export function createBounceMailbox(deps: BounceMailboxDeps): BounceMailbox {
   async function poll(client: ImapFlow): Promise<PollResult> {
     const processedPath = await folder(client, settings.processedFolder);
     const unparsedPath = await folder(client, settings.unparsedFolder);
-    const lock = await client.getMailboxLock(settings.mailbox);
+    // Levels are written with / in the settings, whatever the server's own delimiter is.
+    const lock = await client.getMailboxLock(settings.mailbox.split('/').filter(Boolean));
     try {
       const found = (await client.search({ seen: false, deleted: false }, { uid: true })) || [];
       const uids = [...found].sort((a, b) => a - b).slice(0, batchSize);

@@ -52,7 +52,8 @@ describe('bounce mailbox poller against a real IMAP server (Dovecot)', () => {
       allowPlaintext: false,
       user: imap.user,
       password: imap.password,
-      mailbox: `Bounces${folderN}`,
+      // A nested folder, written with / like every folder setting (Dovecot's Maildir++ delimiter is ".").
+      mailbox: `Bounces/In${folderN}`,
       processedFolder: `Gazette${folderN}/Processed`,
       unparsedFolder: `Gazette${folderN}/Unparsed`,
     };
@@ -60,15 +61,17 @@ describe('bounce mailbox poller against a real IMAP server (Dovecot)', () => {
 
   const mailbox = (over: Partial<BounceMailboxDeps> = {}) =>
     createBounceMailbox({ settings, sink, clock: new FakeClock(), log, verp: { localPart: 'bounces' }, ...over });
-  const ids = async (folder: string) => (await imap.messages(folder)).map((m) => m.messageId);
+  /** A folder setting as Dovecot's Maildir++ names it: levels joined by ".". */
+  const onServer = (folder: string) => folder.replaceAll('/', '.');
+  const ids = async (folder: string) => (await imap.messages(onServer(folder))).map((m) => m.messageId);
 
   it('records the reports of every bounce and complaint, then moves each mail; nothing is deleted; a second poll finds nothing', async () => {
     const delivered = ['postfix-hard.eml', 'gmail-hard.eml', 'office365-hard.eml', 'exim-hard.eml', 'arf-yahoo.eml', 'vacation.eml', 'human-reply.eml'];
-    for (const name of delivered) await imap.append(settings.mailbox, fixture(name));
+    for (const name of delivered) await imap.append(onServer(settings.mailbox), fixture(name));
     // Mail someone already read in a mail client is not ours to take.
-    await imap.append(settings.mailbox, fixture('qmail-hard.eml'), ['\\Seen']);
+    await imap.append(onServer(settings.mailbox), fixture('qmail-hard.eml'), ['\\Seen']);
     // Nor is mail marked for deletion.
-    await imap.append(settings.mailbox, fixture('sendmail-headers-only.eml'), ['\\Deleted']);
+    await imap.append(onServer(settings.mailbox), fixture('sendmail-headers-only.eml'), ['\\Deleted']);
 
     const result = await mailbox().pollOnce();
     assert.deepEqual(result, { read: 7, reports: 5, stored: 5, duplicates: 0, processed: 6, ignored: 1, unparsed: 1 });
@@ -104,7 +107,7 @@ describe('bounce mailbox poller against a real IMAP server (Dovecot)', () => {
     assert.deepEqual((await imap.messages(unparsed)).map((m) => m.seen), [false], 'mail for a human stays unread');
     assert.equal(warnings.length, 1, 'the mail moved aside is logged');
     assert.deepEqual(warnings[0]!.obj, { folder: unparsed, messageId: '<CAF=reply123@mail.example.com>', subject: 'Re: Issue 42: winter reading', reason: 'neither a bounce nor a complaint' });
-    const left = await imap.messages(settings.mailbox);
+    const left = await imap.messages(onServer(settings.mailbox));
     assert.deepEqual(left.map((m) => [m.subject, m.seen]), [['failure notice', true], ['Returned mail: see transcript for details', false]], 'seen and deleted mail stays where it was');
 
     assert.deepEqual(await mailbox().pollOnce(), { read: 0, reports: 0, stored: 0, duplicates: 0, processed: 0, ignored: 0, unparsed: 0 });
@@ -112,24 +115,24 @@ describe('bounce mailbox poller against a real IMAP server (Dovecot)', () => {
   });
 
   it('when the sink fails, no mail moves and none is marked seen; the next poll stores each report once', async () => {
-    await imap.append(settings.mailbox, fixture('postfix-multi.eml'));
-    await imap.append(settings.mailbox, fixture('sendmail-headers-only.eml'));
+    await imap.append(onServer(settings.mailbox), fixture('postfix-multi.eml'));
+    await imap.append(onServer(settings.mailbox), fixture('sendmail-headers-only.eml'));
     sink.failWith = new Error('database is down');
     await assert.rejects(mailbox().pollOnce(), /Bounce mailbox bounces@127\.0\.0\.1:\d+: reading failed: database is down/);
-    assert.deepEqual((await imap.messages(settings.mailbox)).map((m) => m.seen), [false, false]);
+    assert.deepEqual((await imap.messages(onServer(settings.mailbox))).map((m) => m.seen), [false, false]);
 
     // As if an earlier run had crashed between the sink's commit and the move: re-reading counts it once.
     sink.failWith = undefined;
     sink.reports.push(reportsIn('sendmail-headers-only.eml')[0]!);
     const result = await mailbox().pollOnce();
     assert.deepEqual(result, { read: 2, reports: 3, stored: 2, duplicates: 1, processed: 2, ignored: 0, unparsed: 0 });
-    assert.deepEqual(await imap.messages(settings.mailbox), []);
+    assert.deepEqual(await imap.messages(onServer(settings.mailbox)), []);
   });
 
   it('reads at most batchSize mails per poll, oldest first, and moves a mail over the size limit aside unread', async () => {
-    await imap.append(settings.mailbox, fixture('exim-hard.eml'));
-    await imap.append(settings.mailbox, fixture('gmail-hard.eml'));
-    await imap.append(settings.mailbox, fixture('arf-yahoo.eml'));
+    await imap.append(onServer(settings.mailbox), fixture('exim-hard.eml'));
+    await imap.append(onServer(settings.mailbox), fixture('gmail-hard.eml'));
+    await imap.append(onServer(settings.mailbox), fixture('arf-yahoo.eml'));
     const small = mailbox({ batchSize: 2, maxMessageBytes: 4000 });
     // Gmail's bounce is over 4,000 bytes: it goes to the unparsed folder without being downloaded.
     assert.deepEqual(await small.pollOnce(), { read: 2, reports: 1, stored: 1, duplicates: 0, processed: 1, ignored: 0, unparsed: 1 });
@@ -140,8 +143,8 @@ describe('bounce mailbox poller against a real IMAP server (Dovecot)', () => {
   });
 
   it('an unsubscribe request becomes a report about the token\'s subscriber; an unknown token is left for a human', async () => {
-    await imap.append(settings.mailbox, fixture('mailto-unsubscribe.eml'));
-    await imap.append(settings.mailbox, fixture('mailto-unsubscribe.eml').toString('latin1').replace('q1W2e3R4t5', 'XXXXXXXXXX').replace('A7B8C9D0', 'B7B8C9D0'));
+    await imap.append(onServer(settings.mailbox), fixture('mailto-unsubscribe.eml'));
+    await imap.append(onServer(settings.mailbox), fixture('mailto-unsubscribe.eml').toString('latin1').replace('q1W2e3R4t5', 'XXXXXXXXXX').replace('A7B8C9D0', 'B7B8C9D0'));
     const tokens = new Map([['q1W2e3R4t5Y6u7I8o9P0a1S2d3F4g5H6j7K8l9Z0x1C', 'sam.reader@example.org']]);
     const result = await mailbox({ subscriberEmail: async (token) => tokens.get(token) }).pollOnce();
     assert.deepEqual(result, { read: 2, reports: 1, stored: 1, duplicates: 0, processed: 1, ignored: 0, unparsed: 1 });
