@@ -11,6 +11,8 @@ export function suggestAddress(email: string, trusted: readonly string[] = []): 
   const at = email.lastIndexOf('@');
   const domain = email.slice(at + 1);
   if (KNOWN_PROVIDERS.has(domain) || trusted.includes(domain)) return undefined;
+  // A name of three letters or fewer is one or two edits from many others (x.com is not a slip for gmx.com).
+  if ((domain.split('.')[0] ?? '').length < 4) return undefined;
   const domains = [...KNOWN_PROVIDERS, ...trusted];
   const suggestion = run({ email, domains });
   if (!suggestion || suggestion.domain === domain) return undefined;

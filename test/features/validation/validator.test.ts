@@ -22,7 +22,7 @@ describe('typo suggestions', () => {
       ['bob@icloud.co', 'bob@icloud.com'],
     ];
     for (const [typed, expected] of pairs) assert.equal(suggestAddress(typed), expected, typed);
-    for (const fine of ['bob@gmail.com', 'bob@example.com', 'bob@gmx.de', 'bob@web.de', 'bob@yahoo.co.uk', 'bob@good.test', 'bob@gazette.test', 'bob@xn--mller-kva.de']) {
+    for (const fine of ['bob@gmail.com', 'bob@example.com', 'bob@gmx.de', 'bob@web.de', 'bob@yahoo.co.uk', 'bob@good.test', 'bob@gazette.test', 'bob@xn--mller-kva.de', 'bob@x.com', 'bob@qq.co']) {
       assert.equal(suggestAddress(fine), undefined, fine);
     }
   });
