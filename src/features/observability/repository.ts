@@ -37,6 +37,17 @@ export async function deliveryCounts(db: Db, statuses: readonly string[]): Promi
   return new Map(rows.map((r) => [r.status, Number(r.n)]));
 }
 
+/** Posts that are scheduled, sending or paused (the posts_status index). */
+export async function openPostCounts(db: Db): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom('posts')
+    .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('status', 'in', ['scheduled', 'sending', 'paused'])
+    .groupBy('status')
+    .execute();
+  return new Map(rows.map((r) => [r.status, Number(r.n)]));
+}
+
 /** Single messages (confirmations, notices) by status, except the sent ones. */
 export async function mailOutboxCounts(db: Db): Promise<Map<string, number>> {
   const rows = await db

@@ -5,7 +5,7 @@ import type { FinishedRun } from '../../jobs/registry.js';
 import type { Clock } from '../../lib/clock.js';
 import { DURATION_BUCKETS, MetricsRegistry, type Counter, type Gauge, type Histogram } from '../../lib/metrics.js';
 import type { SendObserver } from '../../sending/observer.js';
-import { deliveryCounts, feedbackEventCounts, mailOutboxCounts, suppressionCounts } from './repository.js';
+import { deliveryCounts, feedbackEventCounts, mailOutboxCounts, openPostCounts, suppressionCounts } from './repository.js';
 
 /**
  * The process's metrics (served on /metrics): counters the request hooks, the send loop and the job
@@ -47,6 +47,7 @@ interface Families {
   messages: Counter;
   messagesPerSecond: Gauge;
   deliveries: Gauge;
+  posts: Gauge;
   mailOutbox: Gauge;
   feedback: Counter;
   suppressions: Gauge;
@@ -68,11 +69,12 @@ function families(r: MetricsRegistry): Families {
     messages: r.counter('gazette_messages_total', 'Post messages handed to the relay, by result (sent, retry, failed, unknown, paused).'),
     messagesPerSecond: r.gauge('gazette_messages_per_second', 'Messages this process sent per second over the last minute.'),
     deliveries: r.gauge('gazette_outbox_messages', 'Post deliveries by state: the queue (queued, claimed, retry), in flight (attempting), and unknown.'),
+    posts: r.gauge('gazette_posts', 'Posts by status: scheduled, sending, and paused (by the writer or by relay trouble).'),
     mailOutbox: r.gauge('gazette_mail_outbox_messages', 'Single messages (confirmations, notices) not sent yet, by status.'),
     feedback: r.counter('gazette_feedback_events_total', 'Bounces and complaints recorded in the event log, by kind.'),
     suppressions: r.gauge('gazette_suppressions', 'Suppressed addresses, by reason.'),
-    jobRuns: r.counter('gazette_job_runs_total', 'Runs of recurring jobs, by job and outcome (ok, idle, error).'),
-    jobDuration: r.histogram('gazette_job_duration_seconds', 'How long recurring job runs take, by job.', DURATION_BUCKETS),
+    jobRuns: r.counter('gazette_job_runs_total', 'Runs of recurring jobs, by job name and outcome (ok, idle, error).'),
+    jobDuration: r.histogram('gazette_job_duration_seconds', 'How long recurring job runs take, by job name.', DURATION_BUCKETS),
     errors: r.counter('gazette_errors_total', 'Errors reported (5xx requests, failed jobs, background work, crashes), by source.'),
     dbPool: r.gauge('gazette_db_pool_connections', 'Postgres connection pools: connections by state (total, idle, waiting, max).'),
     eventLoopLag: r.gauge('gazette_event_loop_lag_seconds', 'Event-loop delay since the previous scrape, by quantile.'),
@@ -141,13 +143,15 @@ export function createTelemetry(deps: TelemetryDeps): Telemetry {
   }
 
   async function readDatabase(db: Db): Promise<void> {
-    const [deliveries, mail, feedback, suppressions] = await Promise.all([
+    const [deliveries, posts, mail, feedback, suppressions] = await Promise.all([
       deliveryCounts(db, DELIVERY_STATES),
+      openPostCounts(db),
       mailOutboxCounts(db),
       feedbackEventCounts(db),
       suppressionCounts(db),
     ]);
     for (const state of DELIVERY_STATES) f.deliveries.set({ state }, deliveries.get(state) ?? 0);
+    for (const status of ['scheduled', 'sending', 'paused']) f.posts.set({ status }, posts.get(status) ?? 0);
     f.mailOutbox.reset();
     for (const status of ['queued', 'sending', 'retry', 'failed', 'unknown']) f.mailOutbox.set({ status }, mail.get(status) ?? 0);
     for (const kind of ['bounced', 'complained']) f.feedback.set({ kind }, feedback.get(kind) ?? 0);
@@ -180,8 +184,8 @@ export function createTelemetry(deps: TelemetryDeps): Telemetry {
       },
     },
     jobFinished(run) {
-      f.jobRuns.inc({ job: run.job, outcome: run.status });
-      f.jobDuration.observe({ job: run.job }, run.durationMs / 1000);
+      f.jobRuns.inc({ name: run.job, outcome: run.status });
+      f.jobDuration.observe({ name: run.job }, run.durationMs / 1000);
     },
     error(source) {
       f.errors.inc({ source });
