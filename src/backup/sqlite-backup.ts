@@ -173,7 +173,13 @@ export async function restoreSqlite(options: { databaseFile: string; backupFile:
       await fs.rename(databaseFile, preRestore);
     }
     for (const leftover of [`${databaseFile}-wal`, `${databaseFile}-shm`, `${databaseFile}-journal`]) await fs.rm(leftover, { force: true });
-    await fs.rename(tmp, databaseFile);
+    try {
+      await fs.rename(tmp, databaseFile);
+    } catch (err) {
+      // The database must not stay moved aside: put it back, then report.
+      if (preRestore) await fs.rename(preRestore, databaseFile).catch(() => undefined);
+      throw err;
+    }
     await fsyncPath(path.dirname(databaseFile));
     return { manifest, preRestore };
   } finally {
