@@ -13,7 +13,6 @@ import { BackupError, backupSqlite, EXIT, restoreSqlite } from './sqlite-backup.
  * says what happened through `say`; refusals are BackupErrors carrying their exit code.
  */
 
-
 export async function backupCommand(config: Config, options: { dir?: string; now: number }, say: (msg: string) => void): Promise<number> {
   const dir = options.dir ?? config.backup.dir;
   const { retention } = config.backup;
