@@ -53,9 +53,6 @@ class SeriesMap<T> {
   entries() {
     return [...this.map.values()];
   }
-  clear() {
-    this.map.clear();
-  }
 }
 
 /** A family of single values per label set: what counters and gauges have in common. */
@@ -94,10 +91,6 @@ export class Gauge extends ValueFamily {
   readonly type = 'gauge';
   set(labels: Labels, value: number): void {
     this.series.get(labels).n = value;
-  }
-  /** Forgets every series, so a scrape that re-reads the gauge drops label values that went away. */
-  reset(): void {
-    this.series.clear();
   }
 }
 

@@ -112,7 +112,8 @@ export function createTelemetry(deps: TelemetryDeps): Telemetry {
   f.buildInfo.set({ version: deps.version, db: deps.dialect }, 1);
   // Series that exist from the start, so a rate over them is 0 rather than absent; the send loop counts
   // into them directly, once per message.
-  const results = Object.fromEntries(['sent', 'retry', 'failed', 'unknown', 'paused'].map((result) => [result, f.messages.at({ result })]));
+  const results = new Map(['sent', 'retry', 'failed', 'unknown', 'paused'].map((result) => [result, f.messages.at({ result })]));
+  const resultSeries = (result: string) => results.get(result) ?? results.set(result, f.messages.at({ result })).get(result)!;
   for (const source of ['request', 'job', 'background', 'process']) f.errors.inc({ source }, 0);
   const sentWindow = createRateWindow(deps.clock);
   /** The two series of each route, method and status seen, so a request costs a map lookup and two counts. */
@@ -152,7 +153,6 @@ export function createTelemetry(deps: TelemetryDeps): Telemetry {
     ]);
     for (const state of DELIVERY_STATES) f.deliveries.set({ state }, deliveries.get(state) ?? 0);
     for (const status of ['scheduled', 'sending', 'paused']) f.posts.set({ status }, posts.get(status) ?? 0);
-    f.mailOutbox.reset();
     for (const status of ['queued', 'sending', 'retry', 'failed', 'unknown']) f.mailOutbox.set({ status }, mail.get(status) ?? 0);
     for (const kind of ['bounced', 'complained']) f.feedback.set({ kind }, feedback.get(kind) ?? 0);
     for (const reason of ['bounced', 'complained', 'blocked']) f.suppressions.set({ reason }, suppressions.get(reason) ?? 0);
@@ -178,7 +178,7 @@ export function createTelemetry(deps: TelemetryDeps): Telemetry {
         for (const { outcome } of outcomes) {
           const result = outcome.kind === 'relay' || outcome.kind === 'post' ? 'paused' : outcome.kind;
           if (result === 'sent') sent += 1;
-          results[result]!.inc();
+          resultSeries(result).inc();
         }
         if (sent > 0) sentWindow.add(sent);
       },
