@@ -88,7 +88,7 @@ describe('rolling upgrade on Postgres', { skip: !process.env.TEST_DATABASE_URL }
       balancer.backends.add(a!.port);
       balancer.backends.add(b!.port);
 
-      // Sign-ups through the balancer, two at a time, for as long as the upgrade lasts.
+      // Sign-ups through the balancer, two at a time, from before the first replacement to after the last.
       const signups = { ok: [] as string[], failed: [] as string[] };
       const signupLoop = async (k: number) => {
         for (let i = 0; !stopLoad; i++) {
@@ -105,7 +105,7 @@ describe('rolling upgrade on Postgres', { skip: !process.env.TEST_DATABASE_URL }
           } catch (err) {
             signups.failed.push(`${email}: ${(err as Error).message}`);
           }
-          await delay(250); // a steady trickle, not a benchmark
+          await delay(400); // a steady trickle, not a benchmark
         }
       };
       const load = Promise.all([signupLoop(1), signupLoop(2)]);
@@ -134,6 +134,9 @@ describe('rolling upgrade on Postgres', { skip: !process.env.TEST_DATABASE_URL }
         assert.equal(held.length, 0, 'claims left behind by the stopped process');
       }
       assert.ok(progressAtStop.every((n) => n < RECIPIENTS), `the send had finished before the processes were replaced (${progressAtStop.join(', ')} sent)`);
+      // The upgrade is over: the sign-ups have seen it through.
+      stopLoad = true;
+      await load;
 
       for (let i = 0; ; i++) {
         const post = await db.db.selectFrom('posts').select('status').where('id', '=', postId).executeTakeFirstOrThrow();
@@ -141,8 +144,6 @@ describe('rolling upgrade on Postgres', { skip: !process.env.TEST_DATABASE_URL }
         assert.ok(i < 1200, `the send did not finish (post is ${post.status}, ${postMessages()} messages)`);
         await delay(100);
       }
-      stopLoad = true;
-      await load;
       console.log(`rolling upgrade: ${signups.ok.length} sign-ups, ${postMessages()} post messages, sent when each process was stopped: ${progressAtStop.join(', ')}`);
 
       assert.deepEqual(signups.failed, []);
