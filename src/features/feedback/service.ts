@@ -103,8 +103,7 @@ export function createFeedbackService(deps: FeedbackServiceDeps) {
     for (const n of changed) await recordEvent(trx, { type: 'unsubscribed', at: now, subscriberId, newsletterId: n, data: { source } });
   }
 
-  async function recordOne(input: FeedbackReport): Promise<boolean> {
-    const now = clock.now();
+  async function recordOne(trx: DbOrTx, input: FeedbackReport, now: number): Promise<boolean> {
     const r: FeedbackReport = {
       ...input,
       reportId: text(input.reportId, 500),
@@ -118,43 +117,52 @@ export function createFeedbackService(deps: FeedbackServiceDeps) {
       diagnosticText: optionalText(input.diagnosticText, 1000),
       raw: text(input.raw, RAW_MAX),
     };
+    const found = await match(trx, r.messageRef);
+    const address = normalizeEmail(r.address || found?.email || '');
+    const hash = emailHash(address);
+    const subscriberId = found?.subscriberId ?? (address ? ((await repo.subscriberIdByHash(trx, hash)) ?? null) : null);
+    const id = await repo.insertReport(trx, {
+      source: r.source,
+      report_id: r.reportId,
+      kind: r.kind,
+      address,
+      email_hash: hash,
+      delivery_id: found?.deliveryId ?? null,
+      post_id: found?.postId ?? null,
+      subscriber_id: subscriberId,
+      diagnostic_code: r.diagnosticCode ?? null,
+      diagnostic_text: r.diagnosticText ?? null,
+      outcome: 'ignored',
+      occurred_at: Number.isSafeInteger(r.occurredAt) ? r.occurredAt : now,
+      received_at: now,
+      raw: r.raw,
+    });
+    if (id === undefined) return false;
+    // A report without an address names nobody to suppress: it is kept for the writer to look at.
+    const outcome = address ? await apply(trx, r, address, found, subscriberId, now) : 'ignored';
+    if (outcome !== 'ignored') await repo.setOutcome(trx, id, outcome);
+    return true;
+  }
+
+  /**
+   * Records reports in one transaction (one commit for the lot, which is what makes a flood of webhook
+   * calls affordable on SQLite); for each, whether it was new (false: already stored, a repeat).
+   */
+  async function recordEach(reports: FeedbackReport[]): Promise<boolean[]> {
+    if (reports.length === 0) return [];
+    const now = clock.now();
     return db.transaction().execute(async (trx) => {
-      const found = await match(trx, r.messageRef);
-      const address = normalizeEmail(r.address || found?.email || '');
-      const hash = emailHash(address);
-      const subscriberId = found?.subscriberId ?? (address ? ((await repo.subscriberIdByHash(trx, hash)) ?? null) : null);
-      const id = await repo.insertReport(trx, {
-        source: r.source,
-        report_id: r.reportId,
-        kind: r.kind,
-        address,
-        email_hash: hash,
-        delivery_id: found?.deliveryId ?? null,
-        post_id: found?.postId ?? null,
-        subscriber_id: subscriberId,
-        diagnostic_code: r.diagnosticCode ?? null,
-        diagnostic_text: r.diagnosticText ?? null,
-        outcome: 'ignored',
-        occurred_at: Number.isSafeInteger(r.occurredAt) ? r.occurredAt : now,
-        received_at: now,
-        raw: r.raw,
-      });
-      if (id === undefined) return false;
-      // A report without an address names nobody to suppress: it is kept for the writer to look at.
-      const outcome = address ? await apply(trx, r, address, found, subscriberId, now) : 'ignored';
-      if (outcome !== 'ignored') await repo.setOutcome(trx, id, outcome);
-      return true;
+      const results: boolean[] = [];
+      for (const r of reports) results.push(await recordOne(trx, r, now));
+      return results;
     });
   }
 
   const sink: FeedbackSink = {
     async record(reports) {
-      let stored = 0;
-      let duplicates = 0;
-      for (const r of reports) {
-        if (await recordOne(r)) stored++;
-        else duplicates++;
-      }
+      const results = await recordEach(reports);
+      const stored = results.filter(Boolean).length;
+      const duplicates = results.length - stored;
       if (stored > 0) deps.log?.info({ stored, duplicates }, 'feedback reports recorded');
       return { stored, duplicates };
     },
@@ -162,6 +170,7 @@ export function createFeedbackService(deps: FeedbackServiceDeps) {
 
   return {
     ...sink,
+    recordEach,
     policy: () => policy(),
     async savePolicy(p: BouncePolicy): Promise<void> {
       await repo.writeSetting(db, POLICY_KEY, JSON.stringify(p), clock.now());

@@ -149,6 +149,18 @@ for (const dialect of DIALECTS) {
       assert.equal(await reportCount(), 0);
     });
 
+    it('records concurrent calls together, each event once, each call told what became of its own', async () => {
+      const calls = Array.from({ length: 14 }, (_, i) => brevoCall(`burst-${i}@example.com`, `<burst-${i}@x>`, undefined, 'hard_bounce'));
+      // Eight of them arrive twice at the same moment, as a relay retrying a slow answer (24 calls: under the limit).
+      const answers = await Promise.all([...calls, ...calls.slice(0, 8)].map(post));
+      const bodies = answers.map((a) => JSON.parse(a.body) as { stored: number; duplicates: number });
+      assert.deepEqual(answers.map((a) => a.statusCode), Array(22).fill(200));
+      assert.equal(bodies.reduce((n, b) => n + b.stored, 0), 14);
+      assert.equal(bodies.reduce((n, b) => n + b.duplicates, 0), 8);
+      assert.ok(bodies.every((b) => b.stored + b.duplicates === 1));
+      assert.equal(await reportCount(), 14);
+    });
+
     it('rate-limits each provider with 429 and takes the retried call afterwards', async () => {
       const statuses: number[] = [];
       for (let i = 0; i < 26; i++) statuses.push((await post(brevoCall(`flood-${i}@example.com`, `<flood-${i}@x>`, undefined, 'hard_bounce'))).statusCode);

@@ -1,7 +1,7 @@
 import type { BounceWebhookConfig } from '../../../config.js';
 import type { Clock } from '../../../lib/clock.js';
 import { RateLimiter } from '../../../lib/rate-limiter.js';
-import type { FeedbackSink } from '../report.js';
+import type { FeedbackReport } from '../report.js';
 import { brevoAdapter } from './brevo.js';
 import { mailgunAdapter } from './mailgun.js';
 import { postmarkAdapter } from './postmark.js';
@@ -21,6 +21,40 @@ export interface WebhookReceipt {
 
 export type WebhookReceiver = ReturnType<typeof createWebhookReceiver>;
 
+/** The feedback service's side: records reports in one transaction, saying for each whether it was new. */
+export interface BatchSink {
+  recordEach(reports: FeedbackReport[]): Promise<boolean[]>;
+}
+
+/**
+ * Reports of calls that arrive while a commit is running wait and go together in the next one: under a
+ * flood, one commit serves many calls (no timer, so a lone call is recorded at once).
+ */
+function groupCommit(sink: BatchSink) {
+  let waiting: Array<{ reports: FeedbackReport[]; done: (r: boolean[]) => void; failed: (e: unknown) => void }> = [];
+  let running = false;
+  async function drain(): Promise<void> {
+    running = true;
+    while (waiting.length > 0) {
+      const batch = waiting;
+      waiting = [];
+      try {
+        const results = await sink.recordEach(batch.flatMap((b) => b.reports));
+        let at = 0;
+        for (const b of batch) b.done(results.slice(at, (at += b.reports.length)));
+      } catch (err) {
+        for (const b of batch) b.failed(err);
+      }
+    }
+    running = false;
+  }
+  return (reports: FeedbackReport[]) =>
+    new Promise<boolean[]>((done, failed) => {
+      waiting.push({ reports, done, failed });
+      if (!running) void drain();
+    });
+}
+
 export function isProvider(name: string): name is Provider {
   return (PROVIDERS as readonly string[]).includes(name);
 }
@@ -29,8 +63,9 @@ export function isProvider(name: string): name is Provider {
  * The relay webhooks' side of the feedback pipeline: one adapter per provider whose secret is configured
  * (the others stay off), a per-provider rate limit, and the sink every report goes to.
  */
-export function createWebhookReceiver(deps: { config: BounceWebhookConfig; clock: Clock; sink: FeedbackSink; snsTrust: SnsTrust }) {
-  const { config, clock, sink } = deps;
+export function createWebhookReceiver(deps: { config: BounceWebhookConfig; clock: Clock; sink: BatchSink; snsTrust: SnsTrust }) {
+  const { config, clock } = deps;
+  const record = groupCommit(deps.sink);
   const adapters = new Map<Provider, WebhookAdapter>();
   if (config.sesTopicArns.length > 0) adapters.set('ses', sesAdapter(config.sesTopicArns, deps.snsTrust));
   if (config.postmarkSecret) adapters.set('postmark', postmarkAdapter(config.postmarkSecret));
@@ -57,8 +92,9 @@ export function createWebhookReceiver(deps: { config: BounceWebhookConfig; clock
         );
         return { stored: 0, duplicates: 0, ignored: 0, confirmed };
       }
-      const { stored, duplicates } = result.reports.length > 0 ? await sink.record(result.reports) : { stored: 0, duplicates: 0 };
-      return { stored, duplicates, ignored: result.ignored };
+      const fresh = result.reports.length > 0 ? await record(result.reports) : [];
+      const stored = fresh.filter(Boolean).length;
+      return { stored, duplicates: fresh.length - stored, ignored: result.ignored };
     },
   };
 }
