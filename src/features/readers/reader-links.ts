@@ -154,8 +154,10 @@ export function createReaderLinks(deps: { db: Db; clock: Clock; urls: ReturnType
         createdAt: iso(s.created_at),
         confirmedAt: iso(s.confirmed_at),
         unsubscribedAt: iso(s.unsubscribed_at),
+        trackingConsentAt: iso(s.tracking_consent_at),
       })),
       events: events.map((e) => ({ type: e.type, at: iso(e.created_at), data: JSON.parse(e.data || '{}') as unknown })),
+      opensAndClicks: (await repo.listHitsForExport(db, subscriber.id)).map((h) => ({ post: h.subject, kind: h.kind, url: h.url, verdict: h.verdict, at: iso(h.created_at) })),
     };
   }
 

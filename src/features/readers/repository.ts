@@ -163,7 +163,7 @@ export async function listSubscriptionsForExport(db: DbOrTx, subscriberId: numbe
   return db
     .selectFrom('subscriptions as sn')
     .innerJoin('newsletters as n', 'n.id', 'sn.newsletter_id')
-    .select(['n.name as newsletter', 'sn.status', 'sn.source', 'sn.consent_ip', 'sn.created_at', 'sn.confirmed_at', 'sn.unsubscribed_at'])
+    .select(['n.name as newsletter', 'sn.status', 'sn.source', 'sn.consent_ip', 'sn.created_at', 'sn.confirmed_at', 'sn.unsubscribed_at', 'sn.tracking_consent_at'])
     .where('sn.subscriber_id', '=', subscriberId)
     .execute();
 }
@@ -180,5 +180,17 @@ export async function setTrackingConsent(db: DbOrTx, subscriberId: number, newsl
     .set({ tracking_consent_at: at })
     .where('subscriber_id', '=', subscriberId)
     .where('newsletter_id', '=', newsletterId)
+    .execute();
+}
+
+/** The opens and clicks recorded as this reader's (only with their consent), for "download my data". */
+export async function listHitsForExport(db: DbOrTx, subscriberId: number) {
+  return db
+    .selectFrom('tracking_hits as h')
+    .innerJoin('posts as p', 'p.id', 'h.post_id')
+    .leftJoin('tracked_links as l', 'l.id', 'h.link_id')
+    .select(['p.subject', 'h.kind', 'l.url', 'h.verdict', 'h.created_at'])
+    .where('h.subscriber_id', '=', subscriberId)
+    .orderBy('h.id')
     .execute();
 }

@@ -86,6 +86,10 @@ for (const dialect of DIALECTS) {
       let rows = await hits(w.t);
       assert.deepEqual(rows.map((r) => r.subscriber_id), [consenting!.id, null]);
       assert.ok(rows[0]!.delivery_id !== null);
+      // "Download my data" has the consent and the reader's own opens.
+      const data = JSON.parse((await w.t.app.inject({ url: `/preferences/${consenting!.token}/data.json` })).body);
+      assert.ok(data.subscriptions[0].trackingConsentAt);
+      assert.deepEqual(data.opensAndClicks.map((h: { kind: string; verdict: string }) => [h.kind, h.verdict]), [['open', 'human']]);
 
       await w.t.db.db.updateTable('subscriptions').set({ tracking_consent_at: null }).where('subscriber_id', '=', consenting!.id).execute();
       await hit(w.t, mine.clicks[0]!);
