@@ -16,6 +16,7 @@ import { createPipeline } from './pipeline.js';
 import { createPostCommands } from './post-commands.js';
 import { createPostMessages } from './post-messages.js';
 import { createSendRates, readProgress, type SendProgress } from './progress.js';
+import type { RelayRateState } from './relay-rate.js';
 import { dropLease, holdLease, liveLeaseOwners } from './lease-repository.js';
 import { createThreadedSmtpTransport } from './smtp-thread.js';
 import { createDevOutbox, devOutboxTransport, type DevOutbox } from './dev-outbox.js';
@@ -77,6 +78,15 @@ export interface SendingEngineDeps {
   options?: Partial<EngineOptions>;
   /** Hears every recorded outcome (the metrics); see observer.ts. */
   observer?: SendObserver;
+}
+
+/** A rate answer this recent (on the pacing clock) still describes the relay. */
+const RELAY_LIMIT_SHOWN_MS = 5 * 60_000;
+
+/** The relay's allowed rate on the progress of a post that is sending, while the relay throttles. */
+function withRelayLimit(progress: SendProgress, relay: RelayRateState): SendProgress {
+  const recent = relay.throttledAt !== undefined && performance.now() - relay.throttledAt < RELAY_LIMIT_SHOWN_MS;
+  return progress.postStatus === 'sending' && recent && relay.allowed !== undefined ? { ...progress, relayLimit: relay.allowed } : progress;
 }
 
 /** The SMTP pool (in a worker thread) when SMTP is configured, else the dev outbox. */
@@ -178,7 +188,7 @@ export function createSendingEngine(deps: SendingEngineDeps): SendingEngine {
     resumePost: commands.resume,
     cancelPost: commands.cancel,
     retryRecipients: commands.retryRecipients,
-    progress: (postId) => readProgress(db, postId, clock.now(), deps.readAside, rates),
+    progress: async (postId) => withRelayLimit(await readProgress(db, postId, clock.now(), deps.readAside, rates), pipeline.relayRate()),
     housekeepOnce: housekeeper.run,
     async runOnce() {
       await housekeeper.run();

@@ -19,8 +19,13 @@ export interface EngineOptions {
    */
   relayBackoffBaseMs: number;
   relayBackoffMaxMs: number;
-  /** This many 421 answers in a row pause the send as relay trouble. */
+  /**
+   * Rate answers (421, or a 4xx saying "rate exceeded") only slow the send down (relay-rate.ts), unless
+   * the relay accepts nothing for throttleStallMs while giving at least throttleLimit of them: then it is
+   * refusing rather than throttling, and the send pauses as relay trouble.
+   */
   throttleLimit: number;
+  throttleStallMs: number;
   /** How often the background loop looks for due work when nothing woke it. */
   pollIntervalMs: number;
   /** Leases (scheduler leader, live senders) last this long unless renewed. */
@@ -37,7 +42,8 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   retryMaxMs: 60 * 60_000,
   relayBackoffBaseMs: 5_000,
   relayBackoffMaxMs: 60_000,
-  throttleLimit: 3,
+  throttleLimit: 20,
+  throttleStallMs: 2000,
   pollIntervalMs: 1000,
   leaseTtlMs: 30_000,
   housekeepingIntervalMs: 5000,

@@ -15,11 +15,8 @@ export interface Finished {
   outcome: SendOutcome;
   /** Whether it held a connection slot (was marked attempting). */
   occupied: boolean;
-}
-
-/** Counts 421 answers in a row, across ticks: one is a retry, several are the relay saying "stop". */
-export interface ThrottleState {
-  consecutive421: number;
+  /** When it was handed to the transport, on the pacing clock (relay-rate.ts tells rounds apart by it). */
+  startedAt?: number;
 }
 
 /**
@@ -32,7 +29,6 @@ export async function applyOutcomes(
   batch: Finished[],
   now: number,
   options: EngineOptions,
-  throttle: ThrottleState,
   /** Posts whose relay_failures counter is not zero; a sent message resets it (and leaves the set). */
   troubled: Set<number>,
 ): Promise<number[]> {
@@ -47,11 +43,11 @@ export async function applyOutcomes(
       case 'sent':
         sent.push({ id: row.id, response: outcome.response });
         sentPosts.add(row.postId);
-        throttle.consecutive421 = 0;
         break;
       case 'retry': {
-        if (outcome.throttled && ++throttle.consecutive421 >= options.throttleLimit) {
-          relayTrouble.set(row.postId, `the relay keeps answering "${outcome.error}"`);
+        if (outcome.throttled) {
+          // The relay's quota, not the recipient: back to the queue uncounted, while relay-rate.ts slows
+          // the whole send down (a relay that refuses everything arrives here as `relay` instead).
           await recordOutcome(trx, row.id, { status: 'queued', error: outcome.error, countAttempt: false }, now);
           break;
         }
@@ -102,7 +98,7 @@ export async function applyOutcomes(
     const failures = (await relayFailuresOf(trx, postId)) + 1;
     const resumeAt = now + backoff(failures, options.relayBackoffBaseMs, options.relayBackoffMaxMs);
     const reason = `The mail relay is not accepting mail (${error}). Gazette will try again by itself; no recipient was marked failed.`;
-    if (await pauseForRelay(trx, postId, { reason, resumeAt, relayFailures: failures }, now)) throttle.consecutive421 = 0;
+    await pauseForRelay(trx, postId, { reason, resumeAt, relayFailures: failures }, now);
     troubled.add(postId);
     await releasePostClaims(trx, postId, now);
     paused.push(postId);

@@ -128,6 +128,7 @@ export function createOutgoing(d: OutgoingDeps): Outgoing {
 
   function send(item: Item, now: number): void {
     pacer.take();
+    const startedAt = performance.now();
     let sending: Promise<SendOutcome>;
     if (item.prepared) {
       preparedCount -= 1;
@@ -139,7 +140,7 @@ export function createOutgoing(d: OutgoingDeps): Outgoing {
     }
     sending
       .catch((err: unknown): SendOutcome => ({ kind: 'retry', error: `internal error: ${(err as Error).message}` }))
-      .then((outcome) => d.finished({ row: item.row, newsletterId: item.newsletterId, outcome, occupied: true }));
+      .then((outcome) => d.finished({ row: item.row, newsletterId: item.newsletterId, outcome, occupied: true, startedAt }));
   }
 
   function prepareAhead(ready: Item[], now: number): void {

@@ -1,6 +1,7 @@
 /**
- * SEND_RATE as a token bucket refilled on the real clock (the rate is about wall time): at most `rate`
- * messages a second, in bursts of at most `burst`. Without a rate it never holds anything back.
+ * The send loop's pacing as a token bucket refilled on the real clock (a rate is about wall time): at most
+ * `rate` messages a second, in bursts of at most `burst`. Without a rate it never holds anything back. The
+ * rate starts at SEND_RATE and follows the relay's quota as relay-rate.ts learns it.
  */
 export interface Pacer {
   /** Messages that may start now. */
@@ -9,23 +10,37 @@ export interface Pacer {
   take(): void;
   /** How long to wait for the next token, or undefined when unpaced. */
   readonly intervalMs: number | undefined;
+  /** Paces at `rate` messages a second from now on (undefined: not at all). */
+  setRate(rate: number | undefined): void;
 }
 
-export function createPacer(rate: number | undefined, burst: number): Pacer {
-  if (rate === undefined) return { available: () => Infinity, take: () => undefined, intervalMs: undefined };
+export function createPacer(initial: number | undefined, burst: number): Pacer {
+  let rate = initial;
   let tokens = 1;
   let lastRefill = performance.now();
-  const cap = Math.max(1, Math.min(burst, rate));
+  const refill = () => {
+    const now = performance.now();
+    if (rate !== undefined) tokens = Math.min(Math.max(1, Math.min(burst, rate)), tokens + ((now - lastRefill) * rate) / 1000);
+    lastRefill = now;
+  };
   return {
     available() {
-      const now = performance.now();
-      tokens = Math.min(cap, tokens + ((now - lastRefill) * rate) / 1000);
-      lastRefill = now;
+      if (rate === undefined) return Infinity;
+      refill();
       return Math.floor(tokens);
     },
     take() {
-      tokens -= 1;
+      if (rate !== undefined) tokens -= 1;
     },
-    intervalMs: Math.ceil(1000 / rate),
+    get intervalMs() {
+      return rate === undefined ? undefined : Math.ceil(1000 / rate);
+    },
+    setRate(next) {
+      if (next === rate) return;
+      // Tokens earned at the old rate are kept (up to the new burst); an unpaced stretch earns one.
+      refill();
+      if (rate === undefined) tokens = 1;
+      rate = next;
+    },
   };
 }

@@ -2,7 +2,8 @@ import type { Db, Dialect } from '../db/database.js';
 import type { Clock } from '../lib/clock.js';
 import type { DkimSigner } from './dkim-pool.js';
 import { releaseClaims } from './delivery-transitions.js';
-import { createPacer } from './pacer.js';
+import { createRelayPacing } from './relay-pacing.js';
+import type { RelayRateState } from './relay-rate.js';
 import type { CompiledMessage } from './message.js';
 import type { Finished } from './outcomes.js';
 import type { Item } from './outgoing.js';
@@ -53,6 +54,8 @@ export interface Pipeline {
   /** Stops taking work, lets in-flight messages finish and records them, releases the buffer. */
   stop(): Promise<void>;
   readonly busy: boolean;
+  /** The relay's quota as the send loop has learned it (relay-rate.ts). */
+  relayRate(): RelayRateState;
 }
 
 /** How many rows a claim takes, when the next claim starts, and how many outcomes make one commit. */
@@ -81,7 +84,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   let claimFailure: { error: unknown } | undefined;
   let stopping = false;
   let running: Promise<void> | undefined;
-  const pacer = createPacer(deps.sendRate, concurrency);
+  const { pacer, ...relay } = createRelayPacing(deps.sendRate, concurrency, options);
   const commits = createTickCommits({ db, dialect: deps.dialect, owner: deps.owner, options });
 
   const wakeups = createWakeups(() => finished.length >= groupSize);
@@ -114,7 +117,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       throw error;
     }
     const now = clock.now();
-    const outcomes = finished.splice(0);
+    const outcomes = relay.observe(finished.splice(0), () => (exhausted = false));
     const committed = outcomes.filter((f) => f.occupied).length;
     const allowance = Math.max(0, Math.min(concurrency - (occupied - committed), pacer.available()));
     const { take, unsendable }: { take: Item[]; unsendable: Item[] } = stopping ? { take: [], unsendable: [] } : buffer.take(allowance, now);
@@ -189,6 +192,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     get busy() {
       return running !== undefined;
     },
+    relayRate: relay.state,
     drain() {
       running ??= loop()
         .catch((err: unknown) => {

@@ -37,6 +37,12 @@ export interface SendProgress {
   ratePerSecond: number;
   /** Seconds until the queue is empty at the current rate; null when unknown. */
   etaSeconds: number | null;
+  /**
+   * Messages a second the relay allows now, as the sender learned it from the relay's rate answers
+   * (relay-rate.ts), while this post is sending and the relay has throttled in the last few minutes;
+   * null otherwise. Set by the engine that sends (readProgress alone leaves it null).
+   */
+  relayLimit: number | null;
   /** Whether the page should keep polling (something may still change by itself). */
   live: boolean;
   /** How often a page polls while live (see pollSecondsFor). */
@@ -108,6 +114,7 @@ export async function readProgress(db: DbOrTx, postId: number, now: number, asid
     remaining,
     ratePerSecond,
     etaSeconds: ratePerSecond > 0 && !preparing ? Math.ceil(remaining / ratePerSecond) : null,
+    relayLimit: null,
     pollSeconds: pollSecondsFor(total),
     live: post.status === 'sending' || (post.status === 'paused' && post.resume_at !== null) || (post.status === 'cancelled' && counts.attempting > 0),
     problems: counts.unknown + counts.failed > 0 ? await listProblemRecipients(db, postId, 100) : [],

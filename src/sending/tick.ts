@@ -1,5 +1,5 @@
 import type { Db, Dialect } from '../db/database.js';
-import { applyOutcomes, type Finished, type ThrottleState } from './outcomes.js';
+import { applyOutcomes, type Finished } from './outcomes.js';
 import type { EngineOptions } from './options.js';
 import { claimRows, markAttempting, recordSentAndMark, type ClaimedRow } from './delivery-transitions.js';
 import type { SendOutcome } from './transport.js';
@@ -7,8 +7,8 @@ import { sendingPosts } from './repository.js';
 
 /**
  * The send loop's general tick as one transaction (pipeline.ts): the outcomes that came in, a claim when
- * the buffer runs low, and the markers of the messages about to go. Plain data in and out: the throttle
- * and trouble state it changes come back in the result, so a tick that fails to commit changes nothing.
+ * the buffer runs low, and the markers of the messages about to go. Plain data in and out: the trouble
+ * state it changes comes back in the result, so a tick that fails to commit changes nothing.
  */
 export interface TickInput {
   outcomes: Finished[];
@@ -19,7 +19,6 @@ export interface TickInput {
   now: number;
   owner: string;
   options: EngineOptions;
-  throttle: ThrottleState;
   /** Posts with relay trouble on record (see applyOutcomes). */
   troubled: number[];
 }
@@ -32,15 +31,13 @@ export interface TickResult {
   skipped: number;
   /** The newsletter of each post claimed from: [postId, newsletterId]. */
   postNewsletter: Array<[number, number]>;
-  throttle: ThrottleState;
   troubled: number[];
 }
 
 export async function runTick(db: Db, dialect: Dialect, input: TickInput): Promise<TickResult> {
-  const throttle = { ...input.throttle };
   const troubled = new Set(input.troubled);
   return db.transaction().execute(async (trx) => {
-    const paused = await applyOutcomes(trx, dialect, input.outcomes, input.now, input.options, throttle, troubled);
+    const paused = await applyOutcomes(trx, dialect, input.outcomes, input.now, input.options, troubled);
     let claimed: ClaimedRow[] = [];
     let skipped = 0;
     const postNewsletter: Array<[number, number]> = [];
@@ -57,7 +54,7 @@ export async function runTick(db: Db, dialect: Dialect, input: TickInput): Promi
       }
     }
     const marked = await markAttempting(trx, dialect, input.take, input.owner, input.now);
-    return { paused, marked: [...marked], claimed, skipped, postNewsletter, throttle, troubled: [...troubled] };
+    return { paused, marked: [...marked], claimed, skipped, postNewsletter, troubled: [...troubled] };
   });
 }
 
@@ -68,12 +65,11 @@ export interface ClaimResult {
 }
 
 /**
- * The send loop's transactions, with the state they carry from tick to tick: the run of 421 answers
- * and the posts with relay trouble on record. A tick that fails to commit leaves both as they were.
+ * The send loop's transactions, with the state they carry from tick to tick: the posts with relay trouble
+ * on record. A tick that fails to commit leaves it as it was.
  */
 export function createTickCommits(d: { db: Db; dialect: Dialect; owner: string; options: EngineOptions }) {
   const { db, dialect, owner, options } = d;
-  const throttle: ThrottleState = { consecutive421: 0 };
   /** Posts with relay trouble on record: their counter is reset by the next successful send. */
   const troubled = new Set<number>();
 
@@ -83,11 +79,9 @@ export function createTickCommits(d: { db: Db; dialect: Dialect; owner: string; 
     if (dialect === 'postgres' && outcomes.every((f) => f.outcome.kind === 'sent' && f.occupied && !troubled.has(f.row.postId))) {
       const sent = outcomes.map((f) => ({ id: f.row.id, response: (f.outcome as Extract<SendOutcome, { kind: 'sent' }>).response }));
       const marked = await recordSentAndMark(db, sent, take, owner, now);
-      if (sent.length > 0) throttle.consecutive421 = 0;
       return { paused: [], marked };
     }
-    const r = await runTick(db, dialect, { outcomes, take, claimRoom: 0, now, owner, options, throttle, troubled: [...troubled] });
-    throttle.consecutive421 = r.throttle.consecutive421;
+    const r = await runTick(db, dialect, { outcomes, take, claimRoom: 0, now, owner, options, troubled: [...troubled] });
     troubled.clear();
     for (const id of r.troubled) troubled.add(id);
     return { paused: r.paused, marked: new Set(r.marked) };
@@ -96,11 +90,11 @@ export function createTickCommits(d: { db: Db; dialect: Dialect; owner: string; 
   /**
    * Claims up to `room` rows in a transaction of its own, after the tick's messages are on their way: a
    * claim of a few hundred rows takes milliseconds that every connection would otherwise spend waiting
-   * for its marker. On Postgres it runs on another connection beside the next ticks; it changes no
-   * throttle state and only adds posts with relay trouble.
+   * for its marker. On Postgres it runs on another connection beside the next ticks; it only adds posts
+   * with relay trouble.
    */
   async function claim(room: number, now: number): Promise<ClaimResult> {
-    const r = await runTick(db, dialect, { outcomes: [], take: [], claimRoom: room, now, owner, options, throttle, troubled: [...troubled] });
+    const r = await runTick(db, dialect, { outcomes: [], take: [], claimRoom: room, now, owner, options, troubled: [...troubled] });
     for (const id of r.troubled) troubled.add(id);
     const newsletters = new Map(r.postNewsletter);
     return {

@@ -6,6 +6,7 @@ import type { MessageTemplate, Recipient } from './message.js';
  * delivery states (research/reliability-security.md §3.1):
  *   sent     the relay answered 2xx to the end of DATA
  *   retry    a 4xx, or the connection failed before the final dot of DATA went out: the relay has not got it
+ *            (a rate answer is marked `throttled`: it goes back to the queue, see relay-rate.ts)
  *   failed   a 5xx for this recipient; `suppress` when it says the address does not exist
  *   unknown  the connection was lost after the final dot went out, before the answer: maybe delivered
  *   relay    the relay itself is unusable (refused, login or TLS failure, sender refused):
@@ -14,6 +15,7 @@ import type { MessageTemplate, Recipient } from './message.js';
  */
 export type SendOutcome =
   | { kind: 'sent'; response: string }
+  /** `throttled`: a rate answer (isRateAnswer), the relay's quota rather than the recipient. */
   | { kind: 'retry'; error: string; code?: number; throttled?: boolean }
   | { kind: 'failed'; error: string; code?: number; suppress: boolean }
   | { kind: 'unknown'; error: string }
@@ -90,6 +92,23 @@ export function describeSmtpError(err: unknown): string {
 
 const ENHANCED = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/;
 
+/** What relays say when a sender goes faster than its quota (SES, Mailgun, Postfix's anvil, Exchange…). */
+const RATE_WORDS = /\b(rate|throttl\w*|too many (messages|mails|emails|connections|requests)|too much mail|slow down|sending limit|exceeded)\b/i;
+
+/**
+ * Whether an answer is the relay's quota speaking: a 421 (the relay is closing the session: never the
+ * recipient's fault), or a 450/451/452/454 saying so in words. Greylisting and full mailboxes are 4xx too,
+ * but about one recipient (4.2.x mailbox status, 4.1.x address status, "greylist"), and stay per-recipient
+ * retries.
+ */
+export function isRateAnswer(code: number, response: string): boolean {
+  if (code === 421) return true;
+  if (![450, 451, 452, 454].includes(code)) return false;
+  const klass = ENHANCED.exec(response)?.[2];
+  if (klass === '1' || klass === '2' || /grey|gray/i.test(response)) return false;
+  return RATE_WORDS.test(response);
+}
+
 /**
  * Classifies a failed send on an SMTP session (smtp-session.ts). `dataSent` says whether the message's
  * final dot may have gone out: a connection lost after that may have delivered the message (RFC 1047),
@@ -104,7 +123,7 @@ export function classifySendError(err: unknown, dataSent: boolean): SendOutcome 
     if (dataSent) return { kind: 'unknown', error };
     return { kind: 'retry', error };
   }
-  if (code === 421) return { kind: 'retry', error, code, throttled: true };
+  if (isRateAnswer(code, e.response ?? '')) return { kind: 'retry', error, code, throttled: true };
   // 503 (bad sequence of commands) is about the session, not the message.
   if (code < 500 || code === 503) return { kind: 'retry', error, code };
   const enhanced = ENHANCED.exec(e.response ?? '');
