@@ -4,19 +4,23 @@
  * and Postgres sends (bench/lib/outbox-ceiling.ts), the web under load (idle and while
  * a send runs), a 100,000-row import and start-up time. Prints a Markdown table and writes JSON to
  * bench/out/results.json. Options: --quick (5,000 subscribers, short loads: what CI runs),
- * --only send,ceilings,web,import,startup,far,throttle,tracking,bounces (send = the three sends; sqlite, dkim, postgres pick
+ * --no-build (use dist/ as it is), --subscribers N, --pool N (SMTP connections for the sends and the
+ * ceilings; default 20), --only send,ceilings,web,import,startup,far,throttle,tracking,bounces (send = the
+ * three sends; sqlite, dkim, postgres pick one; far = the far relay behind a delay line, throttle = the
+ * relay with a quota: bench/lib/far-relay.ts).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startNodeOptions } from '../scripts/start-command.js';
 import { PROJECT_ROOT } from '../src/lib/paths.js';
-import { dataBlock, libraryCeiling, physicalCeiling } from './lib/ceilings.js';
+import { ceilingMessage, dataBlock, libraryCeiling, physicalCeiling } from './lib/ceilings.js';
+import { farRelay, throttlingRelay, type FarPoint, type ThrottleRun } from './lib/far-relay.js';
 import { outboxCeiling, type OutboxCeilingResult } from './lib/outbox-ceiling.js';
 import { createPost, OWNER, prepareDb, type BenchDb } from './lib/databases.js';
 import { cpuSeconds, peakRssMb, startServer, startSink, type SinkProcess } from './lib/procs.js';
+import { runSendWorker } from './lib/send-process.js';
 import { csrfTokenFrom, load, signIn, type WebResult } from './lib/web.js';
 import { trackingBench } from './lib/tracking.js';
 import { bounceWebhookBench } from './lib/bounces.js';
@@ -78,31 +82,10 @@ async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEn
   const sizeBefore = await bench.sizeBytes();
   await sink.reset();
   const databaseCpuBefore = bench.serverCpuSeconds?.();
-  // BENCH_PROFILE=1 writes a V8 CPU profile of each send to bench/out/profiles (open it in Chrome DevTools);
-  // The sending process runs with the Node options of `npm start`; BENCH_NODE_ARGS adds more (e.g.
-  // "--max-semi-space-size=4", which then wins).
-  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROJECT_ROOT, 'bench', 'out', 'profiles')}`] : [];
-  const nodeArgs = [...startNodeOptions(), ...profile, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-  const child = spawn(process.execPath, [...nodeArgs, path.join(PROJECT_ROOT, 'bench', 'send-worker.mjs'), String(postId)], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      DATABASE_URL: bench.url,
-      SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
-      SMTP_POOL_SIZE: String(POOL),
-      BASE_URL: 'https://news.bench.example',
-      LOG_LEVEL: 'warn',
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  if (code !== 0) throw new Error(`send worker failed (${code}): ${out}`);
+  const report = await runSendWorker(bench.url, `smtp://127.0.0.1:${sink.port}`, postId, { SMTP_POOL_SIZE: String(POOL), ...extraEnv });
   // Its connections' backends end once it has: let the postmaster reap them (their time moves to its total).
   if (databaseCpuBefore !== undefined) await new Promise((r) => setTimeout(r, 300));
   const databaseCpuAfter = bench.serverCpuSeconds?.();
-  const report = JSON.parse(out.trim().split('\n').pop()!) as { startedAt: number; snapshotMs: number; rssBeforeMb: number; peakRssMb: number; cpuSeconds: number; counts: Record<string, number> };
   const stats = await sink.stats();
   if (stats.distinct !== N || stats.duplicates !== 0 || stats.messages !== N) {
     throw new Error(`${label}: the sink saw ${stats.messages} messages to ${stats.distinct} distinct recipients with ${stats.duplicates} duplicates; expected exactly ${N} once each (engine counts: ${JSON.stringify(report.counts)})`);
@@ -136,11 +119,6 @@ async function runSend(label: string, bench: BenchDb, sink: SinkProcess, extraEn
   return result;
 }
 
-/** A pre-built message of `size` bytes for the ceilings. */
-function ceilingMessage(size: number): Buffer {
-  return Buffer.from(`From: a@bench.example\r\nTo: b@bench.example\r\nSubject: ceiling\r\n\r\n${'x'.repeat(76)}\r\n`.padEnd(size, 'y') + '\r\n');
-}
-
 const pct = (rate: number, of?: number) => (of ? `${Math.round((100 * rate) / of)}%` : 'n/a');
 
 function dkimEnv(): Record<string, string> {
@@ -149,7 +127,8 @@ function dkimEnv(): Record<string, string> {
 }
 
 async function main() {
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
+  // --no-build: dist/ as it is (e.g. built once for several runs of single sections).
+  if (!flag('no-build')) execFileSync('npm', ['run', '--silent', 'build'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
   const sink = await startSink();
   const sends: SendResult[] = [];
   let sqliteBench: BenchDb | undefined;
@@ -226,11 +205,32 @@ async function main() {
     sink.stop();
     await sqliteBench?.close();
   }
+  await farAndThrottled();
   results.finishedAt = new Date().toISOString();
   const outDir = path.join(PROJECT_ROOT, 'bench', 'out');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, null, 2));
   log('\n' + markdown());
+}
+
+/**
+ * Issue 33: a relay 5–100 ms away with 10 connections, and one with a quota of 200 messages a second
+ * (10 ms away, so the sender could go five times faster). --quick: RTT 40 ms only, small counts.
+ */
+async function farAndThrottled(): Promise<void> {
+  if (only.has('far')) {
+    const points = quick
+      ? [{ rttMs: 40, recipients: 1000, baseline: 400 }]
+      : [
+          { rttMs: 5, recipients: 20_000, baseline: 4000 },
+          { rttMs: 40, recipients: 20_000, baseline: 3000 },
+          { rttMs: 100, recipients: 5000, baseline: 1000 },
+        ];
+    results.far = await farRelay({ points, connections: 10, log });
+  }
+  if (only.has('throttle')) {
+    results.throttle = await throttlingRelay({ quota: 200, code: 421, rttMs: 10, connections: 10, recipients: quick ? 2000 : 20_000, log });
+  }
 }
 
 async function webUnderLoad(baseUrl: string, cookie: string, bench: BenchDb, sink: SinkProcess): Promise<WebResult[]> {
@@ -330,6 +330,23 @@ function markdown(): string {
   if (web) {
     lines.push('| endpoint | condition | req/s | p50 | p99 | non-2xx |', '|---|---|---|---|---|---|');
     for (const w of web) lines.push(`| ${w.endpoint} | ${w.condition} | ${w.requestsPerSecond} | ${w.p50Ms} ms | ${w.p99Ms} ms | ${w.non2xx} |`);
+    lines.push('');
+  }
+  const far = results.far as FarPoint[] | undefined;
+  if (far?.length) {
+    lines.push(
+      '| far relay (RTT, connections) | Gazette msg/s (recipients) | one-round-trip limit | Gazette vs it | raw pipelined writer | Gazette vs it | nodemailer pooled sendMail() | sequential client (listmonk stand-in) | Gazette vs sequential |',
+      '|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const f of far) {
+      lines.push(`| ${f.rttMs} ms, ${f.connections} | ${f.gazette} (${f.recipients}) | ${f.limit} | ${pct(f.gazette, f.limit)} | ${f.pipelined} | ${pct(f.gazette, f.pipelined)} | ${f.nodemailer} | ${f.sequential} | ${(f.gazette / f.sequential).toFixed(1)}× |`);
+    }
+    lines.push('');
+  }
+  const throttled = results.throttle as ThrottleRun[] | undefined;
+  if (throttled?.length) {
+    lines.push('| throttling relay (quota, answer) | SEND_RATE | msg/s | vs the quota | rate answers | failed | ≥ 90% of quota from | lowest second after |', '|---|---|---|---|---|---|---|---|');
+    for (const t of throttled) lines.push(`| ${t.quota}/s, ${t.code} | ${t.sendRate ?? 'unset'} | ${t.rate} | ${pct(t.rate, t.quota)} | ${t.throttled} | ${t.failed} | ${t.at90Seconds === null ? 'never' : `${t.at90Seconds} s`} | ${t.heldMinPercent ?? 'n/a'}% |`);
     lines.push('');
   }
   const imp = results.import as { rows: number; seconds: number; rowsPerSecond: number; peakRssMb: number } | undefined;

@@ -13,6 +13,11 @@ export interface CeilingResult {
   rate: number;
 }
 
+/** A pre-built message of `size` bytes for the ceilings. */
+export function ceilingMessage(size: number): Buffer {
+  return Buffer.from(`From: a@bench.example\r\nTo: b@bench.example\r\nSubject: ceiling\r\n\r\n${'x'.repeat(76)}\r\n`.padEnd(size, 'y') + '\r\n');
+}
+
 function recipient(i: number): string {
   return `ceiling-${i}@bench.example`;
 }

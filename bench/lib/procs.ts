@@ -74,8 +74,9 @@ export interface SinkProcess {
   stop(): void;
 }
 
-export async function startSink(): Promise<SinkProcess> {
-  const child = fork(path.join(PROJECT_ROOT, 'bench', 'sink.ts'), ['0'], {
+/** A bench script (bench/NAME.ts) in its own process, once it has printed `listening PORT`. */
+export async function forkListening(name: string, args: string[]): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(path.join(PROJECT_ROOT, 'bench', `${name}.ts`), args, {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
@@ -84,8 +85,14 @@ export async function startSink(): Promise<SinkProcess> {
       const m = /listening (\d+)/.exec(String(d));
       if (m) resolve(Number(m[1]));
     });
-    child.once('exit', (code) => reject(new Error(`sink exited (${code})`)));
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code})`)));
   });
+  return { child, port };
+}
+
+/** The sink in its own process; `args` as bench/sink.ts takes them (e.g. a quota). */
+export async function startSink(args: string[] = []): Promise<SinkProcess> {
+  const { child, port } = await forkListening('sink', ['0', ...args]);
   const ask = <T>(msg: string, key: string) =>
     new Promise<T>((resolve) => {
       const on = (m: unknown) => {

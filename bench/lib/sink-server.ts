@@ -2,7 +2,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 
 /**
  * A minimal, fast SMTP sink for benchmarks: it speaks just enough ESMTP (EHLO with PIPELINING and
- * 8BITMIME, MAIL, RCPT, DATA, RSET, NOOP, QUIT), accepts everything, and records each RCPT TO so a run
+ * 8BITMIME, MAIL, RCPT, DATA, RSET, NOOP, QUIT), accepts everything (or, with a quota, everything within
+ * it: see SinkThrottle), and records each RCPT TO so a run
  * can prove that exactly N distinct recipients arrived, once each. Several times faster than the
  * `smtp-server` package, which saturates one core near 6,000 messages/s and would hide the sender's speed.
  */
@@ -16,12 +17,43 @@ export interface SinkStats {
   connections: number;
   /** User+system CPU seconds the sink process spent since the last reset. */
   cpuSeconds: number;
+  /** With a quota: the rate answers it gave (MAIL FROM refused with the throttle's code). */
+  throttled: number;
+  /** With a quota: messages accepted in each second since the first one. */
+  perSecond: number[];
+}
+
+/**
+ * A relay's quota: at most `perSecond` messages a second across all connections, a token bucket holding a
+ * tenth of a second's worth (so no second takes much more than the quota). Beyond it MAIL FROM is answered
+ * `CODE 4.7.0 rate exceeded`; with 421 the sink then closes the connection, as RFC 5321 says a 421 does.
+ */
+export interface SinkThrottle {
+  perSecond: number;
+  code: 421 | 451 | 454;
 }
 
 const CRLF = Buffer.from('\r\n');
 const TERMINATOR = Buffer.from('\r\n.\r\n');
 
-export function createSink(): { server: Server; stats(): SinkStats; reset(): void } {
+/** The quota's bucket: refilled on the clock, one token per accepted message. */
+function quota(t: SinkThrottle, now: () => number = () => performance.now()) {
+  const capacity = Math.max(1, t.perSecond / 10);
+  let tokens = capacity;
+  let at = now();
+  return {
+    take(): boolean {
+      const n = now();
+      tokens = Math.min(capacity, tokens + ((n - at) * t.perSecond) / 1000);
+      at = n;
+      if (tokens < 1) return false;
+      tokens -= 1;
+      return true;
+    },
+  };
+}
+
+export function createSink(throttle?: SinkThrottle): { server: Server; stats(): SinkStats; reset(): void } {
   let recipients = new Map<string, number>();
   let messages = 0;
   let duplicates = 0;
@@ -30,6 +62,9 @@ export function createSink(): { server: Server; stats(): SinkStats; reset(): voi
   let bytes = 0;
   let connections = 0;
   let cpuAtReset = process.cpuUsage();
+  let throttled = 0;
+  let perSecond: number[] = [];
+  const bucket = throttle ? quota(throttle) : undefined;
 
   const server = createServer((socket: Socket) => {
     connections += 1;
@@ -40,6 +75,7 @@ export function createSink(): { server: Server; stats(): SinkStats; reset(): voi
     let buffer: Buffer = Buffer.alloc(0);
     let inData = false;
     let pendingRcpts: string[] = [];
+    let refusedMail = false;
     let out: string[] = [];
     const flush = () => {
       if (out.length > 0) {
@@ -64,6 +100,11 @@ export function createSink(): { server: Server; stats(): SinkStats; reset(): voi
           firstAt ??= now;
           lastAt = now;
           messages += 1;
+          if (bucket) {
+            const second = Math.floor((now - firstAt) / 1000);
+            while (perSecond.length <= second) perSecond.push(0);
+            perSecond[second]! += 1;
+          }
           for (const r of pendingRcpts) {
             const seen = recipients.get(r) ?? 0;
             if (seen > 0) duplicates += 1;
@@ -83,7 +124,22 @@ export function createSink(): { server: Server; stats(): SinkStats; reset(): voi
         else if (verb === 'HELO') out.push('250 sink\r\n');
         else if (verb === 'MAIL') {
           pendingRcpts = [];
+          if (bucket && !bucket.take()) {
+            throttled += 1;
+            out.push(`${throttle!.code} 4.7.0 rate exceeded\r\n`);
+            if (throttle!.code === 421) {
+              flush();
+              socket.end();
+              return;
+            }
+            refusedMail = true;
+            continue;
+          }
+          refusedMail = false;
           out.push('250 2.1.0 Ok\r\n');
+        } else if (refusedMail && (verb === 'RCPT' || verb === 'DATA')) {
+          // The transaction was refused at MAIL FROM: nothing of it is open.
+          out.push('503 5.5.1 Error: need MAIL command\r\n');
         } else if (verb === 'RCPT') {
           const m = /<([^>]*)>/.exec(line);
           pendingRcpts.push((m?.[1] ?? '').toLowerCase());
@@ -96,6 +152,7 @@ export function createSink(): { server: Server; stats(): SinkStats; reset(): voi
           out.push('354 End data with <CR><LF>.<CR><LF>\r\n');
         } else if (verb === 'RSET') {
           pendingRcpts = [];
+          refusedMail = false;
           out.push('250 2.0.0 Ok\r\n');
         } else if (verb === 'NOOP') out.push('250 2.0.0 Ok\r\n');
         else if (verb === 'QUIT') {
@@ -114,7 +171,7 @@ export function createSink(): { server: Server; stats(): SinkStats; reset(): voi
     server,
     stats: () => {
       const cpu = process.cpuUsage(cpuAtReset);
-      return { messages, distinct: recipients.size, duplicates, firstAt, lastAt, bytes, connections, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+      return { messages, distinct: recipients.size, duplicates, firstAt, lastAt, bytes, connections, cpuSeconds: (cpu.user + cpu.system) / 1e6, throttled, perSecond };
     },
     reset: () => {
       recipients = new Map();
@@ -124,6 +181,8 @@ export function createSink(): { server: Server; stats(): SinkStats; reset(): voi
       lastAt = null;
       bytes = 0;
       connections = 0;
+      throttled = 0;
+      perSecond = [];
       cpuAtReset = process.cpuUsage();
     },
   };
