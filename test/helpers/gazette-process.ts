@@ -83,7 +83,7 @@ export async function freePort(): Promise<number> {
  * Waits until the server answers /healthz. A real process comes up in its own time, so this polls; a
  * process that exits first, or takes over `ms`, fails with its output.
  */
-export async function waitHealthy(p: GazetteProcess, port: number, ms = 60_000): Promise<void> {
+export async function waitHealthy(p: GazetteProcess, port: number, ms = 120_000): Promise<void> {
   let exited = false;
   void p.exited.then(() => (exited = true));
   const deadline = Date.now() + ms;
