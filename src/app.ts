@@ -60,6 +60,10 @@ import sessionPlugin from './plugins/session.js';
 import staticPlugin, { HTMX_URL } from './plugins/static.js';
 import viewsPlugin from './plugins/views.js';
 import outgoingWebhookRoutes from './features/webhooks/routes.js';
+import apiAdminRoutes from './features/api/admin-routes.js';
+import { apiV1 } from './features/api/scope.js';
+import { gazetteVersion } from './features/observability/observability.js';
+import { createApiService } from './features/api/service.js';
 import { webhookFetch } from './features/webhooks/client.js';
 import { webhookJobs } from './features/webhooks/jobs.js';
 import { createWebhookService } from './features/webhooks/service.js';
@@ -186,6 +190,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     mailOutbox: ctx.mailOutbox,
   });
   for (const job of webhookJobs({ webhooks })) ctx.jobs.register(job);
+  const api = createApiService({ db: ctx.db, clock: ctx.clock, requestsPerMinute: ctx.config.apiRateLimit });
+  ctx.jobs.register({ name: 'api-idempotency', schedule: '17 * * * *', description: 'Forgets the answers kept for API requests sent with an Idempotency-Key once they are a day old.', run: () => api.prune() });
   const operations = createObservabilityService({ db: ctx.db, pingDb: ctx.pingDb, metricsToken: ctx.config.metricsToken, observability });
   await app.register(healthRoutes);
   await app.register(observabilityRoutes, { operations });
@@ -210,6 +216,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(trackingRoutes, { tracking });
   await app.register(statsRoutes, { stats });
   await app.register(outgoingWebhookRoutes, { webhooks });
+  await app.register(apiAdminRoutes, { api });
+  await app.register(apiV1({ api, subscribers, baseUrl: ctx.config.baseUrl, version: gazetteVersion() }), { prefix: '/api/v1' });
 
   return app;
 }

@@ -64,6 +64,8 @@ export interface Config {
   linkCheckTimeoutMs: number;
   /** Outgoing webhooks may be sent to private, loopback and link-local addresses (an intranet's own tools). */
   webhooksAllowPrivate: boolean;
+  /** Requests each API key may send per minute. */
+  apiRateLimit: number;
   /** Address checks and sign-up defences (README, "Signup protection"). */
   signup: SignupConfig;
   /** Relay webhooks for bounces and complaints (README, "Bounces and complaints"); a provider without its secret is off. */
@@ -207,6 +209,7 @@ const envSchema = z.object({
   LINK_CHECK_ALLOW_PRIVATE: boolean,
   LINK_CHECK_TIMEOUT: integer('LINK_CHECK_TIMEOUT', 1, 60),
   WEBHOOKS_ALLOW_PRIVATE: boolean,
+  API_RATE_LIMIT: integer('API_RATE_LIMIT', 1, 100000),
   EMAIL_DNS_CHECK: boolean,
   EMAIL_DNS_TIMEOUT: integer('EMAIL_DNS_TIMEOUT', 10, 30000),
   EMAIL_DNS_SERVERS: optionalText.refine((v) => v === undefined || v.split(',').every((s) => /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:]+\]|[0-9a-f:]+)(:\d{1,5})?$/i.test(s.trim())), {
@@ -311,6 +314,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     linkCheckAllowPrivate: e.LINK_CHECK_ALLOW_PRIVATE ?? false,
     linkCheckTimeoutMs: (e.LINK_CHECK_TIMEOUT ?? 5) * 1000,
     webhooksAllowPrivate: e.WEBHOOKS_ALLOW_PRIVATE ?? false,
+    apiRateLimit: e.API_RATE_LIMIT ?? 120,
     signup,
     bounceWebhooks,
     backup,

@@ -32,6 +32,7 @@ import type {
   TrackingHitsTable,
 } from './tables/tracking.js';
 import type { WebhookAttemptsTable, WebhookDeliveriesTable, WebhookEndpointsTable } from './tables/webhooks.js';
+import type { ApiIdempotencyTable, ApiKeysTable } from './tables/api.js';
 
 /** The whole schema as Kysely sees it; one table type per file under tables/. */
 export interface Database {
@@ -71,6 +72,8 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  api_keys: ApiKeysTable;
+  api_idempotency: ApiIdempotencyTable;
 }
 
 export type Db = Kysely<Database>;

@@ -12,7 +12,7 @@ import {
 } from '../lib/errors.js';
 import { wantsJson } from './session.js';
 
-function statusOf(err: DomainError): number {
+export function statusOf(err: DomainError): number {
   if (err instanceof ValidationError) return 422;
   if (err instanceof NotFoundError) return 404;
   if (err instanceof ConflictError) return 409;
