@@ -34,8 +34,9 @@ export async function deliveryById(db: DbOrTx, id: number): Promise<DeliveryMatc
   return deliveryMatches(db).where('d.id', '=', id).executeTakeFirst();
 }
 
-export async function subscriberIdByHash(db: DbOrTx, hash: string): Promise<number | undefined> {
-  const row = await db.selectFrom('subscribers').select('id').where('email_hash', '=', hash).executeTakeFirst();
+/** By the normalised address (subscribers.email is unique; email_hash has no index of its own). */
+export async function subscriberIdByEmail(db: DbOrTx, email: string): Promise<number | undefined> {
+  const row = await db.selectFrom('subscribers').select('id').where('email', '=', email).executeTakeFirst();
   return row?.id;
 }
 

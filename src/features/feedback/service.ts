@@ -120,7 +120,7 @@ export function createFeedbackService(deps: FeedbackServiceDeps) {
     const found = await match(trx, r.messageRef);
     const address = normalizeEmail(r.address || found?.email || '');
     const hash = emailHash(address);
-    const subscriberId = found?.subscriberId ?? (address ? ((await repo.subscriberIdByHash(trx, hash)) ?? null) : null);
+    const subscriberId = found?.subscriberId ?? (address ? ((await repo.subscriberIdByEmail(trx, address)) ?? null) : null);
     const id = await repo.insertReport(trx, {
       source: r.source,
       report_id: r.reportId,
