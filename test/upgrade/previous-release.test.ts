@@ -38,7 +38,19 @@ function previousRelease(): string {
   return git(['rev-parse', '--verify', `${last}^`]);
 }
 
-describe('the previous release on this release\'s schema', { skip: (!process.env.TEST_DATABASE_URL && 'needs Postgres') || (!hasHistory() && 'not a git checkout') }, () => {
+/** A shallow clone (CI may fetch only the tip) has no previous release to run. */
+function isShallow(): boolean {
+  try {
+    return git(['rev-parse', '--is-shallow-repository']) === 'true';
+  } catch {
+    return false;
+  }
+}
+
+describe(
+  'the previous release on this release\'s schema',
+  { skip: (!process.env.TEST_DATABASE_URL && 'needs Postgres') || (!hasHistory() && 'not a git checkout') || (isShallow() && 'a shallow clone has no previous release (git fetch --unshallow)') },
+  () => {
   it('answers, signs up, confirms, sends and unsubscribes after the new migrations ran under it', async () => {
     const rev = previousRelease();
     const root = mkdtempSync(path.join(os.tmpdir(), 'gazette-previous-'));
