@@ -7,7 +7,8 @@ import type { ChallengeWidget } from './service.js';
  * script, frame and requests go to its own origin.
  */
 export function challengePagePolicy(widget: ChallengeWidget): string {
-  const provider = widget.kind === 'altcha' ? '' : ` ${new URL(widget.scriptUrl).origin}`;
+  // hCaptcha loads its frames and styles from subdomains of hcaptcha.com (its CSP guide lists both).
+  const provider = widget.kind === 'altcha' ? '' : widget.kind === 'hcaptcha' ? ' https://hcaptcha.com https://*.hcaptcha.com' : ` ${new URL(widget.scriptUrl).origin}`;
   const policy = CSP.replace("script-src 'self'", `script-src 'self' 'wasm-unsafe-eval'${provider}`);
   return `${policy}; worker-src 'self' blob:; frame-src${provider || " 'none'"}; connect-src 'self'${provider}`;
 }

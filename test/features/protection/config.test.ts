@@ -43,3 +43,16 @@ describe('sign-up settings from the environment', () => {
     assert.deepEqual(problemsOf({ TURNSTILE_SITE_KEY: 'a', TURNSTILE_SECRET: 'b', HCAPTCHA_SITE_KEY: 'c', HCAPTCHA_SECRET: 'd' }), ['TURNSTILE_SECRET']);
   });
 });
+
+describe('the page policy while a challenge is shown', () => {
+  it('lets each widget load what it needs, and nothing more', async () => {
+    const { challengePagePolicy } = await import('../../../src/features/protection/widget.js');
+    const altcha = challengePagePolicy({ kind: 'altcha', challengeUrl: '/signup-challenge' });
+    assert.match(altcha, /script-src 'self' 'wasm-unsafe-eval';/);
+    assert.match(altcha, /worker-src 'self' blob:; frame-src 'none'; connect-src 'self'$/);
+    const turnstile = challengePagePolicy({ kind: 'turnstile', siteKey: 'k', scriptUrl: 'https://challenges.cloudflare.com/turnstile/v0/api.js', field: 'cf-turnstile-response' });
+    assert.match(turnstile, /frame-src https:\/\/challenges.cloudflare.com;/);
+    const hcaptcha = challengePagePolicy({ kind: 'hcaptcha', siteKey: 'k', scriptUrl: 'https://js.hcaptcha.com/1/api.js', field: 'h-captcha-response' });
+    assert.match(hcaptcha, /frame-src https:\/\/hcaptcha.com https:\/\/\*.hcaptcha.com;/);
+  });
+});
