@@ -95,7 +95,9 @@ async function main(): Promise<void> {
     await sending.stop();
     await mailOutbox.stop();
     await mailer.close();
-    // Before the database closes (onClose hooks run last-registered first): buffered hits are recorded.
+    // Before the database closes (onClose hooks run last-registered first): a running import stops after
+    // its current batch, and buffered hits are recorded.
+    await app.imports.close();
     await app.hitRecorder.close();
     await observability.errors.flush();
     observability.close();
