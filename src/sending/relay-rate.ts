@@ -40,7 +40,7 @@ export interface RelayRateOptions {
 
 export const DEFAULT_RELAY_RATE: RelayRateOptions = {
   backoff: 0.9,
-  recoverSeconds: 4,
+  recoverSeconds: 2,
   floor: 0.5,
   holdMs: 200,
   stallMs: 2000,
