@@ -62,10 +62,14 @@ const DONE_MESSAGES: Record<string, (n: number, tag: string) => string> = {
   deleted: () => 'The subscriber and their personal data were deleted.',
 };
 
-/** The subscribers admin: list, detail, add, edit, tags, unsubscribe, erase and export. */
+/** The subscribers admin, in two groups: the list (export, bulk actions, adding one), and one subscriber's page. */
 export default async function subscriberRoutes(app: TypedApp, opts: { subscribers: SubscriberService }) {
+  listRoutes(app, opts.subscribers);
+  detailRoutes(app, opts.subscribers);
+}
+
+function listRoutes(app: TypedApp, service: SubscriberService) {
   const { db } = app.ctx;
-  const service = opts.subscribers;
 
   async function listPage(reply: FastifyReply, query: Record<string, unknown>, extra: Record<string, unknown> = {}, status = 200) {
     const filter = parseFilter(query);
@@ -147,7 +151,9 @@ export default async function subscriberRoutes(app: TypedApp, opts: { subscriber
       throw err;
     }
   });
+}
 
+function detailRoutes(app: TypedApp, service: SubscriberService) {
   async function detailPage(reply: FastifyReply, id: number, extra: Record<string, unknown> = {}, status = 200, fragment?: string) {
     const d = await service.detail(id);
     const attributeRows = Object.entries(d.attributes).map(([key, value]) => ({ key, value: displayValue(value) }));
