@@ -30,20 +30,6 @@ function saysOneClick(body: unknown): boolean {
  * from other sites, and RFC 8058 one-click must work without cookies or tokens.
  */
 export default async function readerRoutes(app: TypedApp, opts: { readers: ReaderService; auth: AuthService }) {
-  const { readers, auth } = opts;
-  const { config } = app.ctx;
-  const urls = publicUrls(config.baseUrl);
-  const baseOrigin = new URL(config.baseUrl).origin;
-  const pub = { config: { public: true, csrf: false } };
-
-  /** The browser says the form came from one of our own pages (embeds post cross-site). */
-  const sameOrigin = (request: FastifyRequest) => {
-    const site = request.headers['sec-fetch-site'];
-    if (site !== undefined) return site === 'same-origin';
-    const origin = request.headers.origin;
-    return origin === baseOrigin || origin === `${request.protocol}://${request.host}`;
-  };
-
   // One-click unsubscribe must accept any body (empty, urlencoded, multipart); none of them carries
   // anything we need, so such bodies are read and dropped. An empty JSON body is an empty object.
   app.addContentTypeParser('multipart/form-data', (_request, payload, done) => {
@@ -60,6 +46,37 @@ export default async function readerRoutes(app: TypedApp, opts: { readers: Reade
       done(Object.assign(new Error('The request body is not valid JSON.'), { statusCode: 400 }), undefined);
     }
   });
+
+  const { config } = app.ctx;
+  const baseOrigin = new URL(config.baseUrl).origin;
+  const shared: ReaderRouteContext = {
+    ...opts,
+    urls: publicUrls(config.baseUrl),
+    pub: { config: { public: true, csrf: false } },
+    /** The browser says the form came from one of our own pages (embeds post cross-site). */
+    sameOrigin: (request) => {
+      const site = request.headers['sec-fetch-site'];
+      if (site !== undefined) return site === 'same-origin';
+      const origin = request.headers.origin;
+      return origin === baseOrigin || origin === `${request.protocol}://${request.host}`;
+    },
+  };
+  homeRoutes(app, shared);
+  tokenRoutes(app, shared);
+}
+
+interface ReaderRouteContext {
+  readers: ReaderService;
+  auth: AuthService;
+  urls: ReturnType<typeof publicUrls>;
+  pub: { config: { public: true; csrf: false } };
+  sameOrigin(request: FastifyRequest): boolean;
+}
+
+/** A newsletter's home page and its subscribe form (hosted, embedded or JSON). */
+function homeRoutes(app: TypedApp, c: ReaderRouteContext) {
+  const { readers, auth, urls, pub, sameOrigin } = c;
+  const { config } = app.ctx;
 
   /**
    * The newsletter at `slug`, or the one that had it before a rename (`moved`): embedded forms and old
@@ -154,6 +171,12 @@ export default async function readerRoutes(app: TypedApp, opts: { readers: Reade
       throw err;
     }
   });
+}
+
+/** What a reader does from a link in a mail: confirm, unsubscribe, preferences, their data. */
+function tokenRoutes(app: TypedApp, c: ReaderRouteContext) {
+  const { readers, urls, pub } = c;
+  const { config } = app.ctx;
 
   app.get('/confirm/:token', { ...pub, schema: { params: tokenParams } }, async (request, reply) => {
     const state = await readers.inspectConfirmation(request.params.token);
