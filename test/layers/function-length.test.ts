@@ -14,9 +14,7 @@ const MAX_LINES = 150;
  * Functions still over the limit, each with the length it may not exceed (only lowered, until the
  * entry can go) and why it is still long.
  */
-const STILL_LONG: Record<string, { lines: number; why: string }> = {
-  'features/posts/routes.ts postRoutes': { lines: 264, why: 'one plugin registers every posts route' },
-};
+const STILL_LONG: Record<string, { lines: number; why: string }> = {};
 
 interface Measured {
   id: string;

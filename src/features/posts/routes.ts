@@ -37,24 +37,28 @@ function postValues(post: PostRow): Record<string, string> {
   return { subject: post.subject, slug: post.slug, preheader: post.preheader, body: post.body };
 }
 
+/** A post's times as the newsletter's writer reads them. */
+const times = (post: PostRow, n: NewsletterRow) => ({
+  scheduled: post.scheduled_at ? formatZoned(Number(post.scheduled_at), n.time_zone) : undefined,
+  sent: post.sent_at ? formatZoned(Number(post.sent_at), n.time_zone) : undefined,
+  updated: formatZoned(Number(post.updated_at), n.time_zone),
+});
+
+/** "Scheduled.", naming which of the two when the time happens twice (clocks going back). */
+const scheduledNotice = (post: PostRow, timeZone: string) => {
+  const note = post.scheduled_at ? repeatedTimeNote(Number(post.scheduled_at), timeZone) : undefined;
+  return note ? `Scheduled. ${note}` : 'Scheduled.';
+};
+
+/** The posts admin, in three groups: the list and creating, the editor, and a post's page with its actions. */
 export default async function postRoutes(app: TypedApp, opts: { posts: PostService }) {
-  const { posts } = opts;
-  const urls = publicUrls(app.ctx.config.baseUrl);
+  listRoutes(app, opts.posts);
+  editorRoutes(app, opts.posts);
+  postPageRoutes(app, opts.posts);
+}
 
-  const times = (post: PostRow, n: NewsletterRow) => ({
-    scheduled: post.scheduled_at ? formatZoned(Number(post.scheduled_at), n.time_zone) : undefined,
-    sent: post.sent_at ? formatZoned(Number(post.sent_at), n.time_zone) : undefined,
-    updated: formatZoned(Number(post.updated_at), n.time_zone),
-  });
-
-  /** "Scheduled.", naming which of the two when the time happens twice (clocks going back). */
-  const scheduledNotice = (post: PostRow, timeZone: string) => {
-    const note = post.scheduled_at ? repeatedTimeNote(Number(post.scheduled_at), timeZone) : undefined;
-    return note ? `Scheduled. ${note}` : 'Scheduled.';
-  };
-
-  // ---- list and create -------------------------------------------------------------------------
-
+/** The list of posts, and a new draft. */
+function listRoutes(app: TypedApp, posts: PostService) {
   app.get('/admin/posts', { schema: { querystring: postsQuery } }, async (request, reply) => {
     const q = request.query;
     const filter = { status: q.status as PostStatus | undefined, newsletterId: q.newsletter };
@@ -102,9 +106,10 @@ export default async function postRoutes(app: TypedApp, opts: { posts: PostServi
       throw err;
     }
   });
+}
 
-  // ---- the editor ------------------------------------------------------------------------------
-
+/** Writing a draft: the editor and its autosave. */
+function editorRoutes(app: TypedApp, posts: PostService) {
   async function editorPage(request: FastifyRequest, reply: FastifyReply, id: number, extra: { values?: Record<string, string>; errors?: Record<string, string>; saved?: boolean } = {}, status = 200) {
     const { post, newsletter } = await posts.load(id);
     const review = await posts.review(post, newsletter, request.user!);
@@ -177,9 +182,11 @@ export default async function postRoutes(app: TypedApp, opts: { posts: PostServi
       throw err;
     }
   });
+}
 
-  // ---- the post page -----------------------------------------------------------------------------
-
+/** A post's page and what can be done from it: test send, audience, schedule, send, duplicate, delete. */
+function postPageRoutes(app: TypedApp, posts: PostService) {
+  const urls = publicUrls(app.ctx.config.baseUrl);
   async function postPage(request: FastifyRequest, reply: FastifyReply, id: number, extra: Record<string, unknown> = {}, options: { status?: number; fragment?: string; notice?: PostNotice } = {}) {
     const { notice, ...pageOptions } = options;
     const { post, newsletter } = await posts.load(id);
