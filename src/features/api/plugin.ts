@@ -10,6 +10,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The API key of a /api/v1 request, once authenticated. */
     apiKey: AuthenticatedKey | null;
+    /** A POST's Idempotency-Key and what it asked, when its answer is to be kept for retries. */
+    idempotency: { key: string; fingerprint: string } | null;
   }
   interface FastifyContextConfig {
     /** The scope an API route needs. */
@@ -60,6 +62,7 @@ function bearer(request: FastifyRequest): string | undefined {
 export function apiHooks(api: ApiService) {
   return (app: TypedApp) => {
     app.decorateRequest('apiKey', null);
+    app.decorateRequest('idempotency', null);
 
     // The key is the API's only credential: the session guard and the CSRF check (both about cookies) stand aside.
     app.addHook('onRoute', (route) => {
@@ -89,11 +92,11 @@ export function apiHooks(api: ApiService) {
       const stored = await api.idempotent(request.apiKey!.id, idem);
       if (stored && stored.fingerprint !== fingerprint) throw new ValidationError({ 'Idempotency-Key': 'This key was used for another request.' }, 'This Idempotency-Key was used for another request.');
       if (stored) return reply.code(stored.status).header('idempotent-replayed', 'true').type(stored.status >= 400 ? 'application/problem+json' : 'application/json').send(stored.body);
-      (request as FastifyRequest & { idempotency?: { key: string; fingerprint: string } }).idempotency = { key: idem, fingerprint };
+      request.idempotency = { key: idem, fingerprint };
     });
 
     app.addHook('onSend', async (request, reply, payload) => {
-      const idem = (request as FastifyRequest & { idempotency?: { key: string; fingerprint: string } }).idempotency;
+      const idem = request.idempotency;
       if (idem && typeof payload === 'string' && reply.statusCode < 500) {
         await api.remember(request.apiKey!.id, idem.key, idem.fingerprint, reply.statusCode, payload);
       }
