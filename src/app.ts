@@ -217,7 +217,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(statsRoutes, { stats });
   await app.register(outgoingWebhookRoutes, { webhooks });
   await app.register(apiAdminRoutes, { api });
-  await app.register(apiV1({ api, subscribers, baseUrl: ctx.config.baseUrl, version: gazetteVersion() }), { prefix: '/api/v1' });
+  await app.register(apiV1({ api, subscribers, posts, sending, stats, imports, feedback, baseUrl: ctx.config.baseUrl, mailFrom: ctx.config.mailFrom, version: gazetteVersion() }), { prefix: '/api/v1' });
 
   return app;
 }

@@ -16,6 +16,7 @@ export type EventType =
   | 'preferences_updated'
   | 'bounced'
   | 'complained'
+  | 'suppressed'
   | 'unsuppressed'
   | 'imported'
   | 'tagged'

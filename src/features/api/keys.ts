@@ -14,6 +14,11 @@ export const API_SCOPES = [
   'subscribers:write:trusted',
   'tags:read',
   'tags:write',
+  'posts:read',
+  'posts:write',
+  'posts:send',
+  'suppressions:read',
+  'suppressions:write',
   'events:read',
 ] as const;
 
@@ -26,6 +31,11 @@ export const SCOPE_LABELS: Record<ApiScope, string> = {
   'subscribers:write:trusted': 'Add subscribers as already confirmed (only for consent you collected yourself)',
   'tags:read': 'Read tags',
   'tags:write': 'Tag and untag subscribers',
+  'posts:read': 'Read posts and their statistics',
+  'posts:write': 'Create and edit draft posts',
+  'posts:send': 'Schedule, send and cancel posts',
+  'suppressions:read': 'Read the suppression list',
+  'suppressions:write': 'Add addresses to the suppression list and remove them',
   'events:read': 'Read the event log',
 };
 
@@ -50,12 +60,15 @@ export function newApiKey(): string {
 export const keyHash = (key: string) => sha256Hex(key);
 export const keyPrefix = (key: string) => key.slice(0, 9);
 
-/** Whether `granted` covers `needed`: a write scope covers the read scope of the same resource. */
+/**
+ * Whether `granted` covers `needed`: any scope of a resource covers reading it (a key that may write or
+ * send posts may read them).
+ */
 export function hasScope(granted: readonly string[], needed: ApiScope): boolean {
   if (granted.includes(needed)) return true;
   if (needed.endsWith(':read')) {
-    const resource = needed.slice(0, -':read'.length);
-    return granted.includes(`${resource}:write`) || granted.includes(`${resource}:write:trusted`);
+    const resource = needed.slice(0, -'read'.length);
+    return granted.some((g) => g.startsWith(resource));
   }
   if (needed === 'subscribers:write') return granted.includes('subscribers:write:trusted');
   return false;

@@ -16,7 +16,7 @@ export async function registerOpenApi(app: TypedApp, info: { baseUrl: string; ve
         title: 'Gazette API',
         version: info.version,
         description:
-          'Subscribers, tags, newsletters and the event log of a Gazette installation. Authenticate with `Authorization: Bearer <key>` (keys are made in the admin, with scopes). Lists page with `cursor`/`next_cursor`; errors are RFC 9457 problem+json naming each field; POSTs accept an `Idempotency-Key`.',
+          'Subscribers, tags, newsletters, posts, imports, the suppression list and the event log of a Gazette installation. Authenticate with `Authorization: Bearer <key>` (keys are made in the admin, with scopes). Lists page with `cursor`/`next_cursor`; errors are RFC 9457 problem+json naming each field; POSTs accept an `Idempotency-Key`.',
       },
       servers: [{ url: `${info.baseUrl}/api/v1` }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },

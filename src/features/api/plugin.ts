@@ -88,7 +88,9 @@ export function apiHooks(api: ApiService) {
       const idem = request.headers['idempotency-key'];
       if (request.method !== 'POST' || idem === undefined) return;
       if (typeof idem !== 'string' || idem.length < 1 || idem.length > 255) throw new BadRequestError({ 'Idempotency-Key': 'Use a key of 1 to 255 characters.' });
-      const fingerprint = createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('hex');
+      // A file sent as the body (a CSV import) is hashed as it came; anything else as its parsed JSON.
+      const body = Buffer.isBuffer(request.body) ? request.body : JSON.stringify(request.body ?? null);
+      const fingerprint = createHash('sha256').update(`${request.method} ${request.url}\n`).update(body).digest('hex');
       const stored = await api.idempotent(request.apiKey!.id, idem);
       if (stored && stored.fingerprint !== fingerprint) throw new ValidationError({ 'Idempotency-Key': 'This key was used for another request.' }, 'This Idempotency-Key was used for another request.');
       if (stored) return reply.code(stored.status).header('idempotent-replayed', 'true').type(stored.status >= 400 ? 'application/problem+json' : 'application/json').send(stored.body);

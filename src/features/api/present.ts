@@ -1,4 +1,5 @@
 import { parseJsonObject } from '../../db/codec.js';
+import { parseAudience } from '../../sending/audience-repository.js';
 
 /** The JSON shapes of the API's resources. Times are ISO 8601 in UTC. */
 
@@ -37,3 +38,40 @@ export function newsletterJson(n: { id: number; slug: string; name: string; desc
 }
 
 export const tagJson = (t: { id: number; name: string; created_at: number }) => ({ id: t.id, name: t.name, created_at: iso(t.created_at) });
+
+export function postJson(p: {
+  id: number;
+  newsletter_id: number;
+  slug: string;
+  subject: string;
+  preheader: string;
+  body: string;
+  status: string;
+  audience: string;
+  scheduled_at: number | null;
+  held_reason: string | null;
+  started_at: number | null;
+  sent_at: number | null;
+  paused_reason: string | null;
+  created_at: number;
+  updated_at: number;
+}) {
+  const audience = parseAudience(p.audience);
+  return {
+    id: p.id,
+    newsletter_id: p.newsletter_id,
+    slug: p.slug,
+    subject: p.subject,
+    preheader: p.preheader,
+    body: p.body,
+    status: p.status,
+    audience: { include_tags: audience.includeTags, exclude_tags: audience.excludeTags },
+    scheduled_at: iso(p.scheduled_at),
+    held_reason: p.held_reason,
+    started_at: iso(p.started_at),
+    sent_at: iso(p.sent_at),
+    paused_reason: p.paused_reason,
+    created_at: iso(p.created_at),
+    updated_at: iso(p.updated_at),
+  };
+}

@@ -1,5 +1,6 @@
 import type { DbOrTx } from '../../db/database.js';
 import type { ApiIdempotencyRow, ApiKeyRow } from '../../db/tables/api.js';
+import type { PostStatus } from '../../db/tables/posts.js';
 import type { EventRow } from '../../db/tables/subscribers.js';
 
 /** The SQL of the public API: keys, idempotent answers, and the lists it pages through by id. */
@@ -123,5 +124,12 @@ export async function eventsAfterId(db: DbOrTx, f: { after: number; limit: numbe
   if (f.type !== undefined) q = q.where('type', '=', f.type);
   if (f.since !== undefined) q = q.where('created_at', '>=', f.since);
   if (f.until !== undefined) q = q.where('created_at', '<', f.until);
+  return q.orderBy('id').limit(f.limit).execute();
+}
+
+export async function postsAfter(db: DbOrTx, f: { after: number; limit: number; newsletterId?: number | undefined; status?: string | undefined }) {
+  let q = db.selectFrom('posts').selectAll().where('id', '>', f.after);
+  if (f.newsletterId !== undefined) q = q.where('newsletter_id', '=', f.newsletterId);
+  if (f.status !== undefined) q = q.where('status', '=', f.status as PostStatus);
   return q.orderBy('id').limit(f.limit).execute();
 }

@@ -1,7 +1,7 @@
 import type { Db } from '../../db/database.js';
 import type { FeedbackReportRow } from '../../db/tables/feedback.js';
 import { recordEvent } from '../../domain/events.js';
-import { emailHash } from '../../domain/suppressions.js';
+import { emailHash, suppress } from '../../domain/suppressions.js';
 import type { Clock } from '../../lib/clock.js';
 import { isValidEmail, normalizeEmail } from '../../lib/email.js';
 import { NotFoundError } from '../../lib/errors.js';
@@ -33,10 +33,10 @@ export function createFeedbackViews(deps: { db: Db; clock: Clock }) {
   const hashOfQuery = (q: string) => (isValidEmail(q) ? emailHash(normalizeEmail(q)) : null);
 
   return {
-    async suppressions(filter: repo.SuppressionFilter, before: { createdAt: number; hash: string } | null) {
-      const rows = await repo.listSuppressions(db, filter, hashOfQuery(filter.q), before, PAGE + 1);
-      const more = rows.length > PAGE;
-      const page = rows.slice(0, PAGE);
+    async suppressions(filter: repo.SuppressionFilter, before: { createdAt: number; hash: string } | null, limit = PAGE) {
+      const rows = await repo.listSuppressions(db, filter, hashOfQuery(filter.q), before, limit + 1);
+      const more = rows.length > limit;
+      const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       return { rows: page, next: more && last ? { createdAt: last.created_at, hash: last.email_hash } : null, sources: await repo.suppressionSources(db) };
     },
@@ -62,6 +62,23 @@ export function createFeedbackViews(deps: { db: Db; clock: Clock }) {
           data: { reason: row.reason, source: row.source, detail: row.detail.slice(0, 200), by },
         });
         return row;
+      });
+    },
+
+    /**
+     * Blocks an address by hand (the writer or the API): Gazette mails it no more. An address already
+     * suppressed keeps its first reason; `created` says whether this call added it.
+     */
+    async addSuppression(email: string, detail: string, source: 'admin' | 'api', by: string): Promise<{ row: repo.SuppressionListRow; created: boolean }> {
+      const now = clock.now();
+      const hash = emailHash(email);
+      return db.transaction().execute(async (trx) => {
+        const created = await suppress(trx, email, 'blocked', now, detail, source);
+        const row = (await repo.findSuppression(trx, hash))!;
+        if (created) {
+          await recordEvent(trx, { type: 'suppressed', at: now, subscriberId: row.subscriber_id, data: { reason: 'blocked', source, detail: detail.slice(0, 200), by } });
+        }
+        return { row, created };
       });
     },
 

@@ -170,6 +170,18 @@ export function createPostService(deps: PostServiceDeps) {
     };
   }
 
+  /** Schedules for an instant (the API's ISO 8601 time), refused unless it is in the future. */
+  async function scheduleAt(id: number, at: number, user: Pick<UserRow, 'name' | 'email'>): Promise<number> {
+    const { post, newsletter } = await load(id);
+    assertEditable(post);
+    if (at <= clock.now()) throw new ValidationError({ scheduled_at: 'Choose a time in the future.' });
+    const { blocking } = await review(post, newsletter, user);
+    if (blocking.length > 0) throw new ValidationError({ scheduled_at: `Fix this first: ${blocking.map((c) => c.message).join(' ')}` });
+    const ok = await schedulePost(db, post.id, at, clock.now());
+    if (!ok) throw new ConflictError('This post has already started sending.');
+    return at;
+  }
+
   return {
     load,
     review,
@@ -245,16 +257,13 @@ export function createPostService(deps: PostServiceDeps) {
       return { audience, count: await countAudience(db, post.newsletter_id, audience) };
     },
 
+    /** Schedules for the writer's local date and time in the newsletter's zone (the editor's field). */
     async schedule(id: number, local: string, user: Pick<UserRow, 'name' | 'email'>): Promise<number> {
-      const { post, newsletter } = await load(id);
-      assertEditable(post);
-      const at = scheduledTime(local, newsletter, clock.now());
-      const { blocking } = await review(post, newsletter, user);
-      if (blocking.length > 0) throw new ValidationError({ scheduled_at: `Fix this first: ${blocking.map((c) => c.message).join(' ')}` });
-      const ok = await schedulePost(db, post.id, at, clock.now());
-      if (!ok) throw new ConflictError('This post has already started sending.');
-      return at;
+      const { newsletter } = await load(id);
+      return scheduleAt(id, scheduledTime(local, newsletter, clock.now()), user);
     },
+
+    scheduleAt,
 
     async unschedule(id: number): Promise<void> {
       const { post } = await load(id);

@@ -124,6 +124,8 @@ export function describeEvent(e: Pick<EventRow, 'type' | 'created_at' | 'newslet
       // Soft bounces (a full mailbox) count towards the bounce policy; hard ones suppress at once.
       if (data.kind === 'soft') return line(`A post${newsletterName ? ` of ${newsletterName}` : ''} bounced for now (soft bounce)`, ['kind']);
       return line(`A post${newsletterName ? ` of ${newsletterName}` : ''} bounced: the address is suppressed`, data.kind === 'hard' ? ['kind'] : []);
+    case 'suppressed':
+      return line(`Blocked: added to the suppression list${str(data.by) ? ` by ${data.by as string}` : ''}`, ['by', 'reason', 'source']);
     case 'unsuppressed':
       return line(`Removed from the suppression list${str(data.by) ? ` by ${data.by as string}` : ''}`, ['by']);
     case 'complained':

@@ -159,17 +159,32 @@ for (const dialect of DIALECTS) {
       assert.equal(doc.openapi, '3.1.0');
       const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} /api/v1${p}`)).sort();
       const expected = [
+        'DELETE /api/v1/posts/{id}',
         'DELETE /api/v1/subscribers/{id}',
         'DELETE /api/v1/subscribers/{id}/tags/{tagId}',
+        'DELETE /api/v1/suppressions/{entry}',
         'GET /api/v1/events',
+        'GET /api/v1/imports/{id}',
         'GET /api/v1/newsletters',
+        'GET /api/v1/posts',
+        'GET /api/v1/posts/{id}',
+        'GET /api/v1/posts/{id}/stats',
         'GET /api/v1/subscribers',
         'GET /api/v1/subscribers/{id}',
+        'GET /api/v1/suppressions',
+        'GET /api/v1/suppressions/{entry}',
         'GET /api/v1/tags',
+        'PATCH /api/v1/posts/{id}',
         'PATCH /api/v1/subscribers/{id}',
+        'POST /api/v1/imports',
+        'POST /api/v1/posts',
+        'POST /api/v1/posts/{id}/cancel',
+        'POST /api/v1/posts/{id}/schedule',
+        'POST /api/v1/posts/{id}/send',
         'POST /api/v1/subscribers',
         'POST /api/v1/subscribers/{id}/tags',
         'POST /api/v1/subscribers/{id}/unsubscribe',
+        'POST /api/v1/suppressions',
       ];
       assert.deepEqual(documented, expected);
       const post = doc.paths['/subscribers']!.post as { requestBody: { content: { 'application/json': { schema: { required: string[]; properties: Record<string, unknown> } } } } };
