@@ -7,7 +7,7 @@ import { attachmentHeaders, CSV_BOM, csvLine } from '../subscribers/csv.js';
 import { DEFAULT_POLICY, POLICY_LIMITS, policySchema } from './policy.js';
 import type { SuppressionFilter, SuppressionListRow } from './repository.js';
 import {
-  decodeCursor, encodeCursor, KIND_LABELS, KINDS, policySavedQuery, postParams, REASONS, reportParams, reportQuery, suppressionParams, suppressionQuery,
+  blockSchema, decodeCursor, encodeCursor, KIND_LABELS, KINDS, policySavedQuery, postParams, REASONS, reportParams, reportQuery, suppressionParams, suppressionQuery, type SuppressionQuery,
 } from './schemas.js';
 import type { FeedbackService } from './service.js';
 import type { WebhookReceiver } from './webhooks/receiver.js';
@@ -29,19 +29,39 @@ async function* suppressionCsv(rows: AsyncIterable<SuppressionListRow>): AsyncGe
 export default async function feedbackRoutes(app: TypedApp, opts: { feedback: FeedbackService; receiver: WebhookReceiver }) {
   const { feedback, receiver } = opts;
 
-  app.get('/admin/suppressions', { schema: { querystring: suppressionQuery } }, async (request, reply) => {
-    const { after, removed, ...filter } = request.query;
+  async function suppressionsPage(reply: FastifyReply, query: SuppressionQuery, extra: Record<string, unknown> = {}, status = 200) {
+    const { after, removed, blocked, ...filter } = query;
     const page = await feedback.suppressions(filter, decodeCursor(after));
-    return reply.page('feedback/suppressions', {
-      title: 'Suppressions',
-      filter,
-      reasons: REASONS,
-      ...page,
-      nextUrl: page.next ? `/admin/suppressions${qs({ ...filter, after: encodeCursor(page.next) })}` : null,
-      firstUrl: after ? `/admin/suppressions${qs(filter)}` : null,
-      exportUrl: `/admin/suppressions/export.csv${qs(filter)}`,
-      removed: removed === '1',
-    });
+    return reply.page(
+      'feedback/suppressions',
+      {
+        title: 'Suppressions',
+        filter,
+        reasons: REASONS,
+        ...page,
+        nextUrl: page.next ? `/admin/suppressions${qs({ ...filter, after: encodeCursor(page.next) })}` : null,
+        firstUrl: after ? `/admin/suppressions${qs(filter)}` : null,
+        exportUrl: `/admin/suppressions/export.csv${qs(filter)}`,
+        removed: removed === '1',
+        blocked: blocked === '1',
+        ...extra,
+      },
+      { status },
+    );
+  }
+
+  app.get('/admin/suppressions', { schema: { querystring: suppressionQuery } }, async (request, reply) => suppressionsPage(reply, request.query));
+
+  // The same block as the API's POST /suppressions: one service, two doors.
+  app.post('/admin/suppressions', async (request, reply) => {
+    try {
+      const input = parseForm(blockSchema, request.body);
+      await feedback.addSuppression(input.email, input.detail, 'admin', request.user!.email);
+      return reply.redirect('/admin/suppressions?blocked=1', 303);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      return suppressionsPage(reply, suppressionQuery.parse({}), { errors: err.fields, values: echoFields(request.body) }, 422);
+    }
   });
 
   app.get('/admin/suppressions/export.csv', { schema: { querystring: suppressionQuery } }, async (request, reply) => {

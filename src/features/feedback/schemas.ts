@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { pathId } from '../../lib/params.js';
 import { queryChoice, queryId, queryText } from '../../lib/query.js';
+import { email } from '../subscribers/schemas.js';
 
 export const KINDS = ['hard_bounce', 'soft_bounce', 'complaint', 'unsubscribe'] as const;
 export const REASONS = ['bounced', 'complained', 'blocked'] as const;
@@ -18,6 +19,15 @@ export const suppressionQuery = z.object({
   source: queryText.transform((v) => (v && /^[a-z0-9_-]{1,40}$/.test(v) ? v : '')),
   after: queryText,
   removed: queryText,
+  blocked: queryText,
+});
+
+export type SuppressionQuery = z.infer<typeof suppressionQuery>;
+
+/** Blocking an address by hand. */
+export const blockSchema = z.object({
+  email,
+  detail: z.string().default('').transform((v) => v.replace(/\s+/g, ' ').trim()).pipe(z.string().max(500, 'Use at most 500 characters.')),
 });
 
 /** A page cursor: the (created_at, email_hash) of the last row shown. */

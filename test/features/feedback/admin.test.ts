@@ -53,6 +53,26 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(lines.slice(1).map((l) => l.split(',').slice(0, 4)), [['alice@example.com', emailHash('alice@example.com'), 'complained', 'sendgrid']]);
     });
 
+    it('blocks an address by hand from the Suppressions page, and names the field of a bad one', async () => {
+      const newsletterId = await firstNewsletterId(t.db.db);
+      const carol = await makeSubscriber(t.db.db, { email: 'carol@example.com', subscriptions: [{ newsletterId, status: 'active' }] });
+      await admin.get('/admin/suppressions');
+      const bad = await admin.post('/admin/suppressions', { email: 'not an address', detail: 'x' });
+      assert.equal(bad.statusCode, 422);
+      assert.match(bad.body, /id="f-email-error"/);
+      assert.match(bad.body, /value="not an address"/, 'what was typed is kept');
+      assert.equal((await t.db.db.selectFrom('suppressions').select('email_hash').execute()).length, 0);
+
+      const done = await admin.post('/admin/suppressions', { email: ' Carol@Example.com ', detail: 'asked  by phone' });
+      assert.equal(done.statusCode, 303);
+      assert.equal(done.headers.location, '/admin/suppressions?blocked=1');
+      const row = await suppressionOf(t, emailHash('carol@example.com'));
+      assert.deepEqual([row?.reason, row?.source, row?.detail], ['blocked', 'admin', 'asked by phone']);
+      const history = await admin.get(`/admin/subscribers/${carol}`);
+      assert.match(history.body, /Blocked: added to the suppression list by olive@example\.com/);
+      assert.match((await admin.get('/admin/suppressions?blocked=1')).body, /The address is blocked/);
+    });
+
     it('removes an address from suppression after a confirmation, and logs it on the subscriber', async () => {
       const newsletterId = await firstNewsletterId(t.db.db);
       const id = await makeSubscriber(t.db.db, { email: 'carol@example.com', subscriptions: [{ newsletterId, status: 'active' }] });
