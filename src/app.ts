@@ -67,6 +67,10 @@ import { createApiService } from './features/api/service.js';
 import { webhookFetch } from './features/webhooks/client.js';
 import { webhookJobs } from './features/webhooks/jobs.js';
 import { createWebhookService } from './features/webhooks/service.js';
+import billingRoutes from './features/billing/routes.js';
+import { billingJobs } from './features/billing/jobs.js';
+import { createBillingService } from './features/billing/service.js';
+import stripeWebhookRoutes from './features/billing/webhook-routes.js';
 
 export interface BuildAppOptions extends AppContext {
   logger?: FastifyServerOptions['logger'];
@@ -131,6 +135,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       htmxUrl: HTMX_URL,
       nav,
       mailCaptured: ctx.mailer.kind === 'dev-outbox',
+      paidPlans: ctx.config.stripe !== undefined,
     }),
   });
   await app.register(csrfPlugin);
@@ -190,6 +195,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     mailOutbox: ctx.mailOutbox,
   });
   for (const job of webhookJobs({ webhooks })) ctx.jobs.register(job);
+  // Paid plans exist only with both Stripe secrets set; otherwise every paid page is a 404 and none is linked.
+  const billing = createBillingService({ db: ctx.db, clock: ctx.clock, config: ctx.config, mailOutbox: ctx.mailOutbox, log: app.log });
+  for (const job of billingJobs({ billing })) ctx.jobs.register(job);
   const api = createApiService({ db: ctx.db, clock: ctx.clock, requestsPerMinute: ctx.config.apiRateLimit });
   ctx.jobs.register({ name: 'api-idempotency', schedule: '17 * * * *', description: 'Forgets the answers kept for API requests sent with an Idempotency-Key once they are a day old.', run: () => api.prune() });
   const operations = createObservabilityService({ db: ctx.db, pingDb: ctx.pingDb, metricsToken: ctx.config.metricsToken, observability });
@@ -202,7 +210,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(backupRoutes);
   await app.register(outboxRoutes, { outbox });
   await app.register(newsletterRoutes, { newsletters });
-  await app.register(readerRoutes, { readers, auth });
+  await app.register(readerRoutes, { readers, auth, paid: { offer: billing.offer, panel: billing.readerPanel } });
   await app.register(protectionRoutes, { protection, admit: readers.admitReviewed });
   for (const job of protectionJobs({ protection })) ctx.jobs.register(job);
   await app.register(subscriberRoutes, { subscribers });
@@ -216,6 +224,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(trackingRoutes, { tracking });
   await app.register(statsRoutes, { stats });
   await app.register(outgoingWebhookRoutes, { webhooks });
+  await app.register(stripeWebhookRoutes, { billing });
+  await app.register(billingRoutes, { billing });
   await app.register(apiAdminRoutes, { api });
   await app.register(apiV1({ api, subscribers, posts, sending, stats, imports, feedback, baseUrl: ctx.config.baseUrl, mailFrom: ctx.config.mailFrom, version: gazetteVersion() }), { prefix: '/api/v1' });
 

@@ -81,6 +81,15 @@ export interface Config {
   sentry: SentryConfig | undefined;
   /** json: one JSON object per line (for log collectors); pretty: short text lines for a terminal. */
   logFormat: 'json' | 'pretty';
+  /** Paid subscriptions (README, "Paid subscriptions"); undefined: nothing paid is shown anywhere. */
+  stripe: StripeConfig | undefined;
+}
+
+export interface StripeConfig {
+  secretKey: string;
+  webhookSecret: string;
+  /** Where the Stripe API is reached; undefined: Stripe's own (https://api.stripe.com). */
+  apiBase: string | undefined;
 }
 
 export interface SentryConfig {
@@ -244,6 +253,9 @@ const envSchema = z.object({
   BOUNCE_IMAP_ALLOW_PLAINTEXT: boolean,
   BOUNCE_VERP_ADDRESS: optionalText,
   BOUNCE_VERP_DELIMITER: optionalText,
+  STRIPE_SECRET_KEY: optionalText.refine((v) => v === undefined || /^(sk|rk)_(test|live)_[A-Za-z0-9]+$/.test(v), { message: 'must be a Stripe secret key starting with sk_test_, sk_live_ (or a restricted rk_ key)' }),
+  STRIPE_WEBHOOK_SECRET: optionalText.refine((v) => v === undefined || /^whsec_[A-Za-z0-9+/=]+$/.test(v), { message: 'must be the signing secret Stripe shows for the endpoint, starting with whsec_' }),
+  STRIPE_API_BASE: optionalText.refine((v) => v === undefined || /^https?:\/\/[^\s/]+\/?$/i.test(v), { message: 'must be an http(s) URL with no path, like https://api.stripe.com' }),
   CAPTCHA_VERIFY_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/i.test(v), { message: 'must be an http(s) URL' }),
 });
 
@@ -279,6 +291,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const backup = parseBackupConfig(e, dataDir, cwd, add);
   const bounceMailbox = parseBounceMailboxConfig(e, add);
   const bounceVerp = parseBounceVerpConfig(e, add);
+  const stripe = parseStripe(e, add);
 
   const listUnsubscribeMailto = e.LIST_UNSUBSCRIBE_MAILTO?.replace(/^mailto:/i, '');
   if (listUnsubscribeMailto !== undefined && !isValidEmail(listUnsubscribeMailto)) {
@@ -323,7 +336,21 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     metricsToken: e.METRICS_TOKEN,
     sentry: e.SENTRY_DSN === undefined ? undefined : { dsn: e.SENTRY_DSN, environment: e.SENTRY_ENVIRONMENT ?? 'production' },
     logFormat: e.LOG_FORMAT === 'pretty' ? 'pretty' : 'json',
+    stripe,
   } satisfies Config);
+}
+
+/** Both secrets, or neither: with one alone, paid plans could be sold but never recorded (or the reverse). */
+function parseStripe(e: Partial<Env>, add: Add): StripeConfig | undefined {
+  const { STRIPE_SECRET_KEY: secretKey, STRIPE_WEBHOOK_SECRET: webhookSecret } = e;
+  if (secretKey === undefined && webhookSecret === undefined) {
+    if (e.STRIPE_API_BASE !== undefined) add('STRIPE_API_BASE', 'is set but STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are not');
+    return undefined;
+  }
+  if (secretKey === undefined) add('STRIPE_SECRET_KEY', 'must be set too when STRIPE_WEBHOOK_SECRET is');
+  if (webhookSecret === undefined) add('STRIPE_WEBHOOK_SECRET', 'must be set too when STRIPE_SECRET_KEY is (Stripe shows it for the webhook endpoint)');
+  if (secretKey === undefined || webhookSecret === undefined) return undefined;
+  return { secretKey, webhookSecret, apiBase: e.STRIPE_API_BASE?.replace(/\/$/, '') };
 }
 
 export interface BounceWebhookConfig {

@@ -33,6 +33,7 @@ import type {
 } from './tables/tracking.js';
 import type { WebhookAttemptsTable, WebhookDeliveriesTable, WebhookEndpointsTable } from './tables/webhooks.js';
 import type { ApiIdempotencyTable, ApiKeysTable } from './tables/api.js';
+import type { PaidPlansTable, PaidSubscriptionsTable, StripeEventsTable } from './tables/billing.js';
 
 /** The whole schema as Kysely sees it; one table type per file under tables/. */
 export interface Database {
@@ -74,6 +75,9 @@ export interface Database {
   webhook_attempts: WebhookAttemptsTable;
   api_keys: ApiKeysTable;
   api_idempotency: ApiIdempotencyTable;
+  paid_plans: PaidPlansTable;
+  paid_subscriptions: PaidSubscriptionsTable;
+  stripe_events: StripeEventsTable;
 }
 
 export type Db = Kysely<Database>;

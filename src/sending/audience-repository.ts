@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { DbOrTx } from '../db/database.js';
 import { parseJsonObject } from '../db/codec.js';
+import type { AudienceTier } from '../db/tables/posts.js';
 
 /**
  * Who a post goes to: active subscribers of its newsletter, not suppressed, optionally narrowed by tags
@@ -10,12 +11,14 @@ import { parseJsonObject } from '../db/codec.js';
 export interface Audience {
   includeTags: number[];
   excludeTags: number[];
+  /** By plan: `paid` reaches only subscriptions with paid access (paused and canceled ones have none), `free` only the others. */
+  tier?: AudienceTier;
 }
 
-export function parseAudience(json: string | null | undefined): Audience {
+export function parseAudience(json: string | null | undefined, tier: AudienceTier = 'everyone'): Audience {
   const raw = parseJsonObject(json);
   const ids = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is number => Number.isInteger(x) && x > 0) : []);
-  return { includeTags: ids(raw.includeTags), excludeTags: ids(raw.excludeTags) };
+  return { includeTags: ids(raw.includeTags), excludeTags: ids(raw.excludeTags), tier };
 }
 
 /** A query over the audience's rows (subscriber id and email), for counting or keyset paging. */
@@ -28,6 +31,8 @@ export function audienceQuery(db: DbOrTx, newsletterId: number, audience: Audien
     .where(({ not, exists, selectFrom }) =>
       not(exists(selectFrom('suppressions as x').select(sql.lit(1).as('one')).whereRef('x.email_hash', '=', 's.email_hash'))),
     );
+  if (audience.tier === 'paid') q = q.where('sn.paid_access', '=', 1);
+  if (audience.tier === 'free') q = q.where('sn.paid_access', '=', 0);
   if (audience.includeTags.length > 0) {
     const include = audience.includeTags;
     q = q.where(({ exists, selectFrom }) =>

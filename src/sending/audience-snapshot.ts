@@ -42,7 +42,7 @@ export function createAudienceSnapshot(d: AudienceSnapshotDeps): AudienceSnapsho
       const { inserted, done } = await snapshotAudience(db, {
         postId,
         newsletterId: post.newsletter_id,
-        audience: parseAudience(post.audience),
+        audience: parseAudience(post.audience, post.audience_tier),
         dialect,
         domain: messageIdDomain(newsletter, d.settings),
         now: clock.now(),

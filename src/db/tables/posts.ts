@@ -1,5 +1,7 @@
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 
+export type AudienceTier = 'everyone' | 'free' | 'paid';
+
 export type PostStatus = 'draft' | 'scheduled' | 'sending' | 'paused' | 'sent' | 'cancelled';
 
 export interface PostsTable {
@@ -13,6 +15,8 @@ export interface PostsTable {
   status: Generated<PostStatus>;
   /** JSON: { includeTags?: number[]; excludeTags?: number[] }. */
   audience: Generated<string>;
+  /** Who of the audience gets it by plan: everyone, only readers without paid access, or only paying ones. */
+  audience_tier: Generated<AudienceTier>;
   scheduled_at: number | null;
   held_reason: string | null;
   audience_frozen_at: number | null;

@@ -36,6 +36,8 @@ export interface SubscriptionsTable {
   unsubscribed_at: number | null;
   /** When the reader allowed per-person open and click tracking; null when they did not or withdrew. */
   tracking_consent_at: number | null;
+  /** 1 while a paid subscription gives access to paid posts; written only by src/features/billing. */
+  paid_access: Generated<number>;
   updated_at: number;
 }
 

@@ -239,7 +239,7 @@ export function createPostService(deps: PostServiceDeps) {
     },
 
     async audience(post: PostRow): Promise<{ audience: Audience; count: number }> {
-      const audience = parseAudience(post.audience);
+      const audience = parseAudience(post.audience, post.audience_tier);
       return { audience, count: await countAudience(db, post.newsletter_id, audience) };
     },
 
@@ -254,7 +254,7 @@ export function createPostService(deps: PostServiceDeps) {
       if (!(await updatePostIn(db, post.id, EDITABLE_STATUSES, { audience: toJson(audience), updated_at: clock.now() }))) {
         throw new ConflictError('This post started sending; its audience can no longer change.');
       }
-      return { audience, count: await countAudience(db, post.newsletter_id, audience) };
+      return { audience, count: await countAudience(db, post.newsletter_id, { ...audience, tier: post.audience_tier }) };
     },
 
     /** Schedules for the writer's local date and time in the newsletter's zone (the editor's field). */

@@ -29,7 +29,7 @@ function saysOneClick(body: unknown): boolean {
  * URL, or on a new address), so none takes part in CSRF checks: the subscribe form is meant to be posted
  * from other sites, and RFC 8058 one-click must work without cookies or tokens.
  */
-export default async function readerRoutes(app: TypedApp, opts: { readers: ReaderService; auth: AuthService }) {
+export default async function readerRoutes(app: TypedApp, opts: { readers: ReaderService; auth: AuthService; paid?: PaidPlansView }) {
   // One-click unsubscribe must accept any body (empty, urlencoded, multipart); none of them carries
   // anything we need, so such bodies are read and dropped. An empty JSON body is an empty object.
   app.addContentTypeParser('multipart/form-data', (_request, payload, done) => {
@@ -65,9 +65,16 @@ export default async function readerRoutes(app: TypedApp, opts: { readers: Reade
   tokenRoutes(app, shared);
 }
 
+/** What the reader pages show of paid plans (src/features/billing): nothing when Stripe is not set up. */
+export interface PaidPlansView {
+  offer(newsletterId: number): Promise<unknown>;
+  panel(subscriberId: number, token: string): Promise<unknown[]>;
+}
+
 interface ReaderRouteContext {
   readers: ReaderService;
   auth: AuthService;
+  paid?: PaidPlansView;
   urls: ReturnType<typeof publicUrls>;
   pub: { config: { public: true; csrf: false } };
   sameOrigin(request: FastifyRequest): boolean;
@@ -100,6 +107,7 @@ function homeRoutes(app: TypedApp, c: ReaderRouteContext) {
         newsletter: n,
         posts: posts.map((p) => ({ ...p, url: urls.archivePost(n.slug, p.slug) })),
         feedUrl: n.archive_public === 1 ? urls.feed(n.slug) : undefined,
+        paidOffer: await c.paid?.offer(n.id),
         // A form handed back after a press lets the next press through at once (see formToken).
         formToken: readers.formToken({ retry: status === 422 }),
         ...extra,
@@ -175,7 +183,7 @@ function homeRoutes(app: TypedApp, c: ReaderRouteContext) {
 
 /** What a reader does from a link in a mail: confirm, unsubscribe, preferences, their data. */
 function tokenRoutes(app: TypedApp, c: ReaderRouteContext) {
-  const { readers, urls, pub } = c;
+  const { readers, urls, pub, paid } = c;
   const { config } = app.ctx;
 
   app.get('/confirm/:token', { ...pub, schema: { params: tokenParams } }, async (request, reply) => {
@@ -253,6 +261,7 @@ function tokenRoutes(app: TypedApp, c: ReaderRouteContext) {
       subscriber: view.subscriber,
       newsletters: view.newsletters,
       action: `/preferences/${encodeURIComponent(token)}`,
+      paidPlans: (await paid?.panel(view.subscriber.id, token)) ?? [],
       ...extra,
     });
   }

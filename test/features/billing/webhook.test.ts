@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { buildTestApp, setupOwner } from '../../helpers/app.js';
+import { DIALECTS } from '../../helpers/db.js';
+import { access, checkout, deliver, paidReader, paidRow, paidSetup, type PaidSetup } from './helpers.js';
+
+/**
+ * The Stripe webhook against the official `stripe` client and a fake Stripe on loopback: signatures in
+ * Stripe's real scheme, duplicates, reordering, unknown events, and the checkout flow that only the
+ * webhook completes.
+ */
+for (const dialect of DIALECTS) {
+  describe(`Stripe webhook and checkout (${dialect})`, () => {
+    let s: PaidSetup;
+    afterEach(async () => s?.close());
+
+    it('creates the price in Stripe, sends the reader to Checkout and subscribes them only when the webhook says so', async () => {
+      s = await paidSetup(dialect);
+      const prices = [...s.stripe.prices.values()].map((p) => [p.unit_amount, p.currency, p.recurring.interval]);
+      assert.deepEqual(prices, [[500, 'eur', 'month'], [5000, 'eur', 'year']]);
+      const home = await s.t.agent().get(`/n/${s.newsletter.slug}`);
+      assert.match(home.body, /Paid subscription/);
+      assert.match(home.body, /€5\.00 a month/);
+
+      const { reader, sessionId } = await checkout(s, 'Payer@Example.com', 'yearly');
+      const session = s.stripe.sessions.get(sessionId)!;
+      assert.equal(session.mode, 'subscription');
+      assert.equal(session.customer_email, 'Payer@Example.com');
+      assert.equal(session.subscription_data.metadata.gazette_newsletter, String(s.newsletter.id));
+      // The return page grants nothing.
+      const thanks = await reader.get(`/n/${s.newsletter.slug}/paid/thanks`);
+      assert.equal(thanks.statusCode, 200);
+      assert.equal(await s.t.db.db.selectFrom('paid_subscriptions').select('id').executeTakeFirst(), undefined);
+      assert.equal(await access(s, 'payer@example.com'), undefined);
+
+      const { subscription, events } = s.stripe.completeCheckout(sessionId);
+      // checkout.session.completed first: Gazette re-reads the subscription from Stripe.
+      const completed = events.find((e) => e.type === 'checkout.session.completed')!;
+      assert.equal((await deliver(s, completed)).statusCode, 200);
+      assert.ok(s.stripe.requests.some((r) => r.method === 'GET' && r.path === `/v1/subscriptions/${subscription.id}`));
+      const row = await paidRow(s, subscription.id);
+      assert.equal(row?.status, 'active');
+      assert.equal(row?.plan, 'yearly');
+      assert.equal(row?.amount, 5000);
+      assert.deepEqual(await access(s, 'payer@example.com').then((a) => [a?.status, a?.paid_access]), ['active', 1]);
+      // The rest of Stripe's events change nothing further.
+      for (const e of events) assert.equal((await deliver(s, e)).statusCode, 200);
+      assert.equal((await s.t.db.db.selectFrom('paid_subscriptions').select('id').execute()).length, 1);
+    });
+
+    it('refuses a bad or missing signature with 400 and changes nothing', async () => {
+      s = await paidSetup(dialect);
+      const { sessionId } = await checkout(s, 'forger@example.com');
+      const { events } = s.stripe.completeCheckout(sessionId);
+      const created = events[0]!;
+      const wrongSecret = await deliver(s, created, { secret: 'whsec_not_the_right_one' });
+      assert.equal(wrongSecret.statusCode, 400);
+      const missing = await deliver(s, created, { header: null });
+      assert.equal(missing.statusCode, 400);
+      const stale = await deliver(s, created, { timestamp: Math.floor(Date.now() / 1000) - 3600 });
+      assert.equal(stale.statusCode, 400, 'a signature older than 5 minutes is refused');
+      const junk = await s.t.app.inject({ method: 'POST', url: '/webhooks/stripe', payload: 'not json', headers: { 'content-type': 'text/plain', 'stripe-signature': 't=1,v1=00' } });
+      assert.equal(junk.statusCode, 400);
+      assert.equal((await s.t.db.db.selectFrom('stripe_events').select('id').execute()).length, 0);
+      assert.equal((await s.t.db.db.selectFrom('paid_subscriptions').select('id').execute()).length, 0);
+    });
+
+    it('acknowledges an unknown event with 200 and processes an event id once', async () => {
+      s = await paidSetup(dialect);
+      const unknown = s.stripe.event('customer.tax_id.created', { id: 'txi_1', object: 'tax_id' });
+      const res = await deliver(s, unknown);
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.json().outcome, 'ignored');
+      assert.equal((await deliver(s, unknown)).json().outcome, 'duplicate');
+
+      const { subscription } = await paidReader(s, 'twice@example.com');
+      // The same update delivered twice: applied once; the repeat is a duplicate even after a newer state.
+      const sub = s.stripe.subscriptions.get(subscription.id)!;
+      s.t.clock.advance(60_000);
+      sub.pause_collection = { behavior: 'void', resumes_at: null };
+      const paused = s.stripe.event('customer.subscription.updated', sub);
+      assert.equal((await deliver(s, paused)).json().outcome, 'applied');
+      s.t.clock.advance(60_000);
+      sub.pause_collection = null;
+      const resumed = s.stripe.event('customer.subscription.updated', sub);
+      assert.equal((await deliver(s, resumed)).json().outcome, 'applied');
+      assert.equal((await deliver(s, paused)).json().outcome, 'duplicate');
+      assert.equal((await paidRow(s, subscription.id))?.status, 'active');
+      const ids = await s.t.db.db.selectFrom('stripe_events').select('id').where('id', '=', paused.id).execute();
+      assert.equal(ids.length, 1);
+    });
+
+    it('decides by the subscription’s own time: an older state arriving late is ignored, and canceled stays canceled', async () => {
+      s = await paidSetup(dialect);
+      const { subscription } = await paidReader(s, 'late@example.com');
+      const sub = s.stripe.subscriptions.get(subscription.id)!;
+      s.t.clock.advance(60_000);
+      sub.pause_collection = { behavior: 'void', resumes_at: Math.floor(s.t.clock.now() / 1000) + 30 * 86_400 };
+      const older = s.stripe.event('customer.subscription.updated', sub);
+      s.t.clock.advance(60_000);
+      sub.pause_collection = null;
+      sub.status = 'canceled';
+      sub.canceled_at = Math.floor(s.t.clock.now() / 1000);
+      const deleted = s.stripe.event('customer.subscription.deleted', sub);
+      // Reversed: the deletion first, then the older pause.
+      assert.equal((await deliver(s, deleted)).json().outcome, 'applied');
+      assert.equal((await deliver(s, older)).json().outcome, 'stale');
+      let row = await paidRow(s, subscription.id);
+      assert.equal(row?.status, 'canceled');
+      assert.equal(row?.pause_until, null);
+      assert.equal((await access(s, 'late@example.com'))?.paid_access, 0);
+      // An "active" update within the same second as the deletion cannot bring it back either.
+      const revived = s.stripe.event('customer.subscription.updated', { ...sub, status: 'active', canceled_at: null });
+      assert.equal((await deliver(s, revived)).json().outcome, 'stale');
+      row = await paidRow(s, subscription.id);
+      assert.equal(row?.status, 'canceled');
+    });
+
+    it('marks a failed payment past due (access kept while Stripe retries) and a later payment active again', async () => {
+      s = await paidSetup(dialect);
+      const { subscription } = await paidReader(s, 'card@example.com');
+      const invoice = { id: 'in_fail', object: 'invoice', parent: { subscription_details: { subscription: subscription.id } } };
+      s.t.clock.advance(86_400_000);
+      assert.equal((await deliver(s, s.stripe.event('invoice.payment_failed', invoice))).json().outcome, 'applied');
+      assert.equal((await paidRow(s, subscription.id))?.status, 'past_due');
+      assert.equal((await access(s, 'card@example.com'))?.paid_access, 1);
+      s.t.clock.advance(86_400_000);
+      assert.equal((await deliver(s, s.stripe.event('invoice.paid', { ...invoice, id: 'in_ok' }))).json().outcome, 'applied');
+      assert.equal((await paidRow(s, subscription.id))?.status, 'active');
+    });
+
+    it('shows nothing paid anywhere without the Stripe secrets', async () => {
+      const t = await buildTestApp(dialect);
+      try {
+        const admin = await setupOwner(t);
+        const n = await t.db.db.selectFrom('newsletters').select(['id', 'slug']).executeTakeFirstOrThrow();
+        assert.equal((await t.app.inject({ method: 'POST', url: '/webhooks/stripe', payload: '{}', headers: { 'content-type': 'application/json' } })).statusCode, 404);
+        assert.equal((await admin.get(`/admin/newsletters/${n.id}/paid`)).statusCode, 404);
+        assert.doesNotMatch((await admin.get(`/admin/newsletters/${n.id}`)).body, /Paid plans/);
+        assert.doesNotMatch((await t.agent().get(`/n/${n.slug}`)).body, /Paid subscription/i);
+        assert.equal((await t.agent().get(`/n/${n.slug}/paid`)).statusCode, 404);
+        assert.equal(t.jobs.jobs().some((j) => j.name === 'billing-restart-reminders'), false);
+      } finally {
+        await t.close();
+      }
+    });
+  });
+}
