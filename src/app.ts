@@ -31,10 +31,13 @@ import { linkCheckFetch, type OutgoingOptions } from './features/links/client.js
 import { linkJobs } from './features/links/jobs.js';
 import linkRoutes from './features/links/routes.js';
 import { createLinkFindings, createLinkService } from './features/links/service.js';
+import mediaRoutes from './features/media/routes.js';
+import { createMediaService } from './features/media/service.js';
+import { mediaStorageFor } from './features/media/storage-config.js';
 import archiveRoutes from './features/posts/archive-routes.js';
 import { createPublishingService } from './features/posts/publishing.js';
 import postRoutes from './features/posts/routes.js';
-import { createPostService } from './features/posts/service.js';
+import { createPostService, postBodies } from './features/posts/service.js';
 import sendingRoutes from './features/sending/routes.js';
 import { createSendingService } from './features/sending/service.js';
 import settingsRoutes from './features/settings/routes.js';
@@ -160,7 +163,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const imports = createImportService({ db: ctx.db, dialect: ctx.dialect, clock: ctx.clock, log: app.log, sendConfirmation: readers.sendConfirmation, mailQueued: () => ctx.mailOutbox.kick(), checkEmails: protection.validator.checkMany, betweenBatches: importBetweenBatches });
   // Imports run in the background: closing the app stops them after their current batch.
   app.addHook('onClose', () => imports.close());
-  const posts = createPostService({ ...ctx, engine: ctx.sending, extraChecks: createLinkFindings({ db: ctx.db, baseUrl: ctx.config.baseUrl }) });
+  const media = createMediaService({ db: ctx.db, clock: ctx.clock, storage: mediaStorageFor(ctx.config), baseUrl: ctx.config.baseUrl });
+  const posts = createPostService({ ...ctx, engine: ctx.sending, extraChecks: createLinkFindings({ db: ctx.db, baseUrl: ctx.config.baseUrl }), imageWeight: media.weigh });
   const links = createLinkService({
     db: ctx.db,
     clock: ctx.clock,
@@ -216,6 +220,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(subscriberRoutes, { subscribers });
   await app.register(importRoutes, { imports });
   await app.register(postRoutes, { posts });
+  await app.register(mediaRoutes, { media, posts: postBodies(ctx.db, ctx.clock) });
   await app.register(linkRoutes, { links });
   await app.register(sendingRoutes, { sending });
   await app.register(archiveRoutes, { publishing });

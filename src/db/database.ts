@@ -34,6 +34,8 @@ import type {
 import type { WebhookAttemptsTable, WebhookDeliveriesTable, WebhookEndpointsTable } from './tables/webhooks.js';
 import type { ApiIdempotencyTable, ApiKeysTable } from './tables/api.js';
 import type { PaidPlansTable, PaidSubscriptionsTable, StripeEventsTable } from './tables/billing.js';
+import type { MediaFilesTable, MediaTable } from './tables/media.js';
+import type { WelcomeMailsTable, WelcomeSentTable } from './tables/welcome.js';
 
 /** The whole schema as Kysely sees it; one table type per file under tables/. */
 export interface Database {
@@ -78,6 +80,10 @@ export interface Database {
   paid_plans: PaidPlansTable;
   paid_subscriptions: PaidSubscriptionsTable;
   stripe_events: StripeEventsTable;
+  media: MediaTable;
+  media_files: MediaFilesTable;
+  welcome_mails: WelcomeMailsTable;
+  welcome_sent: WelcomeSentTable;
 }
 
 export type Db = Kysely<Database>;

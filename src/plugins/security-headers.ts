@@ -25,7 +25,9 @@ export default fp(
         reply.header('content-security-policy', CSP);
       }
       // Signed-in pages and anything reached through a personal token must not sit in shared caches.
-      if (request.user || request.routeOptions.config?.csrf === false || request.url.startsWith('/admin')) {
+      // An immutable answer (a content-addressed file) is the same for everyone, whoever asks.
+      const immutable = String(reply.getHeader('cache-control') ?? '').includes('immutable');
+      if (!immutable && (request.user || request.routeOptions.config?.csrf === false || request.url.startsWith('/admin'))) {
         reply.header('cache-control', 'no-store');
       }
     });

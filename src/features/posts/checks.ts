@@ -41,8 +41,9 @@ export function checkPost(
   for (const image of rendered.inventory.images) {
     const problem = linkProblem(image.src, true);
     if (problem) checks.push({ level: 'warning', message: `The image "${shorten(image.src)}" ${problem}` });
+    // Blocking: without alt text, a reader with a screen reader or with images blocked gets nothing at all.
     if (!image.alt || image.alt.trim() === '') {
-      checks.push({ level: 'warning', message: `The image "${shorten(image.src)}" has no alt text (describe it for screen readers and for mail clients that block images).` });
+      checks.push({ level: 'error', message: `The image "${shorten(image.src)}" has no alt text (describe it for screen readers and for mail clients that block images).` });
     }
   }
 

@@ -15,7 +15,7 @@ import type { PostService } from './service.js';
 import { epochToZoned, formatClock, formatZoned, repeatedTimeNote } from './zoned-time.js';
 
 /** The posts feature's own stylesheet and script (no inline script: the CSP forbids it). */
-const HEAD = '<link rel="stylesheet" href="/public/posts.css">\n  <script src="/public/posts.js" defer></script>';
+const HEAD = '<link rel="stylesheet" href="/public/posts.css">\n  <script src="/public/posts.js" defer></script>\n  <script src="/public/media.js" defer></script>';
 
 export const STATUS_LABELS: Record<PostStatus, string> = {
   draft: 'Draft',

@@ -34,6 +34,19 @@ export interface PostServiceDeps {
   engine: PostSendingControls;
   /** Checks that need more than the draft (the last link check's findings); added to the pre-send checks. */
   extraChecks?: (rendered: RenderedPost) => Promise<PostCheck[]>;
+  /** The size of the images an email shows, where known (Gazette's own uploads). */
+  imageWeight?: (srcs: string[]) => Promise<{ bytes: number; counted: number; elsewhere: number }>;
+}
+
+/** What a reader downloads to see the email: its HTML and the images it shows. */
+export interface EmailWeight {
+  html: number;
+  images: number;
+  /** Images whose size is known (and counted). */
+  counted: number;
+  /** Images hosted elsewhere, not counted. */
+  elsewhere: number;
+  total: number;
 }
 
 export interface PostReview {
@@ -42,6 +55,7 @@ export interface PostReview {
   blocking: PostCheck[];
   /** Size of the email's HTML, as Gmail counts it for clipping. */
   bytes: number;
+  weight: EmailWeight;
   /** The email with merge fields filled from the writer's details, for the preview and test sends. */
   sample: { subject: string; html: string; text: string };
 }
@@ -80,6 +94,28 @@ async function insertWithSlug(db: Db, row: Omit<Parameters<typeof insertPost>[1]
       if (!isUniqueViolation(err) || attempt >= 3) throw err;
     }
   }
+}
+
+async function weighEmail(rendered: RenderedPost, imageWeight: PostServiceDeps['imageWeight']): Promise<EmailWeight> {
+  const html = Buffer.byteLength(rendered.html, 'utf8');
+  const srcs = rendered.inventory.images.map((i) => i.src);
+  const images = (await imageWeight?.(srcs)) ?? { bytes: 0, counted: 0, elsewhere: new Set(srcs).size };
+  return { html, images: images.bytes, counted: images.counted, elsewhere: images.elsewhere, total: html + images.bytes };
+}
+
+/** Adds a block (an uploaded image's Markdown) at the end of a draft's body: the image upload form without JavaScript. */
+export function postBodies(db: Db, clock: Clock) {
+  return {
+    async appendToBody(id: number, markdown: string): Promise<void> {
+      const post = await findPostById(db, id);
+      if (!post) throw new NotFoundError('That post does not exist. It may have been deleted.');
+      assertEditable(post);
+      const body = post.body.trimEnd() === '' ? `${markdown}\n` : `${post.body.trimEnd()}\n\n${markdown}\n`;
+      if (!(await updatePostIn(db, post.id, EDITABLE_STATUSES, { body, updated_at: clock.now() }))) {
+        throw new ConflictError('This post started sending; the image was not added.');
+      }
+    },
+  };
 }
 
 function assertEditable(post: PostRow): void {
@@ -166,6 +202,7 @@ export function createPostService(deps: PostServiceDeps) {
       checks,
       blocking: checks.filter((c) => c.level === 'error'),
       bytes: Buffer.byteLength(rendered.html, 'utf8'),
+      weight: await weighEmail(rendered, deps.imageWeight),
       sample: { subject: fill(rendered.subject), html: fill(rendered.html, escapeHtml), text: fill(rendered.text) },
     };
   }
