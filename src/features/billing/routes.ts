@@ -4,7 +4,7 @@ import { echoFields, parseForm } from '../../lib/forms.js';
 import { queryFlag } from '../../lib/query.js';
 import type { TypedApp } from '../../plugins/schemas.js';
 import { StripeUnavailableError } from './deps.js';
-import { checkoutSchema, newsletterIdParams, paidSlugParams, paidTokenParams, pauseSchema, planSchema, postIdParams, tierSchema } from './schemas.js';
+import { checkoutSchema, newsletterIdParams, paidSlugParams, subscriberIdParams, paidTokenParams, pauseSchema, planSchema, postIdParams, tierSchema } from './schemas.js';
 import type { BillingService } from './service.js';
 import { z } from 'zod';
 
@@ -111,6 +111,11 @@ function writerRoutes(app: TypedApp, billing: BillingService) {
       if (err instanceof ValidationError) return planPage(reply, id, { values: echoFields(request.body), errors: err.fields }, 422);
       return unavailable(reply, err);
     }
+  });
+
+  app.get('/admin/subscribers/:id/billing', { schema: { params: subscriberIdParams } }, async (request, reply) => {
+    const rows = await billing.subscriberBilling(request.params.id);
+    return reply.page('billing/subscriber', { title: 'Paid plans and billing', subscriberId: request.params.id, rows });
   });
 
   app.post('/admin/posts/:id/tier', { schema: { params: postIdParams } }, async (request, reply) => {

@@ -6,6 +6,7 @@ const NO_LINK = 'This link is not valid.';
 
 export const paidTokenParams = z.object({ token: z.string().max(200, NO_LINK), paidId: pathId(NO_LINK) });
 export const newsletterIdParams = z.object({ id: pathId('There is no such newsletter.') });
+export const subscriberIdParams = z.object({ id: pathId('That subscriber does not exist.') });
 export const postIdParams = z.object({ id: pathId('That post does not exist.') });
 export const paidSlugParams = z.object({ slug: z.string().max(100) });
 

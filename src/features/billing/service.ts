@@ -79,7 +79,7 @@ export function createBillingService(d: { db: Db; clock: Clock; config: Config; 
 
     /** A subscriber's paid subscriptions for the writer, each linked to the customer in Stripe's dashboard. */
     async subscriberBilling(subscriberId: number) {
-      if (!deps) return [];
+      if (!deps) throw new NotFoundError('Paid subscriptions are not set up on this server.');
       const rows = await listForSubscriber(deps.db, subscriberId);
       return rows.map((r) => ({ ...r, price: formatAmount(r.amount, r.currency), stripeUrl: dashboardCustomerUrl(deps.stripeConfig.secretKey, r.stripe_customer_id) }));
     },

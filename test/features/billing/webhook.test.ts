@@ -46,6 +46,37 @@ for (const dialect of DIALECTS) {
       // The rest of Stripe's events change nothing further.
       for (const e of events) assert.equal((await deliver(s, e)).statusCode, 200);
       assert.equal((await s.t.db.db.selectFrom('paid_subscriptions').select('id').execute()).length, 1);
+
+      // The writer's figures, and the subscriber's billing state linked to the customer in Stripe.
+      const plan = await s.admin.get(`/admin/newsletters/${s.newsletter.id}/paid`);
+      assert.match(plan.body, /data-figure="paying">1</);
+      assert.match(plan.body, /data-figure="mrr">€4\.17</);
+      assert.match(plan.body, /TEST MODE/);
+      const billing = await s.admin.get(`/admin/subscribers/${row!.subscriber_id}/billing`);
+      assert.equal(billing.statusCode, 200);
+      assert.ok(billing.body.includes(`https://dashboard.stripe.com/test/customers/${row!.stripe_customer_id}`));
+      assert.match((await s.admin.get(`/admin/subscribers/${row!.subscriber_id}`)).body, /Paid plans and billing/);
+    });
+
+    it('lets the writer change a price (a new Stripe price) and choose who receives a post', async () => {
+      s = await paidSetup(dialect);
+      const before = (await s.t.db.db.selectFrom('paid_plans').selectAll().executeTakeFirstOrThrow());
+      await s.admin.get(`/admin/newsletters/${s.newsletter.id}/paid`);
+      const bad = await s.admin.post(`/admin/newsletters/${s.newsletter.id}/paid`, { currency: 'euro', monthly: 'five', yearly: '' });
+      assert.equal(bad.statusCode, 422);
+      assert.match(bad.body, /three-letter currency/);
+      assert.equal((await s.admin.post(`/admin/newsletters/${s.newsletter.id}/paid`, { currency: 'eur', monthly: '6', yearly: '50' })).statusCode, 303);
+      const after = (await s.t.db.db.selectFrom('paid_plans').selectAll().executeTakeFirstOrThrow());
+      assert.notEqual(after.monthly_price_id, before.monthly_price_id);
+      assert.equal(after.yearly_price_id, before.yearly_price_id, 'an unchanged amount keeps its price');
+      assert.equal(s.stripe.prices.get(after.monthly_price_id!)?.unit_amount, 600);
+
+      const post = await s.t.db.db.insertInto('posts').values({ newsletter_id: s.newsletter.id, slug: 'tiered', subject: 'Tiered', created_at: 1, updated_at: 1 }).returning('id').executeTakeFirstOrThrow();
+      const page = await s.admin.get(`/admin/posts/${post.id}`);
+      assert.match(page.body, /name="tier"/);
+      assert.equal((await s.admin.post(`/admin/posts/${post.id}/tier`, { tier: 'paid' })).statusCode, 303);
+      assert.equal((await s.t.db.db.selectFrom('posts').select('audience_tier').where('id', '=', post.id).executeTakeFirstOrThrow()).audience_tier, 'paid');
+      assert.equal((await s.admin.post(`/admin/posts/${post.id}/tier`, { tier: 'vip' })).statusCode, 422);
     });
 
     it('refuses a bad or missing signature with 400 and changes nothing', async () => {
