@@ -4,6 +4,8 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import authRoutes from './features/auth/routes.js';
 import { createAuthService } from './features/auth/service.js';
 import dashboardRoutes from './features/dashboard/routes.js';
+import designRoutes from './features/design/routes.js';
+import { createDesignService } from './features/design/service.js';
 import { feedbackJobs } from './features/feedback/jobs.js';
 import { bounceMailboxJobs } from './features/feedback/mailbox/jobs.js';
 import { createFeedbackService } from './features/feedback/service.js';
@@ -214,6 +216,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(backupRoutes);
   await app.register(outboxRoutes, { outbox });
   await app.register(newsletterRoutes, { newsletters });
+  await app.register(designRoutes, { design: createDesignService({ db: ctx.db, clock: ctx.clock, config: ctx.config }) });
   await app.register(readerRoutes, { readers, auth, paid: { offer: billing.offer, panel: billing.readerPanel } });
   await app.register(protectionRoutes, { protection, admit: readers.admitReviewed });
   for (const job of protectionJobs({ protection })) ctx.jobs.register(job);

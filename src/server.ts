@@ -5,7 +5,7 @@ import { ConfigError, configWarnings, loadConfig, type Config } from './config.j
 import { MigrationError } from './db/migrate.js';
 import { createObservability, gazetteVersion } from './features/observability/observability.js';
 import { loadSentry, type SentryForwarder } from './features/observability/sentry.js';
-import { renderPostEmail, warmEmailRenderer } from './features/posts/email.js';
+import { postEmailRenderer, warmEmailRenderer } from './features/posts/email.js';
 import { withTracking } from './features/tracking/email-tracking.js';
 import { withReturnPath } from './features/feedback/mailbox/return-path.js';
 import { trackingKey } from './domain/tracking.js';
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     dialect: database.dialect,
     config,
     clock: systemClock,
-    renderer: withReturnPath(withTracking(renderPostEmail, { db: database.db, clock: systemClock, key: trackingKey(secretKey), baseUrl: config.baseUrl }), config.bounceVerp, secretKey),
+    renderer: withReturnPath(withTracking(postEmailRenderer(config.baseUrl), { db: database.db, clock: systemClock, key: trackingKey(secretKey), baseUrl: config.baseUrl }), config.bounceVerp, secretKey),
     devOutbox,
     log: observability.reportingLog(engineLog),
     observer: observability.telemetry.sends,

@@ -2,7 +2,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Dialect } from '../../src/db/database.js';
-import { renderPostEmail } from '../../src/features/posts/email.js';
+import { postEmailRenderer } from '../../src/features/posts/email.js';
 import { withTracking } from '../../src/features/tracking/email-tracking.js';
 import { withReturnPath } from '../../src/features/feedback/mailbox/return-path.js';
 import { trackingKey } from '../../src/domain/tracking.js';
@@ -99,7 +99,7 @@ export async function buildTestApp(
     dialect: db.dialect,
     config,
     clock,
-    renderer: withReturnPath(options.renderer ?? withTracking(renderPostEmail, { db: db.db, clock, key: trackingKey(TEST_SECRET), baseUrl: config.baseUrl }), config.bounceVerp, TEST_SECRET),
+    renderer: withReturnPath(options.renderer ?? withTracking(postEmailRenderer(config.baseUrl), { db: db.db, clock, key: trackingKey(TEST_SECRET), baseUrl: config.baseUrl }), config.bounceVerp, TEST_SECRET),
     devOutbox,
     observer: observability.telemetry.sends,
     ...options.sending,

@@ -16,6 +16,17 @@ export interface NewslettersTable {
   default_lock: number | null;
   /** off | aggregate | subscriber (see src/domain/tracking.ts). */
   tracking_mode: Generated<TrackingMode>;
+  /** The newsletter's look (migration 0021, src/features/design/themes.ts); the CSS is stored sanitised. */
+  theme: Generated<string>;
+  accent_color: Generated<string>;
+  palette: Generated<string>;
+  font: Generated<string>;
+  footer_text: Generated<string>;
+  web_css: Generated<string>;
+  email_css: Generated<string>;
+  logo_file: Generated<string | null>;
+  logo_width: Generated<number | null>;
+  logo_height: Generated<number | null>;
   created_at: number;
   updated_at: number;
 }

@@ -3,31 +3,38 @@ import { z } from 'zod';
 import { NotFoundError } from '../../lib/errors.js';
 import type { TypedApp } from '../../plugins/schemas.js';
 import { movedLocation, redirectMoved } from '../newsletters/moved.js';
+import { publicUrls } from '../../lib/urls.js';
+import { pageDesign } from '../design/page-design.js';
 import { formatDate } from './zoned-time.js';
 import type { ArchivePage, PublishingService } from './publishing.js';
 
 /**
  * A post's HTML came from a writer: sanitised, but served as if it were hostile anyway. The archive page
  * is a sandboxed document (an opaque origin, no scripts at all), so even a sanitiser bug could not act
- * with the admin's cookies. Links still open, in the same tab or a new one.
+ * with the admin's cookies. Links still open, in the same tab or a new one. The one form allowed is the
+ * subscribe form under the post, and only toward this server (`origin`); the logo comes from there too.
  */
-export const ARCHIVE_CSP = [
-  'sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation',
-  "default-src 'none'",
-  "script-src 'none'",
-  "style-src 'unsafe-inline'",
-  'img-src https: data:',
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export function archiveCsp(origin: string): string {
+  return [
+    'sandbox allow-forms allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation',
+    "default-src 'none'",
+    "script-src 'none'",
+    "style-src 'unsafe-inline'",
+    `img-src https: data: ${origin}`,
+    "base-uri 'none'",
+    `form-action ${origin}`,
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
 const feedParams = z.object({ slug: z.string() });
 const archivePostParams = feedParams.extend({ postSlug: z.string() });
 
 export default async function archiveRoutes(app: TypedApp, opts: { publishing: PublishingService }) {
   const { publishing } = opts;
+  const urls = publicUrls(app.ctx.config.baseUrl);
   const pub = { config: { public: true } };
+  const csp = archiveCsp(new URL(app.ctx.config.baseUrl).origin);
 
   /**
    * A page that is not found under `slug` may be under the newsletter's new slug: answers the
@@ -47,13 +54,15 @@ export default async function archiveRoutes(app: TypedApp, opts: { publishing: P
     } catch (err) {
       return redirectIfRenamed(err, slug, request, reply);
     }
-    reply.header('content-security-policy', ARCHIVE_CSP);
+    reply.header('content-security-policy', csp);
     return reply.page(
       'archive/post',
       {
         ...page,
         title: page.subject || 'Untitled',
         siteName: page.newsletter.name,
+        design: pageDesign(page.newsletter, page.homeUrl),
+        subscribeUrl: urls.subscribe(page.newsletter.slug),
         published: formatDate(page.publishedAt, page.newsletter.time_zone),
         publishedIso: new Date(page.publishedAt).toISOString(),
       },

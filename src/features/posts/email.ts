@@ -3,6 +3,7 @@ import { Eta } from 'eta';
 import type { NewsletterRow } from '../../db/tables/newsletters.js';
 import type { PostRow } from '../../db/tables/posts.js';
 import { VIEWS_DIR } from '../../lib/paths.js';
+import { brandOf, SANS_STACK, type DesignSource } from '../design/themes.js';
 import type { PostContent, PostContentRenderer } from '../../sending/content.js';
 import { createMergeGuard } from './merge-guard.js';
 import { renderMarkdown, type BodyInventory } from './markdown.js';
@@ -34,27 +35,32 @@ export interface RenderedPost extends PostContent {
 }
 
 type PostInput = Pick<PostRow, 'subject' | 'preheader' | 'body'>;
-type NewsletterInput = Pick<NewsletterRow, 'name' | 'postal_address'>;
+type NewsletterInput = Pick<NewsletterRow, 'name' | 'postal_address'> & DesignSource;
+
+/** The newsletter's design as the render reads it: part of the cache key, so a design change re-renders. */
+const designKey = (n: NewsletterInput) => [n.theme, n.accent_color, n.palette, n.font, n.footer_text, n.email_css, n.logo_file, n.logo_width, n.logo_height];
 
 /** Renders kept, by a hash of everything a render reads; the oldest goes first. */
 const RENDERS_KEPT = 32;
 const renders = new Map<string, Promise<RenderedPost>>();
 
 /**
- * The post rendered for email and the web. A render is synchronous work of 20–90 ms (juice above all), and
+ * The post rendered for email and the web, in the newsletter's design (`baseUrl` makes its logo's URL
+ * absolute, as a mail needs). A render is synchronous work of 20–90 ms (juice above all), and
  * the same post is rendered again and again: for each archive page view, the review page, the send. So
  * renders are kept by their inputs (the result depends on nothing else) and shared, frozen; an edit
  * changes the key. A failed render is not kept.
  */
-export function renderPost(post: PostInput, newsletter: NewsletterInput): Promise<RenderedPost> {
-  const key = createHash('sha256').update(JSON.stringify([post.subject, post.preheader, post.body, newsletter.name, newsletter.postal_address])).digest('base64');
+export function renderPost(post: PostInput, newsletter: NewsletterInput, baseUrl = ''): Promise<RenderedPost> {
+  const inputs = [post.subject, post.preheader, post.body, newsletter.name, newsletter.postal_address, ...designKey(newsletter), baseUrl];
+  const key = createHash('sha256').update(JSON.stringify(inputs)).digest('base64');
   const kept = renders.get(key);
   if (kept) {
     renders.delete(key);
     renders.set(key, kept);
     return kept;
   }
-  const rendering = render(post, newsletter).then(freeze);
+  const rendering = render(post, newsletter, baseUrl).then(freeze);
   renders.set(key, rendering);
   if (renders.size > RENDERS_KEPT) renders.delete(renders.keys().next().value!);
   rendering.catch(() => {
@@ -71,7 +77,7 @@ function freeze(r: RenderedPost): RenderedPost {
   return Object.freeze(r);
 }
 
-async function render(post: PostInput, newsletter: NewsletterInput): Promise<RenderedPost> {
+async function render(post: PostInput, newsletter: NewsletterInput, baseUrl: string): Promise<RenderedPost> {
   const guard = createMergeGuard();
   const body = renderMarkdown(guard.protect(post.body));
   const subject = guard.protect(post.subject);
@@ -81,7 +87,11 @@ async function render(post: PostInput, newsletter: NewsletterInput): Promise<Ren
     unsubscribe: guard.protect('{{ unsubscribe_url }}'),
   };
   const postalLines = newsletter.postal_address.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  // Without the server's address a logo could only be a relative URL, which no mail client can load.
+  const brand = { ...brandOf(newsletter, baseUrl), ...(baseUrl ? {} : { logo: undefined }) };
   const document = eta.render('/emails/post', {
+    brand,
+    sans: SANS_STACK,
     subject,
     preheader: guard.protect(post.preheader),
     newsletterName: newsletter.name,
@@ -121,6 +131,7 @@ async function render(post: PostInput, newsletter: NewsletterInput): Promise<Ren
     '',
     '-- ',
     newsletter.name,
+    ...(brand.footerText ? [brand.footerText] : []),
     ...postalLines,
     '',
     `View in your browser: ${links.web}`,
@@ -142,7 +153,12 @@ async function render(post: PostInput, newsletter: NewsletterInput): Promise<Ren
 }
 
 /** The sending engine's entry point (see src/sending/content.ts): compiled once per post. */
-export const renderPostEmail: PostContentRenderer = async (post, newsletter) => {
-  const { subject, html, text } = await renderPost(post, newsletter);
-  return { subject, html, text };
-};
+export const renderPostEmail: PostContentRenderer = postEmailRenderer('');
+
+/** The engine's renderer for a server at `baseUrl`: the newsletter's logo is linked from there. */
+export function postEmailRenderer(baseUrl: string): PostContentRenderer {
+  return async (post, newsletter) => {
+    const { subject, html, text } = await renderPost(post, newsletter, baseUrl);
+    return { subject, html, text };
+  };
+}

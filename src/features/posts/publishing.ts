@@ -36,7 +36,7 @@ export interface ArchivePage {
   indexable: boolean;
 }
 
-function neutralValues(newsletter: NewsletterRow, post: PostRow, webUrl: string, homeUrl: string): MergeValues {
+export function neutralValues(newsletter: Pick<NewsletterRow, 'name'>, post: Pick<PostRow, 'subject'>, webUrl: string, homeUrl: string): MergeValues {
   return {
     subscriber: { name: '', email: '', attributes: {} },
     newsletter: { name: newsletter.name },

@@ -7,6 +7,7 @@ import { publicUrls } from '../../lib/urls.js';
 import type { TypedApp } from '../../plugins/schemas.js';
 import { wantsJson } from '../../plugins/session.js';
 import type { AuthService } from '../auth/service.js';
+import { pageDesign, type PageDesign } from '../design/page-design.js';
 import { movedLocation, redirectMoved } from '../newsletters/moved.js';
 import { SLUG_PATTERN } from '../newsletters/schemas.js';
 import { AddressError, ChallengeError } from '../protection/service.js';
@@ -65,6 +66,12 @@ export default async function readerRoutes(app: TypedApp, opts: { readers: Reade
   tokenRoutes(app, shared);
 }
 
+/** The look of the newsletter at `slug` for a page reached through a reader's link; none when unknown. */
+async function designAt(c: ReaderRouteContext, slug: string | undefined): Promise<PageDesign | undefined> {
+  const found = slug ? await c.readers.newsletterAt(slug) : undefined;
+  return found ? pageDesign(found.newsletter, c.urls.home(found.newsletter.slug)) : undefined;
+}
+
 /** What the reader pages show of paid plans (src/features/billing): nothing when Stripe is not set up. */
 export interface PaidPlansView {
   offer(newsletterId: number): Promise<unknown>;
@@ -104,6 +111,7 @@ function homeRoutes(app: TypedApp, c: ReaderRouteContext) {
         siteName: n.name,
         description: n.description || `Subscribe to ${n.name}.`,
         publicPage: true,
+        design: pageDesign(n, urls.home(n.slug)),
         newsletter: n,
         posts: posts.map((p) => ({ ...p, url: urls.archivePost(n.slug, p.slug) })),
         feedUrl: n.archive_public === 1 ? urls.feed(n.slug) : undefined,
@@ -159,7 +167,7 @@ function homeRoutes(app: TypedApp, c: ReaderRouteContext) {
         ? `Almost done: we sent a confirmation link to ${choice.email}. Open it to start receiving ${n.name}.`
         : `You are subscribed to ${n.name}.`;
       if (json) return reply.code(200).send({ ok: true, status: pending ? 'pending' : 'subscribed', message });
-      return reply.page('readers/message', { title: pending ? 'Check your inbox' : 'Subscribed', publicPage: true, newsletter: n, heading: pending ? 'Check your inbox' : 'Thank you!', message, homeUrl: urls.home(n.slug) });
+      return reply.page('readers/message', { title: pending ? 'Check your inbox' : 'Subscribed', publicPage: true, design: pageDesign(n, urls.home(n.slug)), newsletter: n, heading: pending ? 'Check your inbox' : 'Thank you!', message, homeUrl: urls.home(n.slug) });
     } catch (err) {
       if (err instanceof AddressError || err instanceof ChallengeError) {
         if (json) return reply.code(422).send(screeningJson(err));
@@ -174,7 +182,7 @@ function homeRoutes(app: TypedApp, c: ReaderRouteContext) {
       if (err instanceof RateLimitedError) {
         reply.header('retry-after', Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
         if (json) return reply.code(429).send({ error: { code: err.code, message: err.message } });
-        return reply.page('readers/message', { title: 'Too many requests', publicPage: true, newsletter: n, heading: 'Please slow down', message: err.message, homeUrl: urls.home(n.slug) }, { status: 429 });
+        return reply.page('readers/message', { title: 'Too many requests', publicPage: true, design: pageDesign(n, urls.home(n.slug)), newsletter: n, heading: 'Please slow down', message: err.message, homeUrl: urls.home(n.slug) }, { status: 429 });
       }
       throw err;
     }
@@ -196,13 +204,14 @@ function tokenRoutes(app: TypedApp, c: ReaderRouteContext) {
     return confirmPage(reply, state, state.state === 'unknown' ? 404 : 200);
   });
 
-  function confirmPage(reply: FastifyReply, state: Awaited<ReturnType<ReaderService['confirm']>>, status: number) {
+  async function confirmPage(reply: FastifyReply, state: Awaited<ReturnType<ReaderService['confirm']>>, status: number) {
     const newsletter = 'newsletter' in state ? state.newsletter : undefined;
     return reply.page(
       'readers/confirm',
       {
         title: 'Confirm your subscription',
         publicPage: true,
+        design: await designAt(c, newsletter?.slug),
         state: state.state,
         newsletter,
         homeUrl: newsletter ? urls.home(newsletter.slug) : `${config.baseUrl}/`,
@@ -222,8 +231,9 @@ function tokenRoutes(app: TypedApp, c: ReaderRouteContext) {
     const target = slug ? view.newsletters.find((n) => n.slug === slug) : undefined;
     reply.header('referrer-policy', 'no-referrer');
     return reply.page('readers/unsubscribe', {
-      title: 'Unsubscribe',
+      title: target ? `Unsubscribe from ${target.name}` : 'Unsubscribe',
       publicPage: true,
+      design: await designAt(c, target?.slug ?? soleSlug(view.newsletters)),
       target,
       active: view.newsletters.filter((n) => n.status === 'active' || n.status === 'pending'),
       action: `/unsubscribe/${encodeURIComponent(token)}${target ? `?n=${encodeURIComponent(target.slug)}` : ''}`,
@@ -241,11 +251,13 @@ function tokenRoutes(app: TypedApp, c: ReaderRouteContext) {
       return reply.code(ok ? 200 : 404).type('text/plain; charset=utf-8').send(ok ? 'You have been unsubscribed.\n' : 'Unknown unsubscribe link.\n');
     }
     if (!ok) throw new NotFoundError('This unsubscribe link is not valid. It may be incomplete: try copying the whole link from the email.');
+    const design = await designAt(c, request.query.n);
     return reply.page('readers/message', {
       title: 'Unsubscribed',
       publicPage: true,
-      heading: 'You have been unsubscribed',
-      message: 'You will not receive further emails from this newsletter. Changed your mind? You can subscribe again from your preferences.',
+      design,
+      heading: design ? `You have been unsubscribed from ${design.brand.name}` : 'You have been unsubscribed',
+      message: `You will not receive further emails from ${design ? design.brand.name : 'this newsletter'}. Changed your mind? You can subscribe again from your preferences.`,
       linkUrl: urls.preferences(token),
       linkLabel: 'Manage your preferences',
     });
@@ -258,6 +270,7 @@ function tokenRoutes(app: TypedApp, c: ReaderRouteContext) {
     return reply.page('readers/preferences', {
       title: 'Your subscription',
       publicPage: true,
+      design: await designAt(c, soleSlug(view.newsletters)),
       subscriber: view.subscriber,
       newsletters: view.newsletters,
       action: `/preferences/${encodeURIComponent(token)}`,
@@ -288,4 +301,10 @@ function tokenRoutes(app: TypedApp, c: ReaderRouteContext) {
       .type('application/json; charset=utf-8')
       .send(JSON.stringify(data, null, 2));
   });
+}
+
+/** A reader of exactly one newsletter sees its look on their pages; a reader of several sees Gazette's own. */
+function soleSlug(newsletters: Array<{ slug: string; status: string | null }>): string | undefined {
+  const receiving = newsletters.filter((n) => n.status === 'active' || n.status === 'pending');
+  return receiving.length === 1 ? receiving[0]!.slug : undefined;
 }

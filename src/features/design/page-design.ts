@@ -1,0 +1,14 @@
+import { brandOf, webBrandCss, type Brand, type DesignSource } from './themes.js';
+
+/** What a branded reader page hands its layout (views/layouts/base.eta includes views/design/_*.eta). */
+export interface PageDesign {
+  brand: Brand;
+  css: string;
+  homeUrl: string;
+}
+
+/** Reader pages link the logo from their own origin, so the URLs stay relative. */
+export function pageDesign(newsletter: DesignSource, homeUrl: string): PageDesign {
+  const brand = brandOf(newsletter);
+  return { brand, css: webBrandCss(brand), homeUrl };
+}
