@@ -193,7 +193,8 @@ export function createPostService(deps: PostServiceDeps) {
   }
 
   async function review(post: PostRow, newsletter: NewsletterRow, user: Pick<UserRow, 'name' | 'email'>): Promise<PostReview> {
-    const rendered = await renderPost(post, newsletter);
+    // With the server's address, as the real send renders it: the preview and test sends show the logo.
+    const rendered = await renderPost(post, newsletter, config.baseUrl);
     const checks = [...checkPost(post, rendered), ...((await deps.extraChecks?.(rendered)) ?? [])];
     const values = sampleValues(urls, newsletter, post, user);
     const fill = (s: string, escape?: (s: string) => string) => renderMerge(parseMerge(s).segments, values, escape);

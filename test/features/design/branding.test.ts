@@ -185,6 +185,10 @@ for (const dialect of DIALECTS) {
       assert.match(html, /Written in Lisbon by Olive\./);
       assert.match(String(mail.text), /Written in Lisbon by Olive\./);
 
+      // The writer's preview of a draft renders as the send does: the logo from the server's address.
+      const draft = await makePost(t, n.id, { subject: 'Next issue' });
+      assert.match((await admin.get(`/admin/posts/${draft}/edit`)).body, new RegExp(`srcdoc="[^"]*http://gazette\\.test/brand/${logo}`));
+
       const res = await t.agent().get(`/brand/${logo}`);
       assert.equal(res.statusCode, 200);
       assert.equal(res.headers['content-type'], 'image/png');
