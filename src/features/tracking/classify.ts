@@ -85,35 +85,106 @@ export interface ContextHit {
 
 const sourceKey = (h: ContextHit) => (h.deliveryId !== null ? `${h.postId}:d${h.deliveryId}` : `${h.postId}:${h.ip}`);
 
+/**
+ * Times in ascending order, dropped from the front as they age out. The rules ask "is there one within
+ * w of t?", which a binary search answers without walking the list: one address (a NAT, a gateway, the
+ * benchmark) can have tens of thousands of recent hits, and walking them for every new hit made each
+ * flush quadratic.
+ */
+class Times {
+  private t: number[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.t.length - this.head;
+  }
+
+  get first(): number | undefined {
+    return this.t[this.head];
+  }
+
+  add(at: number): void {
+    // Hits arrive in time order, so this is a push but for a clock that stepped back.
+    if (this.size === 0 || this.t[this.t.length - 1]! <= at) this.t.push(at);
+    else this.t.splice(this.lowerBound(at), 0, at);
+  }
+
+  remove(at: number): void {
+    if (this.t[this.head] === at) this.head++;
+    else {
+      const i = this.lowerBound(at);
+      if (this.t[i] === at) this.t.splice(i, 1);
+    }
+    // Moving the front by an offset instead of shift(): a long array cannot be trimmed in place.
+    if (this.head > 1024 && this.head * 2 > this.t.length) {
+      this.t = this.t.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Whether some time lies within `window` of `at`. */
+  near(at: number, window: number): boolean {
+    const i = this.lowerBound(at - window);
+    return i < this.t.length && this.t[i]! <= at + window;
+  }
+
+  private lowerBound(x: number): number {
+    let lo = this.head;
+    let hi = this.t.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.t[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/** One message's recent hits: click times per link and open times. */
+interface SourceHits {
+  clicks: Map<number, Times>;
+  opens: Times;
+  count: number;
+}
+
+function timesOf<K>(map: Map<K, Times>, key: K): Times {
+  let times = map.get(key);
+  if (!times) map.set(key, (times = new Times()));
+  return times;
+}
+
+function dropTime<K>(map: Map<K, Times>, key: K, at: number): void {
+  const times = map.get(key);
+  times?.remove(at);
+  if (times?.size === 0) map.delete(key);
+}
+
 /** Hits by message (the delivery, or the post and address when anonymous), and canary hits by address and delivery. */
 class HitIndex {
-  readonly bySource = new Map<string, ContextHit[]>();
-  readonly canaries = new Map<string, number[]>();
+  readonly bySource = new Map<string, SourceHits>();
+  readonly canaries = new Map<string, Times>();
 
   add(h: ContextHit): void {
     const key = sourceKey(h);
-    const list = this.bySource.get(key);
-    if (list) list.push(h);
-    else this.bySource.set(key, [h]);
+    let source = this.bySource.get(key);
+    if (!source) this.bySource.set(key, (source = { clicks: new Map(), opens: new Times(), count: 0 }));
+    source.count++;
+    if (h.kind === 'open') source.opens.add(h.at);
+    if (h.kind === 'click' && h.linkId !== null) timesOf(source.clicks, h.linkId).add(h.at);
     if (h.kind !== 'canary') return;
-    for (const k of HitIndex.canaryKeys(h)) {
-      const times = this.canaries.get(k);
-      if (times) times.push(h.at);
-      else this.canaries.set(k, [h.at]);
-    }
+    for (const k of HitIndex.canaryKeys(h)) timesOf(this.canaries, k).add(h.at);
   }
 
   remove(h: ContextHit): void {
     const key = sourceKey(h);
-    const list = this.bySource.get(key);
-    if (list?.[0] === h) list.shift();
-    if (list?.length === 0) this.bySource.delete(key);
-    if (h.kind !== 'canary') return;
-    for (const k of HitIndex.canaryKeys(h)) {
-      const times = this.canaries.get(k);
-      times?.shift();
-      if (times?.length === 0) this.canaries.delete(k);
+    const source = this.bySource.get(key);
+    if (source) {
+      if (h.kind === 'open') source.opens.remove(h.at);
+      if (h.kind === 'click' && h.linkId !== null) dropTime(source.clicks, h.linkId, h.at);
+      if (--source.count === 0) this.bySource.delete(key);
     }
+    if (h.kind !== 'canary') return;
+    for (const k of HitIndex.canaryKeys(h)) dropTime(this.canaries, k, h.at);
   }
 
   static canaryKeys(h: ContextHit): string[] {
@@ -162,17 +233,19 @@ export class HitContext {
   private judgeOne(hit: ContextHit, pending: HitIndex, sentAt: number | null): HitVerdict {
     for (const index of [this.index, pending]) {
       for (const k of HitIndex.canaryKeys(hit)) {
-        if (index.canaries.get(k)?.some((at) => Math.abs(at - hit.at) <= CANARY_WINDOW_MS)) return 'canary';
+        if (index.canaries.get(k)?.near(hit.at, CANARY_WINDOW_MS)) return 'canary';
       }
     }
     if (hit.kind !== 'click') return 'human';
     const links = new Set<number>();
     let opened = false;
     for (const index of [this.index, pending]) {
-      for (const o of index.bySource.get(sourceKey(hit)) ?? []) {
-        if (o.kind === 'click' && o.linkId !== null && Math.abs(o.at - hit.at) <= BURST_WINDOW_MS) links.add(o.linkId);
-        if (o.kind === 'open' && o.at <= hit.at) opened = true;
+      const source = index.bySource.get(sourceKey(hit));
+      if (!source) continue;
+      for (const [linkId, times] of source.clicks) {
+        if (links.size < BURST_LINKS && times.near(hit.at, BURST_WINDOW_MS)) links.add(linkId);
       }
+      if ((source.opens.first ?? Infinity) <= hit.at) opened = true;
     }
     if (links.size >= BURST_LINKS) return 'scanner_burst';
     if (sentAt !== null && hit.at - sentAt < PREFETCH_WINDOW_MS && !opened) return 'prefetch_window';
