@@ -223,6 +223,7 @@ export function createPostService(deps: PostServiceDeps) {
   return {
     load,
     review,
+    scheduleAt,
 
     newsletters: () => listNewsletters(db),
     tags: () => listTags(db),
@@ -300,8 +301,6 @@ export function createPostService(deps: PostServiceDeps) {
       const { newsletter } = await load(id);
       return scheduleAt(id, scheduledTime(local, newsletter, clock.now()), user);
     },
-
-    scheduleAt,
 
     async unschedule(id: number): Promise<void> {
       const { post } = await load(id);

@@ -10,6 +10,9 @@ export const WEBHOOK_EVENT_TYPES = [
   'subscriber.complained',
   'post.scheduled',
   'post.sent',
+  'post.opened',
+  'post.clicked',
+  'post.engagement',
   'import.finished',
 ] as const;
 
@@ -24,6 +27,9 @@ export const WEBHOOK_EVENT_LABELS: Record<WebhookEventType, string> = {
   'subscriber.complained': 'A subscriber reports a mail as spam',
   'post.scheduled': 'A post is scheduled',
   'post.sent': 'A post has gone to every recipient',
+  'post.opened': 'A reader opens a post for the first time (per-subscriber tracking, readers who consented)',
+  'post.clicked': 'A reader clicks a link of a post for the first time (per-subscriber tracking, readers who consented)',
+  'post.engagement': 'Each hour: a post’s opens and clicks by readers who are not named (aggregate tracking, or no consent)',
   'import.finished': 'An import finishes',
 };
 

@@ -1,12 +1,13 @@
 import type { Db } from '../../db/database.js';
 import type { WebhookEndpointRow } from '../../db/tables/webhooks.js';
+import { fanOutEngagement } from './engagement.js';
 import { logTypesFor, parseEventTypes, webhookTypeOf, type WebhookEventType } from './events.js';
 import { webhookPayload, type PayloadContext } from './payload.js';
 import {
   eventsAfter,
-  firstEventSince,
+  firstSince,
   insertDeliveries,
-  lastEventId,
+  lastId,
   listEndpoints,
   newslettersByIds,
   postsByIds,
@@ -56,7 +57,14 @@ async function context(db: Db, events: Array<{ subscriber_id: number | null; new
 export async function fanOut(db: Db, now: number): Promise<number> {
   // Switched-off endpoints are owed events too: they wait in the queue until the endpoint is on again.
   const endpoints = (await listEndpoints(db)).map((e) => ({ row: e, types: new Set(parseEventTypes(e.event_types)) }));
-  const newest = await lastEventId(db);
+  const fromLog = await fanOutLog(db, now, endpoints);
+  const engagement = await fanOutEngagement(db, now, SETTLE_MS, endpoints.map((e) => ({ id: e.row.id, createdAt: e.row.created_at, types: e.types })));
+  return fromLog + engagement;
+}
+
+/** The event log's part: subscribers, posts scheduled and sent, imports. */
+async function fanOutLog(db: Db, now: number, endpoints: Array<{ row: WebhookEndpointRow; types: Set<WebhookEventType> }>): Promise<number> {
+  const newest = await lastId(db, 'events');
   // No endpoint: nothing is owed, and the cursor keeps up so the first endpoint does not start far behind.
   if (endpoints.length === 0) {
     if ((await readCursor(db)) !== newest) await writeCursor(db, newest, now);
@@ -64,9 +72,9 @@ export async function fanOut(db: Db, now: number): Promise<number> {
   }
   // Never read yet: from the first event since the oldest endpoint was added.
   const since = Math.min(...endpoints.map((e) => e.row.created_at));
-  const cursor = (await readCursor(db)) ?? ((await firstEventSince(db, 0, since)) ?? newest + 1) - 1;
+  const cursor = (await readCursor(db)) ?? ((await firstSince(db, 'events', 0, since)) ?? newest + 1) - 1;
   const types = logTypesFor(new Set(endpoints.flatMap((e) => [...e.types])));
-  const hold = await firstEventSince(db, cursor, now - SETTLE_MS);
+  const hold = await firstSince(db, 'events', cursor, now - SETTLE_MS);
   let created = 0;
   let after = cursor;
   for (;;) {

@@ -89,21 +89,25 @@ export async function countFailure(db: DbOrTx, id: number): Promise<number> {
   return row?.consecutive_failures ?? 0;
 }
 
-export async function readCursor(db: DbOrTx): Promise<number | undefined> {
-  const row = await db.selectFrom('settings').select('value').where('key', '=', CURSOR_KEY).executeTakeFirst();
+/** Where a fan-out source has read up to: the event log's id by default, or another source's own key. */
+export async function readCursor(db: DbOrTx, key = CURSOR_KEY): Promise<number | undefined> {
+  const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
   return row ? Number(row.value) : undefined;
 }
 
-export async function writeCursor(db: DbOrTx, id: number, at: number): Promise<void> {
+export async function writeCursor(db: DbOrTx, id: number, at: number, key = CURSOR_KEY): Promise<void> {
   await db
     .insertInto('settings')
-    .values({ key: CURSOR_KEY, value: String(id), updated_at: at })
+    .values({ key, value: String(id), updated_at: at })
     .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(id), updated_at: at }))
     .execute();
 }
 
-export async function lastEventId(db: DbOrTx): Promise<number> {
-  const row = await db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+/** The logs webhooks are read from: the event log, and tracking hits (opens and clicks). */
+export type FanOutSource = 'events' | 'tracking_hits';
+
+export async function lastId(db: DbOrTx, source: FanOutSource): Promise<number> {
+  const row = await db.selectFrom(source).select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
   return Number(row?.id ?? 0);
 }
 
@@ -112,9 +116,9 @@ export async function eventsAfter(db: DbOrTx, after: number, types: string[], li
   return db.selectFrom('events').selectAll().where('id', '>', after).where('type', 'in', types).orderBy('id').limit(limit).execute();
 }
 
-/** The first event at or after `since` (epoch ms), if any: where the cursor must stay while commits settle. */
-export async function firstEventSince(db: DbOrTx, after: number, since: number): Promise<number | undefined> {
-  const row = await db.selectFrom('events').select('id').where('id', '>', after).where('created_at', '>=', since).orderBy('id').limit(1).executeTakeFirst();
+/** The first row after `after` made at or after `since` (epoch ms), if any: where a cursor must stay while commits settle. */
+export async function firstSince(db: DbOrTx, source: FanOutSource, after: number, since: number): Promise<number | undefined> {
+  const row = await db.selectFrom(source).select('id').where('id', '>', after).where('created_at', '>=', since).orderBy('id').limit(1).executeTakeFirst();
   return row?.id;
 }
 

@@ -22,8 +22,8 @@ export const POST_BODY = [
   'and [that one](https://example.org/skip?gz_notrack=1).',
 ].join('\n');
 
-export async function trackingWorld(dialect: Dialect, mode: TrackingMode, o: { readers?: number; consenting?: number } = {}): Promise<TrackingWorld> {
-  const t = await buildTestApp(dialect);
+export async function trackingWorld(dialect: Dialect, mode: TrackingMode, o: { readers?: number; consenting?: number; env?: Record<string, string> } = {}): Promise<TrackingWorld> {
+  const t = await buildTestApp(dialect, o.env ? { env: o.env } : {});
   const nl = await makeNewsletter(t.db.db, t.clock.now(), { tracking_mode: mode });
   const readers = await addReaders(t.db.db, nl.id, t.clock.now(), o.readers ?? 3);
   const consenting = readers.slice(0, o.consenting ?? 0).map((r) => r.id);
