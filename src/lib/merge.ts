@@ -24,6 +24,8 @@ export interface MergeValues {
   web_url?: string;
   /** Not for writers: the per-recipient tracking suffix the sending engine fills in (src/domain/tracking.ts). */
   tracking_id?: string;
+  /** Not for writers: a paywalled post's signed query naming the reader (src/domain/paywall.ts). */
+  reader_access?: string;
 }
 
 const TAG = /\{\{([\s\S]*?)\}\}/g;
@@ -97,6 +99,7 @@ export function resolveField(field: MergeField, values: MergeValues): string {
   else if (root === 'preferences_url') value = values.preferences_url;
   else if (root === 'web_url') value = values.web_url;
   else if (root === 'tracking_id') value = values.tracking_id;
+  else if (root === 'reader_access') value = values.reader_access;
   const text = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
   return text.trim() === '' ? field.fallback : text;
 }

@@ -8,6 +8,7 @@ import { escapeHtml, parseMerge, resolveField, type MergeField, type MergeValues
 import { publicUrls } from '../lib/urls.js';
 import { verpToken } from '../lib/verp.js';
 import { personalToken } from '../domain/tracking.js';
+import { readerAccessQuery } from '../domain/paywall.js';
 import type { PersonalTracking, PostContent } from './content.js';
 import { domainOf } from './mailer.js';
 import { encodeUnstructured, formatDate, formatMailbox, headerLine, headerText, qpPiece, qpValue } from './mime.js';
@@ -75,6 +76,8 @@ export interface MessageTemplate {
   webUrl: string;
   mailto?: string | undefined;
   needsAttributes: boolean;
+  /** The post has a paywall: each reader's signed link to the rest is filled in (src/domain/paywall.ts). */
+  needsReaderAccess: boolean;
   /** Set when the HTML has per-subscriber tracking URLs (see PostContent). */
   tracking?: PersonalTracking | undefined;
 }
@@ -111,6 +114,10 @@ function compileBody(template: string): Piece[] {
     else pieces.push(s.path.length > 0 ? s : '');
   }
   return pieces.filter((p) => p !== '');
+}
+
+function usesReaderAccess(pieces: Piece[]): boolean {
+  return pieces.some((p) => typeof p !== 'string' && p.path[0] === 'reader_access');
 }
 
 function usesAttributes(pieces: Piece[]): boolean {
@@ -178,6 +185,7 @@ function compileTemplate(
     webUrl: publicUrls(settings.baseUrl).archivePost(newsletter.slug, post.slug),
     mailto: settings.listUnsubscribeMailto,
     needsAttributes: usesAttributes(text) || usesAttributes(html) || usesAttributes(subject),
+    needsReaderAccess: usesReaderAccess(text) || usesReaderAccess(html),
     tracking: content.tracking,
   };
 }
@@ -199,6 +207,7 @@ function personalise(t: MessageTemplate, r: Recipient, date: number): { values: 
     unsubscribe_url: unsubscribeUrl,
     preferences_url: urls.preferences(r.token),
     web_url: t.webUrl,
+    reader_access: t.needsReaderAccess ? readerAccessQuery(r.messageId, r.token) : '',
     tracking_id: t.tracking && r.trackAs != null ? `.${personalToken(t.tracking.key, t.tracking.postId, r.trackAs)}` : '',
   };
   const second = Math.floor(date / 1000);

@@ -29,6 +29,8 @@ export function archiveCsp(origin: string): string {
 
 const feedParams = z.object({ slug: z.string() });
 const archivePostParams = feedParams.extend({ postSlug: z.string() });
+/** `access`: a paying reader's signed link from the email (src/domain/paywall.ts). */
+const archivePostQuery = z.object({ access: z.unknown().optional().transform((v) => (typeof v === 'string' ? v : undefined)) });
 
 export default async function archiveRoutes(app: TypedApp, opts: { publishing: PublishingService }) {
   const { publishing } = opts;
@@ -46,14 +48,16 @@ export default async function archiveRoutes(app: TypedApp, opts: { publishing: P
     return redirectMoved(reply, movedLocation(app.ctx.config.baseUrl, request.url, current));
   }
 
-  app.get('/n/:slug/archive/:postSlug', { ...pub, schema: { params: archivePostParams } }, async (request, reply) => {
+  app.get('/n/:slug/archive/:postSlug', { ...pub, schema: { params: archivePostParams, querystring: archivePostQuery } }, async (request, reply) => {
     const { slug, postSlug } = request.params;
     let page: ArchivePage;
     try {
-      page = await publishing.archivePage(slug, postSlug);
+      page = await publishing.archivePage(slug, postSlug, request.query.access);
     } catch (err) {
       return redirectIfRenamed(err, slug, request, reply);
     }
+    // A reader's signed link must not leak onward (Referer) or sit in a shared cache.
+    if (request.query.access !== undefined) reply.header('cache-control', 'private, no-store').header('referrer-policy', 'no-referrer');
     reply.header('content-security-policy', csp);
     return reply.page(
       'archive/post',

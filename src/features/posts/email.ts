@@ -7,6 +7,7 @@ import { brandOf, SANS_STACK, type DesignSource } from '../design/themes.js';
 import type { PostContent, PostContentRenderer } from '../../sending/content.js';
 import { createMergeGuard } from './merge-guard.js';
 import { renderMarkdown, type BodyInventory } from './markdown.js';
+import { emailMarkdown } from '../../domain/paywall.js';
 
 /**
  * The one email template. A post is rendered here once (Markdown → sanitised HTML → template → CSS
@@ -79,7 +80,7 @@ function freeze(r: RenderedPost): RenderedPost {
 
 async function render(post: PostInput, newsletter: NewsletterInput, baseUrl: string): Promise<RenderedPost> {
   const guard = createMergeGuard();
-  const body = renderMarkdown(guard.protect(post.body));
+  const body = renderMarkdown(guard.protect(emailMarkdown(post.body)));
   const subject = guard.protect(post.subject);
   const links = {
     web: guard.protect('{{ web_url }}'),

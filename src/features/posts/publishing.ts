@@ -11,6 +11,9 @@ import { findNewsletterByOldSlug, findNewsletterBySlug } from '../newsletters/re
 import { SLUG_PATTERN } from '../newsletters/schemas.js';
 import { renderPost } from './email.js';
 import { findPostBySlug, listSentPosts, PUBLISHED_STATUSES } from './repository.js';
+import { findReaderOfMessage } from './paywall-repository.js';
+import { parseReaderAccess, readerAccessSignature, splitPaywall, webMarkdown } from '../../domain/paywall.js';
+import { constantTimeEqual } from '../../lib/tokens.js';
 
 /**
  * What readers see on the web: the archive copy of a post and the RSS feed. Neither has a reader in
@@ -54,10 +57,11 @@ function summary(html: string, max = 200): string {
   return text.length > max ? `${text.slice(0, max - 1).replace(/\s+\S*$/, '')}…` : text;
 }
 
-async function webVersion(newsletter: NewsletterRow, post: PostRow, urls: ReturnType<typeof publicUrls>) {
+/** `full`: the part below a paywall is shown too (a paying reader's signed link); the feed never has it. */
+async function webVersion(newsletter: NewsletterRow, post: PostRow, urls: ReturnType<typeof publicUrls>, full = false) {
   const canonicalUrl = urls.archivePost(newsletter.slug, post.slug);
   const homeUrl = urls.home(newsletter.slug);
-  const rendered = await renderPost(post, newsletter);
+  const rendered = await renderPost({ ...post, body: webMarkdown(post.body, full, `${homeUrl}/paid`) }, newsletter);
   const values = neutralValues(newsletter, post, canonicalUrl, homeUrl);
   const fill = (s: string, escape?: (s: string) => string) => renderMerge(parseMerge(s).segments, values, escape);
   const bodyHtml = fill(rendered.bodyHtml, escapeHtml);
@@ -67,19 +71,29 @@ async function webVersion(newsletter: NewsletterRow, post: PostRow, urls: Return
   return { canonicalUrl, homeUrl, bodyHtml, subject, description, image };
 }
 
+/** Whether `access` is a valid signed link of a reader of this post who has paid access now. */
+async function paysForPost(db: Db, post: PostRow, access: string | undefined): Promise<boolean> {
+  const parsed = parseReaderAccess(access);
+  if (!parsed || splitPaywall(post.body).paid === null) return false;
+  const reader = await findReaderOfMessage(db, parsed.messageId);
+  if (!reader || reader.post_id !== post.id) return false;
+  return constantTimeEqual(parsed.signature, readerAccessSignature(parsed.messageId, reader.token)) && Number(reader.paid_access) === 1 && reader.status === 'active';
+}
+
 export function createPublishingService(deps: { db: Db; config: Config }) {
   const { db, config } = deps;
   const urls = publicUrls(config.baseUrl);
 
   return {
-    async archivePage(newsletterSlug: string, postSlug: string): Promise<ArchivePage> {
+    /** `access`: the signed query of a reader's link from the email, which unlocks a paywall for a paying reader. */
+    async archivePage(newsletterSlug: string, postSlug: string, access?: string): Promise<ArchivePage> {
       const newsletter = await findNewsletterBySlug(db, newsletterSlug);
       const post = newsletter ? await findPostBySlug(db, newsletter.id, postSlug) : undefined;
       if (!newsletter || !post || !PUBLISHED_STATUSES.includes(post.status)) {
         throw new NotFoundError('There is no post at this address. It may not have been published yet.');
       }
       const archivePublic = toBool(newsletter.archive_public);
-      const web = await webVersion(newsletter, post, urls);
+      const web = await webVersion(newsletter, post, urls, await paysForPost(db, post, access));
       return {
         newsletter,
         post,
