@@ -262,6 +262,17 @@ function suppressionQuery(db: DbOrTx, f: SuppressionFilter, hashOfQuery: string 
   return q;
 }
 
+/** One page of suppressions, newest first (exported for the test that reads its plan). */
+export function suppressionPageQuery(db: DbOrTx, f: SuppressionFilter, hashOfQuery: string | null, before: { createdAt: number; hash: string } | null, limit: number) {
+  let q = suppressionQuery(db, f, hashOfQuery);
+  if (before) {
+    q = q.where((eb) =>
+      eb.or([eb('x.created_at', '<', before.createdAt), eb.and([eb('x.created_at', '=', before.createdAt), eb('x.email_hash', '<', before.hash)])]),
+    );
+  }
+  return q.orderBy('x.created_at', 'desc').orderBy('x.email_hash', 'desc').limit(limit);
+}
+
 /** Newest first; `before` is the (created_at, email_hash) of the last row of the page before. */
 export async function listSuppressions(
   db: DbOrTx,
@@ -270,13 +281,7 @@ export async function listSuppressions(
   before: { createdAt: number; hash: string } | null,
   limit: number,
 ): Promise<SuppressionListRow[]> {
-  let q = suppressionQuery(db, f, hashOfQuery);
-  if (before) {
-    q = q.where((eb) =>
-      eb.or([eb('x.created_at', '<', before.createdAt), eb.and([eb('x.created_at', '=', before.createdAt), eb('x.email_hash', '<', before.hash)])]),
-    );
-  }
-  const rows = await q.orderBy('x.created_at', 'desc').orderBy('x.email_hash', 'desc').limit(limit).execute();
+  const rows = await suppressionPageQuery(db, f, hashOfQuery, before, limit).execute();
   return rows.map((r) => ({ ...r, created_at: Number(r.created_at) }));
 }
 
