@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { ForbiddenError } from '../../lib/errors.js';
+import { parseForm } from '../../lib/forms.js';
 import { idField, pathId } from '../../lib/params.js';
 import type { TypedApp } from '../../plugins/schemas.js';
-import { email, name, tagName } from '../subscribers/schemas.js';
+import { editSubscriberSchema, email, name, tagName } from '../subscribers/schemas.js';
 import type { SubscriberService } from '../subscribers/service.js';
 import { cursorField, limitField, page } from './cursor.js';
 import { hasScope } from './keys.js';
@@ -83,8 +84,9 @@ export function apiRoutes(deps: { subscribers: SubscriberService }) {
 
     app.patch('/subscribers/:id', { config: { scope: 'subscribers:write' }, schema: { summary: 'Change a subscriber’s address or name', tags: ['subscribers'], params: subscriberParams, body: updateBody } }, async (request) => {
       const current = await subscribers.get(request.params.id);
-      const nameValue = request.body.name === undefined ? current.name : request.body.name.replace(/\s+/g, ' ').trim();
-      await subscribers.edit(request.params.id, { email: request.body.email ?? current.email, name: nameValue });
+      // What is not sent keeps its value; the whole goes through the admin's own edit schema.
+      const input = parseForm(editSubscriberSchema, { email: request.body.email ?? current.email, name: request.body.name ?? current.name });
+      await subscribers.edit(request.params.id, input);
       return one(request.params.id);
     });
 

@@ -60,7 +60,11 @@ for (const dialect of DIALECTS) {
       assert.equal(got.json<{ name: string }>().name, 'Ana');
       const etag = String(got.headers.etag);
       assert.equal((await call(key, 'GET', `/api/v1/subscribers/${created.id}`, undefined, { 'if-none-match': etag })).statusCode, 304);
-      await call(key, 'PATCH', `/api/v1/subscribers/${created.id}`, { name: 'Ana B' });
+      const renamed = await call(key, 'PATCH', `/api/v1/subscribers/${created.id}`, { name: '  Ana \t B ' });
+      assert.equal(renamed.json<{ name: string }>().name, 'Ana B', 'spaces are folded as the admin form folds them');
+      const moved = await call(key, 'PATCH', `/api/v1/subscribers/${created.id}`, { email: 'Ana.B@Example.com' });
+      assert.deepEqual([moved.json<{ email: string }>().email, moved.json<{ name: string }>().name], ['ana.b@example.com', 'Ana B'], 'a field not sent keeps its value');
+      assert.equal((await call(key, 'PATCH', `/api/v1/subscribers/${created.id}`, { email: 'nope' })).json<{ errors: Array<{ field: string }> }>().errors[0]?.field, 'email');
       assert.equal((await call(key, 'GET', `/api/v1/subscribers/${created.id}`, undefined, { 'if-none-match': etag })).statusCode, 200, 'a change gives a new ETag');
     });
 
