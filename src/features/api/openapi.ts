@@ -22,13 +22,16 @@ export async function registerOpenApi(app: TypedApp, info: { baseUrl: string; ve
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
-    transform: ({ schema, url }) => {
+    transform: ({ schema, url, route }) => {
       if (!schema) return { schema, url };
       const { params, querystring, body, ...rest } = schema as Record<string, unknown>;
+      // OpenAPI 3.1 lets a bearer requirement name roles: each operation names the key scope it needs.
+      const scope = (route.config as { scope?: string } | undefined)?.scope;
       return {
         url: url.replace(/^\/api\/v1/, ''),
         schema: {
           ...rest,
+          ...(scope ? { security: [{ bearer: [scope] }] } : {}),
           ...(params ? { params: toJson(params) } : {}),
           ...(querystring ? { querystring: toJson(querystring) } : {}),
           ...(body ? { body: toJson(body) } : {}),
