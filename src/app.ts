@@ -72,6 +72,9 @@ import { createApiService } from './features/api/service.js';
 import { webhookFetch } from './features/webhooks/client.js';
 import { webhookJobs } from './features/webhooks/jobs.js';
 import { createWebhookService } from './features/webhooks/service.js';
+import { createWelcomeQueue } from './features/welcome/queue.js';
+import welcomeRoutes from './features/welcome/routes.js';
+import { createWelcomeService } from './features/welcome/service.js';
 import billingRoutes from './features/billing/routes.js';
 import { billingJobs } from './features/billing/jobs.js';
 import { createBillingService } from './features/billing/service.js';
@@ -160,9 +163,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
   const newsletters = createNewsletterService({ db: ctx.db, clock: ctx.clock, config: ctx.config });
   const protection = createProtectionService({ db: ctx.db, clock: ctx.clock, config: ctx.config, secretKey: ctx.secretKey });
-  const readers = createReaderService({ ...ctx, guard: protection.guard, log: app.log });
-  const subscribers = createSubscriberService({ db: ctx.db, clock: ctx.clock, sendConfirmation: readers.sendConfirmation, checkEmail: protection.validator.check });
-  const imports = createImportService({ db: ctx.db, dialect: ctx.dialect, clock: ctx.clock, log: app.log, sendConfirmation: readers.sendConfirmation, mailQueued: () => ctx.mailOutbox.kick(), checkEmails: protection.validator.checkMany, betweenBatches: importBetweenBatches });
+  // Every path that makes a subscription active queues the welcome mail through this one queue.
+  const welcome = createWelcomeQueue(ctx.config);
+  const readers = createReaderService({ ...ctx, guard: protection.guard, log: app.log, welcome });
+  const subscribers = createSubscriberService({ db: ctx.db, clock: ctx.clock, sendConfirmation: readers.sendConfirmation, checkEmail: protection.validator.check, welcome, mailQueued: () => ctx.mailOutbox.kick() });
+  const imports = createImportService({ db: ctx.db, dialect: ctx.dialect, clock: ctx.clock, log: app.log, sendConfirmation: readers.sendConfirmation, welcome, mailQueued: () => ctx.mailOutbox.kick(), checkEmails: protection.validator.checkMany, betweenBatches: importBetweenBatches });
   // Imports run in the background: closing the app stops them after their current batch.
   app.addHook('onClose', () => imports.close());
   const media = createMediaService({ db: ctx.db, clock: ctx.clock, storage: mediaStorageFor(ctx.config), baseUrl: ctx.config.baseUrl });
@@ -216,6 +221,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(backupRoutes);
   await app.register(outboxRoutes, { outbox });
   await app.register(newsletterRoutes, { newsletters });
+  await app.register(welcomeRoutes, { welcome: createWelcomeService(ctx) });
   await app.register(designRoutes, { design: createDesignService({ db: ctx.db, clock: ctx.clock, config: ctx.config }) });
   await app.register(readerRoutes, { readers, auth, paid: { offer: billing.offer, panel: billing.readerPanel } });
   await app.register(protectionRoutes, { protection, admit: readers.admitReviewed });

@@ -22,6 +22,8 @@ export interface BatchOutcome {
   problems: Problem[];
   /** New pending subscriptions that still need their confirmation mail (sent after the commit). */
   pending: { subscriberId: number; email: string; subscriptionId: number }[];
+  /** Subscribers whose subscription this batch made active (new, or pending until now): for the welcome mail. */
+  activated: number[];
 }
 
 export interface BatchContext {
@@ -40,7 +42,7 @@ export interface BatchContext {
  * Every statement is set-based, with the batch's rows as one parameter (see batch-repository.ts).
  */
 export async function applyBatch(db: DbOrTx, ctx: BatchContext, rows: ImportRowInput[]): Promise<BatchOutcome> {
-  const out: BatchOutcome = { created: 0, updated: 0, skipped: 0, problems: [], pending: [] };
+  const out: BatchOutcome = { created: 0, updated: 0, skipped: 0, problems: [], pending: [], activated: [] };
   if (rows.length === 0) return out;
   const { at } = ctx;
 
@@ -119,9 +121,12 @@ export async function applyBatch(db: DbOrTx, ctx: BatchContext, rows: ImportRowI
       await repo.recordImportedEvents(db, created.map((c) => c.subscriber_id), ctx.newsletterId, toJson({ import: ctx.publicId, status }), at);
     }
     for (const c of created) createdFor.add(c.subscriber_id);
+    if (status === 'active') out.activated.push(...created.map((c) => c.subscriber_id));
   }
   if (toActivate.length > 0) {
-    for (const id of await repo.activatePending(db, toActivate, at)) changed.add(id);
+    const activated = await repo.activatePending(db, toActivate, at);
+    out.activated.push(...activated);
+    for (const id of activated) changed.add(id);
   }
   if (wantedTags.length > 0) {
     for (const id of await repo.addTags(db, wantedTags)) changed.add(id);

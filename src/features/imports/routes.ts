@@ -31,6 +31,8 @@ export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
 const importSchema = z.object({
   newsletter_id: idField('Choose a newsletter.'),
   mode: z.enum(['confirmed', 'send_confirmation'], { error: 'Choose whether these people have already confirmed.' }),
+  // A checkbox: present ("on") when ticked.
+  send_welcome: z.string().optional().transform((v) => v !== undefined),
   tags: z
     .string()
     .optional()
@@ -112,7 +114,7 @@ export default fp<ImportPluginOptions>(
           if (Object.keys(unreadable).length > 0) throw new ValidationError(unreadable);
           const input = parseForm(importSchema, fields);
           if (!stored || stored.size === 0) throw new ValidationError({ file: 'Choose a CSV file to upload; this one is empty.' });
-          const started = await imports.start({ newsletterId: input.newsletter_id, mode: input.mode, tags: input.tags, filename: stored.filename, filePath: stored.path });
+          const started = await imports.start({ newsletterId: input.newsletter_id, mode: input.mode, tags: input.tags, filename: stored.filename, filePath: stored.path, sendWelcome: input.send_welcome });
           stored = null; // the import owns the file now
           return reply.redirect(`/admin/subscribers/import/${started.publicId}`, 303);
         } catch (err) {

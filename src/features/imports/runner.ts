@@ -16,6 +16,7 @@ import { detectColumns, sniffDelimiter, splitTags, type ColumnMap } from './colu
 import { csvRecords } from './csv-records.js';
 import { decodeFile, detectEncoding, encodingNotice, type FileEncoding } from './encoding.js';
 import { addProgress, findImport, findTagIdByName, finishImport, insertProblems, setBytesRead, type ImportCounts, type ImportMode, type Problem } from './repository.js';
+import type { WelcomeQueue } from '../welcome/queue.js';
 
 export interface ImportSpec {
   importId: number;
@@ -25,6 +26,8 @@ export interface ImportSpec {
   /** Tags chosen on the form, applied to every imported row. */
   tags: string[];
   filePath: string;
+  /** "Send welcome" was ticked: subscriptions the import makes active get the newsletter's welcome mail. */
+  sendWelcome?: boolean;
 }
 
 export interface ImportDeps {
@@ -32,6 +35,7 @@ export interface ImportDeps {
   clock: Clock;
   log?: FastifyBaseLogger | undefined;
   sendConfirmation?: SendConfirmation | undefined;
+  welcome?: WelcomeQueue | undefined;
   /** Called after a batch that queued confirmation mail commits, so the mail outbox sends it at once. */
   mailQueued?: (() => void) | undefined;
   /** The sign-up form's address checks, applied to each batch before it is written. */
@@ -145,14 +149,15 @@ async function importFile(deps: ImportDeps, spec: ImportSpec): Promise<void> {
       if (deps.sendConfirmation) {
         for (const p of result.pending) await deps.sendConfirmation(trx, spec.newsletter, { id: p.subscriberId, email: p.email }, p.subscriptionId, null);
       }
-      return result;
+      const welcomed = spec.sendWelcome && deps.welcome ? await deps.welcome.queue(trx, spec.newsletter.id, result.activated, now) : 0;
+      return { ...result, welcomed };
     });
     rows = [];
     rowTags = [];
     problems = [];
     rowNotes = [];
     counts = zero();
-    if (deps.sendConfirmation && outcome.pending.length > 0) deps.mailQueued?.();
+    if ((deps.sendConfirmation && outcome.pending.length > 0) || outcome.welcomed > 0) deps.mailQueued?.();
     if (deps.signal?.aborted) throw new Error('aborted');
     await (deps.betweenBatches ?? nextTurn)();
   }

@@ -10,6 +10,7 @@ import { findNewsletterById, listNewsletters } from '../newsletters/repository.j
 import type { SendConfirmation } from '../subscribers/service.js';
 import { countProblems, fileNotes, finishImport, findImportByPublicId, insertImport, type ImportMode } from './repository.js';
 import { runImport, type ImportDeps } from './runner.js';
+import type { WelcomeQueue } from '../welcome/queue.js';
 import type { CheckEmails } from './screening.js';
 
 /** A running import on Postgres (several processes) whose heartbeat is this old was interrupted. */
@@ -21,6 +22,7 @@ export interface ImportServiceDeps {
   clock: Clock;
   log?: FastifyBaseLogger | undefined;
   sendConfirmation?: SendConfirmation | undefined;
+  welcome?: WelcomeQueue | undefined;
   mailQueued?: (() => void) | undefined;
   checkEmails?: CheckEmails | undefined;
   batchSize?: number;
@@ -38,7 +40,7 @@ export function createImportService(deps: ImportServiceDeps) {
   const running = new Map<number, Promise<void>>();
   const stop = new AbortController();
 
-  async function start(input: { newsletterId: number; mode: ImportMode; tags: string[]; filename: string; filePath: string }): Promise<{ publicId: string; done: Promise<void> }> {
+  async function start(input: { newsletterId: number; mode: ImportMode; tags: string[]; filename: string; filePath: string; sendWelcome?: boolean }): Promise<{ publicId: string; done: Promise<void> }> {
     const newsletter = await findNewsletterById(db, input.newsletterId);
     if (!newsletter) {
       await fs.rm(input.filePath, { force: true });
@@ -56,8 +58,8 @@ export function createImportService(deps: ImportServiceDeps) {
       at: clock.now(),
     });
     const done = runImport(
-      { db, clock, log: deps.log, sendConfirmation: deps.sendConfirmation, checkEmails: deps.checkEmails, mailQueued: deps.mailQueued, signal: stop.signal, betweenBatches: deps.betweenBatches, ...(deps.batchSize ? { batchSize: deps.batchSize } : {}) },
-      { importId, publicId, newsletter, mode: input.mode, tags: input.tags, filePath: input.filePath },
+      { db, clock, log: deps.log, sendConfirmation: deps.sendConfirmation, welcome: deps.welcome, checkEmails: deps.checkEmails, mailQueued: deps.mailQueued, signal: stop.signal, betweenBatches: deps.betweenBatches, ...(deps.batchSize ? { batchSize: deps.batchSize } : {}) },
+      { importId, publicId, newsletter, mode: input.mode, tags: input.tags, filePath: input.filePath, sendWelcome: input.sendWelcome === true },
     )
       // Postgres: thousands of new rows leave the list's statistics stale (see refreshStatistics); the
       // list pages and the next send are planned from them. Analyzed here, once, not on the first send.

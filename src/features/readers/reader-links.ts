@@ -4,6 +4,7 @@ import type { Clock } from '../../lib/clock.js';
 import { sha256Hex } from '../../lib/tokens.js';
 import type { publicUrls } from '../../lib/urls.js';
 import { recordEvent } from '../../domain/events.js';
+import type { WelcomeQueue } from '../welcome/queue.js';
 import * as repo from './repository.js';
 
 export type ConfirmationState =
@@ -14,7 +15,16 @@ export type ConfirmationState =
  * What a reader does through a link only their inbox received: confirm a subscription, unsubscribe,
  * change their preferences, download their data. The token in the link is the only credential.
  */
-export function createReaderLinks(deps: { db: Db; clock: Clock; urls: ReturnType<typeof publicUrls> }) {
+interface ReaderLinksDeps {
+  db: Db;
+  clock: Clock;
+  urls: ReturnType<typeof publicUrls>;
+  /** The welcome mail, queued in the transaction that confirms; `mailQueued` sends it after the commit. */
+  welcome?: WelcomeQueue | undefined;
+  mailQueued?: () => void;
+}
+
+export function createReaderLinks(deps: ReaderLinksDeps) {
   const { db, clock, urls } = deps;
 
   /** What a confirmation link points at, without changing anything (GET must never change state). */
@@ -27,24 +37,7 @@ export function createReaderLinks(deps: { db: Db; clock: Clock; urls: ReturnType
     return { state: 'valid', newsletter };
   }
 
-  async function confirm(token: string): Promise<ConfirmationState> {
-    const hash = sha256Hex(token);
-    const now = clock.now();
-    return db.transaction().execute(async (trx) => {
-      const row = await repo.findConfirmationToken(trx, hash);
-      if (!row) return { state: 'unknown' } as const;
-      const newsletter = { id: row.newsletter_id, slug: row.newsletter_slug, name: row.newsletter_name };
-      if (!(await repo.useConfirmationToken(trx, hash, now))) {
-        if (row.used_at !== null) return { state: row.status === 'active' ? 'confirmed' : 'used', newsletter } as const;
-        return { state: 'expired', newsletter } as const;
-      }
-      if (await repo.transitionSubscription(trx, row.subscription_id, ['pending'], 'active', now)) {
-        await recordEvent(trx, { type: 'confirmed', at: now, subscriberId: row.subscriber_id, newsletterId: row.newsletter_id });
-      }
-      const subscriberToken = await repo.findSubscriberToken(trx, row.subscriber_id);
-      return { state: 'confirmed', newsletter, preferencesUrl: subscriberToken ? urls.preferences(subscriberToken) : undefined } as const;
-    });
-  }
+  const confirm = (token: string) => confirmToken(deps, token);
 
   async function subscriberByToken(token: string): Promise<SubscriberRow | undefined> {
     return token.length >= 20 && token.length <= 100 ? repo.findSubscriberByToken(db, token) : undefined;
@@ -162,4 +155,29 @@ export function createReaderLinks(deps: { db: Db; clock: Clock; urls: ReturnType
   }
 
   return { inspectConfirmation, confirm, unsubscribe, preferences, updatePreferences, exportData };
+}
+
+/** Confirms a pending subscription by its token; a subscription made active here is welcomed. */
+async function confirmToken(deps: ReaderLinksDeps, token: string): Promise<ConfirmationState> {
+  const { db, clock, urls } = deps;
+  const hash = sha256Hex(token);
+  const now = clock.now();
+  let welcomed = 0;
+  const state = await db.transaction().execute(async (trx) => {
+    const row = await repo.findConfirmationToken(trx, hash);
+    if (!row) return { state: 'unknown' } as const;
+    const newsletter = { id: row.newsletter_id, slug: row.newsletter_slug, name: row.newsletter_name };
+    if (!(await repo.useConfirmationToken(trx, hash, now))) {
+      if (row.used_at !== null) return { state: row.status === 'active' ? 'confirmed' : 'used', newsletter } as const;
+      return { state: 'expired', newsletter } as const;
+    }
+    if (await repo.transitionSubscription(trx, row.subscription_id, ['pending'], 'active', now)) {
+      await recordEvent(trx, { type: 'confirmed', at: now, subscriberId: row.subscriber_id, newsletterId: row.newsletter_id });
+      welcomed = (await deps.welcome?.queue(trx, row.newsletter_id, [row.subscriber_id], now)) ?? 0;
+    }
+    const subscriberToken = await repo.findSubscriberToken(trx, row.subscriber_id);
+    return { state: 'confirmed', newsletter, preferencesUrl: subscriberToken ? urls.preferences(subscriberToken) : undefined } as const;
+  });
+  if (welcomed > 0) deps.mailQueued?.();
+  return state;
 }

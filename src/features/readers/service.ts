@@ -18,6 +18,7 @@ import { listArchive } from '../posts/repository.js';
 import { alreadySubscribedEmail, confirmationEmail } from './emails.js';
 import { passGate } from './gate.js';
 import { createReaderLinks } from './reader-links.js';
+import type { WelcomeQueue } from '../welcome/queue.js';
 import * as repo from './repository.js';
 
 export const CONFIRM_TOKEN_TTL_MS = 7 * 24 * 60 * 60 * 1000;
@@ -64,6 +65,8 @@ export interface ReaderServiceDeps {
   secretKey: string;
   /** Challenge, address checks and the record of refused sign-ups (features/protection). */
   guard: SignupGuard;
+  /** The newsletter's welcome mail, queued where a subscription becomes active. */
+  welcome?: WelcomeQueue;
   log?: FastifyBaseLogger;
 }
 
@@ -79,7 +82,7 @@ export function createReaderService(deps: ReaderServiceDeps) {
   const urls = publicUrls(config.baseUrl);
   const perIp = new RateLimiter(clock, config.subscribeRateLimitPerIp, 60_000);
   const perAddress = new RateLimiter(clock, 5, 60 * 60 * 1000);
-  const links = createReaderLinks({ db, clock, urls });
+  const links = createReaderLinks({ db, clock, urls, welcome: deps.welcome, mailQueued: () => mailOutbox.kick() });
 
   /**
    * The hosted form's signed render time. A form handed back after a press is marked `retry`: its next
@@ -164,7 +167,8 @@ export function createReaderService(deps: ReaderServiceDeps) {
         const status = doubleOptIn ? 'pending' : 'active';
         const subscriptionId = await repo.insertSubscription(trx, { subscriberId: subscriber.id, newsletterId: newsletter.id, status, source: input.source, ip, at: now, trackingConsentAt: trackingConsented(newsletter, input) ? now : null });
         await recordEvent(trx, { type: 'subscribed', at: now, subscriberId: subscriber.id, newsletterId: newsletter.id, data: { source: input.source, status } });
-        if (doubleOptIn) await sendConfirmation(trx, newsletter, subscriber, subscriptionId, null);
+        // Double opt-in asks for a confirmation; otherwise the subscription is active now, and welcomed.
+        await (doubleOptIn ? sendConfirmation(trx, newsletter, subscriber, subscriptionId, null) : deps.welcome?.queue(trx, newsletter.id, [subscriber.id], now));
         return status;
       }
       if (existing.status === 'active') {
@@ -185,7 +189,7 @@ export function createReaderService(deps: ReaderServiceDeps) {
         const to = doubleOptIn ? 'pending' : 'active';
         await repo.transitionSubscription(trx, existing.id, ['unsubscribed'], to, now, { source: input.source, ip, trackingConsentAt: trackingConsented(newsletter, input) ? now : null });
         await recordEvent(trx, { type: 'resubscribed', at: now, subscriberId: subscriber.id, newsletterId: newsletter.id, data: { source: input.source, status: to } });
-        if (doubleOptIn) await sendConfirmation(trx, newsletter, subscriber, existing.id, null);
+        await (doubleOptIn ? sendConfirmation(trx, newsletter, subscriber, existing.id, null) : deps.welcome?.queue(trx, newsletter.id, [subscriber.id], now));
         return to;
       }
       await sendConfirmation(trx, newsletter, subscriber, existing.id, existing.confirm_sent_at);

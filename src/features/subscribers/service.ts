@@ -11,6 +11,7 @@ import { emailHash, suppressionReason } from '../../domain/suppressions.js';
 import type { SubscriberFilter } from './filters.js';
 import { checkAddedAddress, type CheckEmail } from './address-check.js';
 import * as repo from './repository.js';
+import type { WelcomeQueue } from '../welcome/queue.js';
 
 /**
  * Sends the double opt-in mail for a pending subscription (the readers feature owns it); the signature
@@ -31,6 +32,10 @@ export interface SubscriberServiceDeps {
   sendConfirmation?: SendConfirmation | undefined;
   /** The sign-up form's address checks; without them only the syntax is checked. */
   checkEmail?: CheckEmail | undefined;
+  /** The newsletter's welcome mail, for a subscriber added as active. */
+  welcome?: WelcomeQueue | undefined;
+  /** Called after a commit that queued mail, so the mail outbox sends it at once. */
+  mailQueued?: (() => void) | undefined;
 }
 
 export type SubscriberService = ReturnType<typeof createSubscriberService>;
@@ -81,8 +86,10 @@ export function createSubscriberService(deps: SubscriberServiceDeps) {
       });
       const subscriptionId = await repo.insertSubscription(trx, { subscriberId: id, newsletterId: newsletter.id, status: input.status, source: 'admin', at: now });
       await recordEvent(trx, { type: 'subscribed', at: now, subscriberId: id, newsletterId: newsletter.id, data: { source: 'admin', status: input.status } });
-      return { id, subscriptionId };
+      const welcomed = input.status === 'active' ? ((await deps.welcome?.queue(trx, newsletter.id, [id], now)) ?? 0) : 0;
+      return { id, subscriptionId, welcomed };
     });
+    if (created.welcomed > 0) deps.mailQueued?.();
     // Mail leaves after the commit: a relay's slowness must not hold the database.
     if (input.status === 'pending' && deps.sendConfirmation) {
       await deps.sendConfirmation(db, newsletter, { id: created.id, email: input.email }, created.subscriptionId, null);
