@@ -160,6 +160,39 @@ for (const dialect of DIALECTS) {
       assert.equal((await paidRow(s, subscription.id))?.status, 'active');
     });
 
+    it('answers junk on every paid route with a 4xx, never a 5xx', async () => {
+      s = await paidSetup(dialect);
+      await paidReader(s, 'junk@example.com');
+      const token = (await access(s, 'junk@example.com'))!.token;
+      const paidId = (await s.t.db.db.selectFrom('paid_subscriptions').select('id').executeTakeFirstOrThrow()).id;
+      const junk = ['', 'x'.repeat(5000), '\u0000', '%00', '../../etc', '99999999999', '-1', '1e3', '☃', '{"a":1}'];
+      const bodies = [undefined, 'months=7', 'months=%00', 'months[]=1', 'email=%00&plan=weekly', 'tier=vip', 'currency=%00&monthly=-5', 'x'.repeat(3000), '\u0000'];
+      const paths = [
+        (j: string) => `/n/${encodeURIComponent(j)}/paid`,
+        (j: string) => `/n/${encodeURIComponent(j)}/paid/thanks`,
+        (j: string) => `/billing/${encodeURIComponent(j)}/${paidId}/pause`,
+        (j: string) => `/billing/${token}/${encodeURIComponent(j)}/resume`,
+        (j: string) => `/billing/${encodeURIComponent(j)}/${encodeURIComponent(j)}/cancel`,
+        (j: string) => `/billing/${token}/${encodeURIComponent(j)}/portal`,
+        (j: string) => `/admin/newsletters/${encodeURIComponent(j)}/paid`,
+        (j: string) => `/admin/subscribers/${encodeURIComponent(j)}/billing`,
+        (j: string) => `/admin/posts/${encodeURIComponent(j)}/tier`,
+        () => '/webhooks/stripe',
+      ];
+      const fives: string[] = [];
+      for (const path of paths) {
+        for (const j of junk) {
+          for (const body of bodies) {
+            for (const method of ['GET', 'POST'] as const) {
+              const res = method === 'GET' ? await s.admin.get(path(j)) : await s.admin.request('POST', path(j), body, { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://gazette.test', 'sec-fetch-site': 'same-origin' });
+              if (res.statusCode >= 500) fives.push(`${res.statusCode} ${method} ${path(j)} ${String(body).slice(0, 40)}`);
+            }
+          }
+        }
+      }
+      assert.deepEqual(fives, []);
+    });
+
     it('shows nothing paid anywhere without the Stripe secrets', async () => {
       const t = await buildTestApp(dialect);
       try {
