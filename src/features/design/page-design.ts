@@ -7,8 +7,8 @@ export interface PageDesign {
   homeUrl: string;
 }
 
-/** Reader pages link the logo from their own origin, so the URLs stay relative. */
-export function pageDesign(newsletter: DesignSource, homeUrl: string): PageDesign {
-  const brand = brandOf(newsletter);
+/** Reader pages link the logo from their own origin (relative URLs) unless given the server's address. */
+export function pageDesign(newsletter: DesignSource, homeUrl: string, baseUrl = ''): PageDesign {
+  const brand = brandOf(newsletter, baseUrl);
   return { brand, css: webBrandCss(brand), homeUrl };
 }

@@ -63,7 +63,8 @@ export default async function designRoutes(app: TypedApp, opts: { design: Design
       indexable: false,
       published: 'Preview',
       publishedIso: new Date(app.ctx.clock.now()).toISOString(),
-      design: pageDesign({ ...n, ...values, web_css: p.brand.webCss }, urls.home(n.slug)),
+      // Absolute logo URLs, as in a mail: the preview does not depend on the address of the page framing it.
+      design: pageDesign({ ...n, ...values, web_css: p.brand.webCss }, urls.home(n.slug), app.ctx.config.baseUrl),
     };
     const body = await app.view('archive/post', data);
     return app.view('archive/layout', { ...data, body });

@@ -132,11 +132,11 @@ function vars(c: Colours, accent: string, accentFg: string): string {
 const WEB_THEME_RULES: Record<Theme, string> = {
   classic: '',
   modern: [
-    'main.public .card, main.public > article, body > main > article { border: 0; border-top: 4px solid var(--accent); border-radius: 0; }',
+    'main.public .card, main:not(.public) > article { border: 0; border-top: 4px solid var(--accent); border-radius: 0; }',
     'h1, h2, h3 { letter-spacing: -0.01em; }',
   ].join('\n'),
   plain: [
-    'main.public .card, main.public > article, body > main > article { border: 0; background: transparent; border-radius: 0; box-shadow: none; }',
+    'main.public .card, main:not(.public) > article { border: 0; background: transparent; border-radius: 0; box-shadow: none; }',
     'a { text-decoration: underline; }',
   ].join('\n'),
 };
@@ -154,7 +154,7 @@ export function webBrandCss(brand: Brand): string {
     `@media (prefers-color-scheme: dark) { :root { ${vars(dark.colours, dark.accent, dark.accentFg)} } }`,
     `body { font-family: ${brand.fontStack}; }`,
     '.brand-masthead { display: flex; align-items: center; gap: .75rem; max-width: 42rem; margin: 0 auto; padding: 1.25rem 1rem .25rem; }',
-    '.brand-masthead a { color: var(--fg); text-decoration: none; font-weight: 600; display: inline-flex; align-items: center; gap: .75rem; }',
+    '.brand-masthead a { color: var(--fg); text-decoration: none; font-weight: 600; display: inline-flex; flex-wrap: wrap; align-items: center; gap: .5rem .75rem; }',
     '.brand-masthead img { display: block; max-width: 100%; height: auto; }',
     '.brand-footer { max-width: 42rem; margin: 0 auto; padding: 1rem; text-align: center; color: var(--muted); font-size: .9rem; white-space: pre-line; }',
     WEB_THEME_RULES[brand.theme],
