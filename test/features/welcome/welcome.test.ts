@@ -102,7 +102,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(outbox, [{ status: 'sent', to_address: 'pat@example.com' }]);
     });
 
-    it('goes to a subscriber the writer adds as active, not to one added as pending', async () => {
+    it('goes to a subscriber the writer or the API adds as active, not to one added as pending', async () => {
       await switchOn();
       await owner.get('/admin/subscribers/new');
       await owner.post('/admin/subscribers', { email: 'added@example.com', name: 'Added Person', newsletter_id: String(newsletterId), status: 'active' });
@@ -110,6 +110,21 @@ for (const dialect of DIALECTS) {
       await smtp.waitUntil(() => welcomes().length === 1);
       await t.mailOutbox.idle();
       assert.deepEqual(welcomes().map((m) => m.subject), ['Welcome aboard, Added']);
+
+      // The API's "consented" subscriber (a trusted key may create it active) is welcomed too.
+      await owner.get('/admin/api');
+      const keyPage = await owner.post('/admin/api/keys', { name: 'Shop', scopes: ['subscribers:write:trusted'] });
+      const key = /id="api-key"[^>]*value="(gz_[a-z2-7]+)"/.exec(keyPage.body)![1]!;
+      const created = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/subscribers',
+        headers: { host: 'gazette.test', authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        payload: JSON.stringify({ email: 'api@example.com', name: 'Api Person', newsletter_id: newsletterId, status: 'active' }),
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      await t.mailOutbox.idle();
+      await smtp.waitUntil(() => welcomes().length === 2);
+      assert.deepEqual(welcomes().map((m) => m.subject), ['Welcome aboard, Added', 'Welcome aboard, Api']);
     });
 
     it('goes to the people an import activates only when "send welcome" is ticked, and never on re-import', async () => {
