@@ -215,7 +215,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(healthRoutes);
   await app.register(observabilityRoutes, { operations });
   await app.register(authRoutes, { auth });
-  await app.register(dashboardRoutes, { stats, feedback });
+  await app.register(dashboardRoutes, { stats, feedback, paid: billing.dashboard });
   await app.register(settingsRoutes, { auth, settings });
   await app.register(jobRoutes);
   await app.register(backupRoutes);

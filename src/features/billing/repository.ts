@@ -72,12 +72,10 @@ export async function listRestartsDue(db: DbOrTx, from: number, until: number) {
 }
 
 /** The writer's figures: paying and paused counts, monthly revenue (yearly plans count a twelfth), churn. */
-export async function figures(db: DbOrTx, newsletterId: number, since: number) {
-  const rows = await db
-    .selectFrom('paid_subscriptions')
-    .select(['status', 'plan', 'amount', 'currency', 'canceled_at', 'created_at'])
-    .where('newsletter_id', '=', newsletterId)
-    .execute();
+export async function figures(db: DbOrTx, newsletterId: number | null, since: number) {
+  let q = db.selectFrom('paid_subscriptions').select(['status', 'plan', 'amount', 'currency', 'canceled_at', 'created_at']);
+  if (newsletterId !== null) q = q.where('newsletter_id', '=', newsletterId);
+  const rows = await q.execute();
   const paying = rows.filter((r) => ACCESS_STATUSES.includes(r.status));
   const mrr = paying.reduce((sum, r) => sum + (r.plan === 'yearly' ? Math.round(r.amount / 12) : r.amount), 0);
   const churned = rows.filter((r) => r.status === 'canceled' && (r.canceled_at ?? 0) >= since).length;

@@ -15,6 +15,11 @@ import { processStripeEvent, type EventLog } from './webhook-events.js';
 
 export type BillingService = ReturnType<typeof createBillingService>;
 
+async function dashboardFigures(b: BillingDeps, newsletterId: number | null) {
+  const f = await figures(b.db, newsletterId, b.clock.now() - 30 * DAY);
+  return { ...f, mrrText: formatAmount(f.mrr, f.currency), churnText: f.churnRate === null ? '–' : `${Math.round(f.churnRate * 1000) / 10}%` };
+}
+
 const DAY = 24 * 60 * 60 * 1000;
 
 /**
@@ -73,9 +78,12 @@ export function createBillingService(d: { db: Db; clock: Clock; config: Config; 
       const b = on();
       const newsletter = await findNewsletter(b.db, newsletterId);
       if (!newsletter) throw new NotFoundError('There is no such newsletter.');
-      const [plan, f] = await Promise.all([findPlan(b.db, newsletterId), figures(b.db, newsletterId, b.clock.now() - 30 * DAY)]);
-      return { newsletter, plan, figures: { ...f, mrrText: formatAmount(f.mrr, f.currency), churnText: f.churnRate === null ? '–' : `${Math.round(f.churnRate * 1000) / 10}%` } };
+      const [plan, f] = await Promise.all([findPlan(b.db, newsletterId), dashboardFigures(b, newsletterId)]);
+      return { newsletter, plan, figures: f };
     },
+
+    /** The dashboard's paid figures for one newsletter or all (null); undefined when Stripe is not set up. */
+    dashboard: async (newsletterId: number | null) => (deps ? dashboardFigures(deps, newsletterId) : undefined),
 
     /** A subscriber's paid subscriptions for the writer, each linked to the customer in Stripe's dashboard. */
     async subscriberBilling(subscriberId: number) {

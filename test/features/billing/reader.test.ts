@@ -47,6 +47,7 @@ for (const dialect of DIALECTS) {
       assert.equal((await paidRow(s, subscription.id))?.status, 'paused');
       assert.equal((await access(s, 'pat@example.com'))?.paid_access, 0);
       assert.match((await reader.get(`/preferences/${token}`)).body, /Paused until \d{4}-\d\d-\d\d/);
+      assert.match((await s.admin.get('/admin')).body, /data-figure="paused">1</);
       // Stripe's webhook for the same change, arriving afterwards, agrees and changes nothing.
       for (const e of s.stripe.pendingEvents.splice(0)) assert.equal((await reader.request('POST', '/webhooks/stripe', JSON.stringify(e), { 'content-type': 'application/json', 'stripe-signature': s.stripe.sign(JSON.stringify(e)) })).statusCode, 200);
       assert.equal((await paidRow(s, subscription.id))?.status, 'paused');

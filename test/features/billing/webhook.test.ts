@@ -52,6 +52,10 @@ for (const dialect of DIALECTS) {
       assert.match(plan.body, /data-figure="paying">1</);
       assert.match(plan.body, /data-figure="mrr">€4\.17</);
       assert.match(plan.body, /TEST MODE/);
+      const dashboard = await s.admin.get('/admin');
+      assert.match(dashboard.body, /id="paid-figures-heading"/);
+      assert.match(dashboard.body, /data-figure="paying">1</);
+      assert.match(dashboard.body, /data-figure="paused">0</);
       const billing = await s.admin.get(`/admin/subscribers/${row!.subscriber_id}/billing`);
       assert.equal(billing.statusCode, 200);
       assert.ok(billing.body.includes(`https://dashboard.stripe.com/test/customers/${row!.stripe_customer_id}`));
@@ -140,6 +144,9 @@ for (const dialect of DIALECTS) {
       assert.equal(row?.status, 'canceled');
       assert.equal(row?.pause_until, null);
       assert.equal((await access(s, 'late@example.com'))?.paid_access, 0);
+      const figures = (await s.admin.get(`/admin/newsletters/${s.newsletter.id}/paid`)).body;
+      assert.match(figures, /data-figure="churn">1 \(/);
+      assert.match(figures, /data-figure="paying">0</);
       // An "active" update within the same second as the deletion cannot bring it back either.
       const revived = s.stripe.event('customer.subscription.updated', { ...sub, status: 'active', canceled_at: null });
       assert.equal((await deliver(s, revived)).json().outcome, 'stale');
@@ -201,6 +208,7 @@ for (const dialect of DIALECTS) {
         assert.equal((await t.app.inject({ method: 'POST', url: '/webhooks/stripe', payload: '{}', headers: { 'content-type': 'application/json' } })).statusCode, 404);
         assert.equal((await admin.get(`/admin/newsletters/${n.id}/paid`)).statusCode, 404);
         assert.doesNotMatch((await admin.get(`/admin/newsletters/${n.id}`)).body, /Paid plans/);
+        assert.doesNotMatch((await admin.get('/admin')).body, /Paid plans/);
         assert.doesNotMatch((await t.agent().get(`/n/${n.slug}`)).body, /Paid subscription/i);
         assert.equal((await t.agent().get(`/n/${n.slug}/paid`)).statusCode, 404);
         assert.equal(t.jobs.jobs().some((j) => j.name === 'billing-restart-reminders'), false);
