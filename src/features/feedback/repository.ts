@@ -34,7 +34,7 @@ export async function deliveryById(db: DbOrTx, id: number): Promise<DeliveryMatc
   return deliveryMatches(db).where('d.id', '=', id).executeTakeFirst();
 }
 
-/** By the normalised address (subscribers.email is unique; email_hash has no index of its own). */
+/** By the normalised address (subscribers.email is unique). */
 export async function subscriberIdByEmail(db: DbOrTx, email: string): Promise<number | undefined> {
   const row = await db.selectFrom('subscribers').select('id').where('email', '=', email).executeTakeFirst();
   return row?.id;
