@@ -206,3 +206,20 @@ export async function serveOtherOrigin(html: string): Promise<{ url: string; clo
   // "localhost" rather than 127.0.0.1: a different origin from the Gazette server.
   return { url: `http://localhost:${port}/`, close: () => new Promise((r) => server.close(() => r())) };
 }
+
+/** First-run setup through the real form, as a newcomer does it; the page ends on the dashboard. */
+export async function createOwner(page: Page, baseUrl: string, owner: { name: string; email: string; password: string }): Promise<void> {
+  await page.goto(`${baseUrl}/setup`);
+  await page.getByLabel('Your name').fill(owner.name);
+  await page.getByLabel('Email').fill(owner.email);
+  await page.getByLabel('Password').fill(owner.password);
+  await Promise.all([page.waitForURL('**/admin'), page.getByRole('button', { name: 'Create account' }).click()]);
+}
+
+/** A reader added by the writer as already confirmed, through the admin's form. */
+export async function addConfirmedSubscriber(page: Page, baseUrl: string, email: string): Promise<void> {
+  await page.goto(`${baseUrl}/admin/subscribers/new`);
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Already confirmed').check();
+  await Promise.all([page.waitForURL(/\/admin\/subscribers\/\d+$/), page.getByRole('button', { name: 'Add subscriber' }).click()]);
+}
