@@ -31,7 +31,7 @@ export function contrastRatio(a: string, b: string): number {
 
 /** Black or white, whichever reads better on `background` (at least 4.58:1 for any colour). */
 export function textOn(background: string): string {
-  return contrastRatio(background, '#ffffff') >= contrastRatio(background, '#111111') ? '#ffffff' : '#111111';
+  return contrastRatio(background, '#ffffff') >= contrastRatio(background, '#000000') ? '#ffffff' : '#000000';
 }
 
 /**
