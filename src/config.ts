@@ -83,6 +83,16 @@ export interface Config {
   logFormat: 'json' | 'pretty';
   /** Paid subscriptions (README, "Paid subscriptions"); undefined: nothing paid is shown anywhere. */
   stripe: StripeConfig | undefined;
+  /** Where uploaded images are kept; undefined: under DATA_DIR/media. */
+  mediaS3: MediaS3Config | undefined;
+}
+
+export interface MediaS3Config {
+  endpoint: string;
+  bucket: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
 }
 
 export interface StripeConfig {
@@ -256,6 +266,11 @@ const envSchema = z.object({
   STRIPE_SECRET_KEY: optionalText.refine((v) => v === undefined || /^(sk|rk)_(test|live)_[A-Za-z0-9]+$/.test(v), { message: 'must be a Stripe secret key starting with sk_test_, sk_live_ (or a restricted rk_ key)' }),
   STRIPE_WEBHOOK_SECRET: optionalText.refine((v) => v === undefined || /^whsec_[A-Za-z0-9+/=]+$/.test(v), { message: 'must be the signing secret Stripe shows for the endpoint, starting with whsec_' }),
   STRIPE_API_BASE: optionalText.refine((v) => v === undefined || /^https?:\/\/[^\s/]+\/?$/i.test(v), { message: 'must be an http(s) URL with no path, like https://api.stripe.com' }),
+  MEDIA_S3_ENDPOINT: optionalText.refine((v) => v === undefined || /^https?:\/\/[^\s/]+(\/[^\s]*)?$/i.test(v), { message: 'must be the bucket service\'s http(s) URL, like https://s3.eu-west-1.amazonaws.com' }),
+  MEDIA_S3_BUCKET: optionalText.refine((v) => v === undefined || /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v), { message: 'must be a bucket name: 3 to 63 lowercase letters, digits, dots and dashes' }),
+  MEDIA_S3_ACCESS_KEY_ID: optionalText,
+  MEDIA_S3_SECRET_ACCESS_KEY: optionalText,
+  MEDIA_S3_REGION: optionalText.refine((v) => v === undefined || /^[a-z0-9-]{2,40}$/.test(v), { message: 'must be a region name like eu-west-1 (or auto for Cloudflare R2)' }),
   CAPTCHA_VERIFY_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/i.test(v), { message: 'must be an http(s) URL' }),
 });
 
@@ -292,6 +307,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const bounceMailbox = parseBounceMailboxConfig(e, add);
   const bounceVerp = parseBounceVerpConfig(e, add);
   const stripe = parseStripe(e, add);
+  const mediaS3 = parseMediaS3(e, add);
 
   const listUnsubscribeMailto = e.LIST_UNSUBSCRIBE_MAILTO?.replace(/^mailto:/i, '');
   if (listUnsubscribeMailto !== undefined && !isValidEmail(listUnsubscribeMailto)) {
@@ -337,7 +353,22 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     sentry: e.SENTRY_DSN === undefined ? undefined : { dsn: e.SENTRY_DSN, environment: e.SENTRY_ENVIRONMENT ?? 'production' },
     logFormat: e.LOG_FORMAT === 'pretty' ? 'pretty' : 'json',
     stripe,
+    mediaS3,
   } satisfies Config);
+}
+
+/** A bucket for images needs its address, its name and both keys; the region defaults to us-east-1. */
+function parseMediaS3(e: Partial<Env>, add: Add): MediaS3Config | undefined {
+  const { MEDIA_S3_ENDPOINT: endpoint, MEDIA_S3_BUCKET: bucket, MEDIA_S3_ACCESS_KEY_ID: accessKeyId, MEDIA_S3_SECRET_ACCESS_KEY: secretAccessKey } = e;
+  const given = { MEDIA_S3_ENDPOINT: endpoint, MEDIA_S3_BUCKET: bucket, MEDIA_S3_ACCESS_KEY_ID: accessKeyId, MEDIA_S3_SECRET_ACCESS_KEY: secretAccessKey };
+  const missing = Object.entries(given).filter(([, v]) => v === undefined).map(([k]) => k);
+  if (missing.length === 4) {
+    if (e.MEDIA_S3_REGION !== undefined) add('MEDIA_S3_REGION', 'is set but MEDIA_S3_ENDPOINT and MEDIA_S3_BUCKET are not');
+    return undefined;
+  }
+  for (const variable of missing) add(variable, 'must be set too when another MEDIA_S3_ variable is (images go to the bucket only with all four)');
+  if (!endpoint || !bucket || !accessKeyId || !secretAccessKey) return undefined;
+  return { endpoint: endpoint.replace(/\/+$/, ''), bucket, region: e.MEDIA_S3_REGION ?? 'us-east-1', accessKeyId, secretAccessKey };
 }
 
 /** Both secrets, or neither: with one alone, paid plans could be sold but never recorded (or the reverse). */
