@@ -238,6 +238,8 @@ function tokenRoutes(app: TypedApp, c: ReaderRouteContext) {
       active: view.newsletters.filter((n) => n.status === 'active' || n.status === 'pending'),
       action: `/unsubscribe/${encodeURIComponent(token)}${target ? `?n=${encodeURIComponent(target.slug)}` : ''}`,
       preferencesUrl: urls.preferences(view.subscriber.token),
+      // Unsubscribing stops mail, not payment: the page says so and links to cancelling.
+      paidPlans: (await paid?.panel(view.subscriber.id, token)) ?? [],
     });
   });
 

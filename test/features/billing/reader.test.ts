@@ -57,6 +57,11 @@ for (const dialect of DIALECTS) {
       assert.equal((await paidRow(s, subscription.id))?.status, 'active');
       assert.equal((await access(s, 'pat@example.com'))?.paid_access, 1);
 
+      // The unsubscribe page says that unsubscribing does not stop the payment, and links to cancelling.
+      const unsubscribe = await reader.get(`/unsubscribe/${token}`);
+      assert.match(unsubscribe.body, /Unsubscribing stops the emails but not a paid plan/);
+      assert.ok(unsubscribe.body.includes(`href="${base}/cancel"`));
+
       // Cancel: one confirmation page, no offer, then cancelled at the end of the period.
       const confirm = await reader.get(`${base}/cancel`);
       assert.equal(confirm.statusCode, 200);
@@ -67,6 +72,7 @@ for (const dialect of DIALECTS) {
       assert.equal(cancelled?.cancel_at_period_end, 1);
       assert.equal(cancelled?.status, 'active', 'access lasts until the period ends');
       assert.match((await reader.get(`/preferences/${token}`)).body, new RegExp(`you keep it until ${periodEnd}`));
+      assert.doesNotMatch((await reader.get(`/unsubscribe/${token}`)).body, /not a paid plan/, 'a cancelled plan needs no warning');
 
       // Update card / invoices: Stripe's Customer Portal, returning to the preferences page.
       const portal = await reader.post(`${base}/portal`);
