@@ -43,6 +43,17 @@ export async function listForSubscriber(db: DbOrTx, subscriberId: number) {
     .execute();
 }
 
+/** Who to tell about a paid subscription, and about which newsletter. */
+export async function findPaidContact(db: DbOrTx, stripeSubscriptionId: string) {
+  return db
+    .selectFrom('paid_subscriptions as p')
+    .innerJoin('subscribers as s', 's.id', 'p.subscriber_id')
+    .innerJoin('newsletters as n', 'n.id', 'p.newsletter_id')
+    .select(['p.subscriber_id', 'p.newsletter_id', 's.email', 's.token', 'n.name as newsletter_name'])
+    .where('p.stripe_subscription_id', '=', stripeSubscriptionId)
+    .executeTakeFirst();
+}
+
 export async function findNewsletter(db: DbOrTx, id: number) {
   return db.selectFrom('newsletters').select(['id', 'name', 'slug']).where('id', '=', id).executeTakeFirst();
 }

@@ -48,7 +48,9 @@ export function createBillingService(d: { db: Db; clock: Clock; config: Config; 
       } catch {
         throw new BadRequestError({ 'stripe-signature': 'invalid' }, 'The Stripe signature does not match this payload.');
       }
-      return { id: event.id, type: event.type, outcome: await processStripeEvent({ db: b.db, stripe: b.stripe, log: b.log, now: b.clock.now() }, event) };
+      const outcome = await processStripeEvent({ db: b.db, stripe: b.stripe, log: b.log, now: b.clock.now(), mail: { from: b.config.mailFrom, baseUrl: b.config.baseUrl } }, event);
+      b.mailOutbox.kick();
+      return { id: event.id, type: event.type, outcome };
     },
 
     offer: async (newsletterId: number) => (deps ? offer(deps, newsletterId) : undefined),
@@ -92,15 +94,9 @@ export function createBillingService(d: { db: Db; clock: Clock; config: Config; 
       return rows.map((r) => ({ ...r, price: formatAmount(r.amount, r.currency), stripeUrl: dashboardCustomerUrl(deps.stripeConfig.secretKey, r.stripe_customer_id) }));
     },
 
-    async postTier(postId: number) {
-      const row = await findPostTier(d.db, postId);
-      if (!row) throw new NotFoundError('There is no such post.');
-      return row;
-    },
-
     async setPostTier(postId: number, tier: AudienceTier) {
       on();
-      await this.postTier(postId);
+      if (!(await findPostTier(d.db, postId))) throw new NotFoundError('There is no such post.');
       if (!(await setPostTier(d.db, postId, tier, d.clock.now()))) throw new ConflictError('This post started sending; its audience can no longer change.');
     },
   };

@@ -4,7 +4,9 @@ import { emailHash } from '../../domain/suppressions.js';
 import { isValidEmail, normalizeEmail } from '../../lib/email.js';
 import { randomToken } from '../../lib/tokens.js';
 import * as readers from '../readers/repository.js';
-import { findByStripeId, findNewsletter, recordEvent } from './repository.js';
+import { enqueueMail } from '../../sending/mail-outbox.js';
+import { publicUrls } from '../../lib/urls.js';
+import { findByStripeId, findNewsletter, findPaidContact, recordEvent } from './repository.js';
 import { snapshotOf, type SubscriptionSnapshot } from './stripe-state.js';
 import { applySubscriptionState, markPaidUp, markPastDue, recordPaidSubscription } from './transitions-repository.js';
 
@@ -30,7 +32,16 @@ const SUBSCRIPTION_EVENTS = new Set([
  * The one network call (re-reading the subscription a completed checkout names) happens before the
  * transaction.
  */
-export async function processStripeEvent(deps: { db: Db; stripe: Stripe; log: EventLog; now: number }, event: Stripe.Event): Promise<EventOutcome> {
+export interface EventDeps {
+  db: Db;
+  stripe: Stripe;
+  log: EventLog;
+  now: number;
+  /** Where the failed-payment notice comes from and links to. */
+  mail: { from: string; baseUrl: string };
+}
+
+export async function processStripeEvent(deps: EventDeps, event: Stripe.Event): Promise<EventOutcome> {
   const { db, log } = deps;
   const at = event.created * 1000;
   let checkout: SubscriptionSnapshot | undefined;
@@ -49,11 +60,38 @@ export async function processStripeEvent(deps: { db: Db; stripe: Stripe; log: Ev
       const subscriptionId = invoiceSubscription(event.data.object);
       if (!subscriptionId) return 'ignored';
       const moved = event.type === 'invoice.paid' ? await markPaidUp(trx, subscriptionId, at) : await markPastDue(trx, subscriptionId, at);
-      if (event.type === 'invoice.payment_failed') log.warn({ stripeSubscription: subscriptionId }, 'a paid subscription payment failed; Stripe retries the card');
+      if (event.type === 'invoice.payment_failed' && moved) {
+        log.warn({ stripeSubscription: subscriptionId }, 'a paid subscription payment failed; Stripe retries the card');
+        await queuePaymentFailedMail(trx, deps, subscriptionId);
+      }
       return moved ? 'applied' : 'stale';
     }
     log.info({ eventId: event.id, type: event.type }, 'Stripe event acknowledged without action');
     return 'ignored';
+  });
+}
+
+/** The reader hears once per failure (the transition is the lock), with the way to a new card. */
+async function queuePaymentFailedMail(trx: DbOrTx, deps: EventDeps, stripeSubscriptionId: string): Promise<void> {
+  const contact = await findPaidContact(trx, stripeSubscriptionId);
+  if (!contact) return;
+  const preferences = publicUrls(deps.mail.baseUrl).preferences(contact.token);
+  await enqueueMail(trx, {
+    kind: 'billing_payment_failed',
+    now: deps.now,
+    subscriberId: contact.subscriber_id,
+    newsletterId: contact.newsletter_id,
+    mail: {
+      from: deps.mail.from,
+      to: contact.email,
+      subject: `Your payment for ${contact.newsletter_name} did not go through`,
+      headers: { 'Auto-Submitted': 'auto-generated' },
+      text: [
+        `The last payment for your paid subscription to ${contact.newsletter_name} failed. Stripe tries the card again over the next days; meanwhile you keep receiving the paid posts.`,
+        '',
+        `To use another card (Update card / invoices), or to pause or cancel instead: ${preferences}`,
+      ].join('\n'),
+    },
   });
 }
 

@@ -162,6 +162,12 @@ for (const dialect of DIALECTS) {
       assert.equal((await deliver(s, s.stripe.event('invoice.payment_failed', invoice))).json().outcome, 'applied');
       assert.equal((await paidRow(s, subscription.id))?.status, 'past_due');
       assert.equal((await access(s, 'card@example.com'))?.paid_access, 1);
+      await s.t.mailOutbox.runOnce();
+      const notices = s.t.mailer.sent.filter((m) => m.to === 'card@example.com' && /did not go through/.test(m.subject));
+      assert.equal(notices.length, 1);
+      assert.match(notices[0]!.text, /http:\/\/gazette\.test\/preferences\//);
+      // The same failure delivered again sends nothing more.
+      assert.equal((await deliver(s, s.stripe.event('invoice.payment_failed', invoice))).json().outcome, 'stale');
       s.t.clock.advance(86_400_000);
       assert.equal((await deliver(s, s.stripe.event('invoice.paid', { ...invoice, id: 'in_ok' }))).json().outcome, 'applied');
       assert.equal((await paidRow(s, subscription.id))?.status, 'active');
