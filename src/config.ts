@@ -306,7 +306,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const backup = parseBackupConfig(e, dataDir, cwd, add);
   const bounceMailbox = parseBounceMailboxConfig(e, add);
   const bounceVerp = parseBounceVerpConfig(e, add);
-  const stripe = parseStripe(e, add);
+  const stripe = parseStripe(e, add, env);
   const mediaS3 = parseMediaS3(e, add);
 
   const listUnsubscribeMailto = e.LIST_UNSUBSCRIBE_MAILTO?.replace(/^mailto:/i, '');
@@ -372,14 +372,16 @@ function parseMediaS3(e: Partial<Env>, add: Add): MediaS3Config | undefined {
 }
 
 /** Both secrets, or neither: with one alone, paid plans could be sold but never recorded (or the reverse). */
-function parseStripe(e: Partial<Env>, add: Add): StripeConfig | undefined {
+function parseStripe(e: Partial<Env>, add: Add, raw: Record<string, string | undefined>): StripeConfig | undefined {
   const { STRIPE_SECRET_KEY: secretKey, STRIPE_WEBHOOK_SECRET: webhookSecret } = e;
-  if (secretKey === undefined && webhookSecret === undefined) {
+  // A value that is set but malformed is already reported by the schema; only an absent one is reported here.
+  const given = (name: string) => (raw[name] ?? '').trim() !== '';
+  if (!given('STRIPE_SECRET_KEY') && !given('STRIPE_WEBHOOK_SECRET')) {
     if (e.STRIPE_API_BASE !== undefined) add('STRIPE_API_BASE', 'is set but STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are not');
     return undefined;
   }
-  if (secretKey === undefined) add('STRIPE_SECRET_KEY', 'must be set too when STRIPE_WEBHOOK_SECRET is');
-  if (webhookSecret === undefined) add('STRIPE_WEBHOOK_SECRET', 'must be set too when STRIPE_SECRET_KEY is (Stripe shows it for the webhook endpoint)');
+  if (!given('STRIPE_SECRET_KEY')) add('STRIPE_SECRET_KEY', 'must be set too when STRIPE_WEBHOOK_SECRET is');
+  if (!given('STRIPE_WEBHOOK_SECRET')) add('STRIPE_WEBHOOK_SECRET', 'must be set too when STRIPE_SECRET_KEY is (Stripe shows it for the webhook endpoint)');
   if (secretKey === undefined || webhookSecret === undefined) return undefined;
   return { secretKey, webhookSecret, apiBase: e.STRIPE_API_BASE?.replace(/\/$/, '') };
 }
