@@ -121,6 +121,8 @@ export function createFeedbackService(deps: FeedbackServiceDeps) {
     const address = normalizeEmail(r.address || found?.email || '');
     const hash = emailHash(address);
     const subscriberId = found?.subscriberId ?? (address ? ((await repo.subscriberIdByEmail(trx, address)) ?? null) : null);
+    // A hard bounce or complaint with an address always ends suppressed: stored so, it needs no update after.
+    const foreseen: FeedbackOutcome = address && (r.kind === 'hard_bounce' || r.kind === 'complaint') ? 'suppressed' : 'ignored';
     const id = await repo.insertReport(trx, {
       source: r.source,
       report_id: r.reportId,
@@ -132,7 +134,7 @@ export function createFeedbackService(deps: FeedbackServiceDeps) {
       subscriber_id: subscriberId,
       diagnostic_code: r.diagnosticCode ?? null,
       diagnostic_text: r.diagnosticText ?? null,
-      outcome: 'ignored',
+      outcome: foreseen,
       occurred_at: Number.isSafeInteger(r.occurredAt) ? r.occurredAt : now,
       received_at: now,
       raw: r.raw,
@@ -140,7 +142,7 @@ export function createFeedbackService(deps: FeedbackServiceDeps) {
     if (id === undefined) return false;
     // A report without an address names nobody to suppress: it is kept for the writer to look at.
     const outcome = address ? await apply(trx, r, address, found, subscriberId, now) : 'ignored';
-    if (outcome !== 'ignored') await repo.setOutcome(trx, id, outcome);
+    if (outcome !== foreseen) await repo.setOutcome(trx, id, outcome);
     return true;
   }
 
