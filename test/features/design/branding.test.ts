@@ -198,6 +198,12 @@ for (const dialect of DIALECTS) {
       assert.deepEqual([meta.format, meta.width, meta.height], ['png', 400, 200]);
       const icon = await sharp((await t.agent().get(`/brand/${logo.replace('.png', '-icon.png')}`)).rawPayload).metadata();
       assert.deepEqual([icon.width, icon.height], [64, 64]);
+
+      // Removing the logo takes it off the pages; the file stays for the mail already sent.
+      await admin.get(`/admin/newsletters/${n.id}/design`);
+      assert.equal((await admin.post(`/admin/newsletters/${n.id}/logo/delete`)).statusCode, 303);
+      assert.doesNotMatch((await t.agent().get('/n/harbour')).body, /\/brand\//);
+      assert.equal((await t.agent().get(`/brand/${logo}`)).statusCode, 200);
     });
 
     it('refuses spoofed, oversized, scripted and pixel-flood logos and stores nothing', async () => {
