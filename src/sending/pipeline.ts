@@ -7,9 +7,9 @@ import type { RelayRateState } from './relay-rate.js';
 import type { CompiledMessage } from './message.js';
 import type { Finished } from './outcomes.js';
 import type { Item } from './outgoing.js';
-import { createSendBuffer } from './send-buffer.js';
+import { createSendBuffer, type SendBuffer } from './send-buffer.js';
 import { createTickCommits } from './tick.js';
-import { createWakeups } from './wakeups.js';
+import { createAnswerPace, createWakeups } from './wakeups.js';
 import type { BulkTransport } from './transport.js';
 import type { EngineLog, EngineOptions } from './options.js';
 import type { SendObserver } from './observer.js';
@@ -71,6 +71,51 @@ function pipelineSizes(concurrency: number, options: EngineOptions) {
   };
 }
 
+/**
+ * The send loop's claims into its buffer, and what it forgets. A pause commits beside a Postgres claim
+ * without seeing the rows that claim takes (they were still queued in its snapshot), so the rows of a
+ * forgotten post, and those a claim running meanwhile brings back, are released again at the next tick.
+ */
+function createClaims(d: { db: Db; dialect: Dialect; commits: ReturnType<typeof createTickCommits>; buffer: SendBuffer; claimSize: number; exhausted: () => void }) {
+  /** Posts forgotten (paused, cancelled) while the current claim ran. */
+  let forgottenDuringClaim: Set<number> | undefined;
+  /** Rows of forgotten posts that may still be claimed by us. */
+  let unreleased: number[] = [];
+  return {
+    /** The post's rows are not ours any more: out of the buffer, and out of a claim in flight. */
+    forget(postId: number): void {
+      forgottenDuringClaim?.add(postId);
+      unreleased = unreleased.concat(d.buffer.forget(postId));
+    },
+    /** Back to the queue, the forgotten rows still claimed (only those: the update names the status). */
+    async release(now: number): Promise<void> {
+      if (unreleased.length === 0) return;
+      const ids = unreleased;
+      unreleased = [];
+      try {
+        await d.db.transaction().execute((trx) => releaseClaims(trx, d.dialect, ids, now));
+      } catch (err) {
+        unreleased = ids.concat(unreleased);
+        throw err;
+      }
+    },
+    /** Claims the next rows beside the ticks (see createTickCommits) into the buffer. */
+    async claim(now: number): Promise<void> {
+      const forgotten = (forgottenDuringClaim = new Set());
+      let r: Awaited<ReturnType<typeof d.commits.claim>>;
+      try {
+        r = await d.commits.claim(Math.max(0, d.claimSize - d.buffer.length), now);
+      } finally {
+        forgottenDuringClaim = undefined;
+      }
+      if (r.exhausted) d.exhausted();
+      const ours = r.rows.filter((x) => !forgotten.has(x.row.postId));
+      if (ours.length < r.rows.length) unreleased = unreleased.concat(r.rows.filter((x) => forgotten.has(x.row.postId)).map((x) => x.row.id));
+      d.buffer.add(ours);
+    },
+  };
+}
+
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { db, clock, transport, options, log } = deps;
   const concurrency = transport.concurrency;
@@ -89,6 +134,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
   const wakeups = createWakeups(() => finished.length >= groupSize);
   const notify = wakeups.notify;
+  const pace = createAnswerPace();
 
   const buffer = createSendBuffer({
     transport,
@@ -96,18 +142,15 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     compiled: deps.compiled,
     pacer,
     finished(f) {
+      if (f.startedAt !== undefined) pace.observe(performance.now() - f.startedAt);
       finished.push(f);
       notify();
     },
     notify,
   });
 
-  /** Claims the next rows beside the ticks (see createTickCommits) into the buffer. */
-  async function claim(now: number): Promise<void> {
-    const r = await commits.claim(Math.max(0, claimSize - buffer.length), now);
-    if (r.exhausted) exhausted = true;
-    buffer.add(r.rows);
-  }
+  const claims = createClaims({ db, dialect: deps.dialect, commits, buffer, claimSize, exhausted: () => (exhausted = true) });
+  const { claim, forget } = claims;
 
   async function tick(): Promise<'idle' | 'worked' | 'wait'> {
     // First, before any outcome or message is taken from the buffers (thrown later, they would be lost).
@@ -117,6 +160,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       throw error;
     }
     const now = clock.now();
+    await claims.release(now);
     const outcomes = relay.observe(finished.splice(0), () => (exhausted = false));
     const committed = outcomes.filter((f) => f.occupied).length;
     const allowance = Math.max(0, Math.min(concurrency - (occupied - committed), pacer.available()));
@@ -139,7 +183,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       }
       occupied -= committed;
       deps.observer?.recorded(problems.length > 0 ? [...outcomes, ...problems] : outcomes);
-      for (const postId of result.paused) buffer.forget(postId);
+      for (const postId of result.paused) forget(postId);
       for (const item of take) {
         if (!result.marked.has(item.row.id)) {
           buffer.drop(item); // skipped, or released meanwhile (pause/cancel): not ours now
@@ -149,6 +193,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         buffer.send(item, now);
       }
     }
+    // The next envelopes go to the transport with this tick's markers, not after a claim's commit.
+    if (!stopping) buffer.prepareAhead(now);
     if (wantClaim && deps.dialect === 'postgres') {
       claiming = claim(now)
         .catch((error: unknown) => void (claimFailure = { error }))
@@ -157,7 +203,6 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           notify();
         });
     } else if (wantClaim) await claim(now);
-    if (!stopping) buffer.prepareAhead(now);
     return 'worked';
   }
 
@@ -170,9 +215,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         // Let the event loop collect SMTP answers before the next commit (better-sqlite3 is synchronous).
         await new Promise<void>((resolve) => setImmediate(resolve));
         // Group commit: while most connections are busy and only a few answers are in, wait up to a
-        // millisecond for more, so that one commit (one fsync) records many of them.
+        // millisecond for more, so that one commit (one fsync) records many of them; not when the relay
+        // is far enough away that the millisecond would bring none (see createAnswerPace).
         const inFlight = occupied - finished.length;
-        if (!stopping && finished.length > 0 && finished.length < groupSize && inFlight >= groupSize) await wakeups.gather();
+        if (!stopping && finished.length > 0 && finished.length < groupSize && inFlight >= groupSize && pace.worthWaiting(inFlight)) await wakeups.gather();
         continue;
       }
       if (state === 'idle') {
@@ -208,7 +254,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       exhausted = false;
       notify();
     },
-    forget: (postId) => buffer.forget(postId),
+    forget,
     async stop() {
       stopping = true;
       notify();

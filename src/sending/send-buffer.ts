@@ -41,8 +41,8 @@ export interface SendBuffer {
   drop(item: Item): void;
   /** Hands the next messages to the transport ahead of their tick. */
   prepareAhead(now: number): void;
-  /** Drops the post's rows (their claims were released) and its compiled message (it may be edited). */
-  forget(postId: number): void;
+  /** Drops the post's rows and its compiled message (it may be edited); returns the rows' ids. */
+  forget(postId: number): number[];
   /** Empties the buffer; returns the ids of the rows it held (claimed, never attempted). */
   clear(): number[];
 }
@@ -108,12 +108,15 @@ export function createSendBuffer(d: SendBufferDeps): SendBuffer {
       outgoing.prepareAhead(ready, now);
     },
     forget(postId) {
+      const dropped: number[] = [];
       ready = ready.filter((i) => {
         if (i.row.postId !== postId) return true;
         outgoing.unprepare(i);
+        dropped.push(i.row.id);
         return false;
       });
       compiledPosts.forget(postId);
+      return dropped;
     },
     clear() {
       const ids = ready.map((i) => i.row.id);

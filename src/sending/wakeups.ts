@@ -46,3 +46,28 @@ export function createWakeups(ready: () => boolean): Wakeups {
       }),
   };
 }
+
+/**
+ * Whether a group commit's wait is worth it: the relay's answer time, smoothed, against the messages in
+ * flight. Spread over that time, `inFlight` messages answer about `inFlight / answerMs` times a
+ * millisecond; a wait of a millisecond brings another answer only when that is one or more. On loopback
+ * (answers in a few milliseconds) the wait saves commits; on a relay 40 ms away it would only add a
+ * millisecond to every message's round trip, which is what decides the rate there.
+ */
+export interface AnswerPace {
+  /** A message's time from its send to its answer, in milliseconds. */
+  observe(answerMs: number): void;
+  /** More answers are expected within the next millisecond. */
+  worthWaiting(inFlight: number): boolean;
+}
+
+export function createAnswerPace(): AnswerPace {
+  let smoothed: number | undefined;
+  return {
+    observe(answerMs) {
+      smoothed = smoothed === undefined ? answerMs : smoothed + (answerMs - smoothed) / 16;
+    },
+    // Before the first answer nothing is known: wait, as a fast relay is the common case to batch for.
+    worthWaiting: (inFlight) => smoothed === undefined || inFlight >= smoothed,
+  };
+}
