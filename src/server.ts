@@ -15,6 +15,7 @@ import { formatPretty, loggerSettings } from './lib/logging.js';
 import { createDevOutbox } from './sending/dev-outbox.js';
 import { createSendingEngine } from './sending/engine.js';
 import { createMailOutbox } from './sending/mail-outbox.js';
+import { closeServer } from './shutdown.js';
 import type { EngineLog } from './sending/options.js';
 
 /** The only entry point: config → database → migrations → app → listen; graceful shutdown on signals. */
@@ -90,19 +91,8 @@ async function main(): Promise<void> {
     observability,
     logger: loggerSettings({ level: config.logLevel, format: config.logFormat }),
   });
-  app.addHook('onClose', async () => {
-    await jobs.stop();
-    await sending.stop();
-    await mailOutbox.stop();
-    await mailer.close();
-    // Before the database closes (onClose hooks run last-registered first): a running import stops after
-    // its current batch, and buffered hits are recorded.
-    await app.imports.close();
-    await app.hitRecorder.close();
-    await observability.errors.flush();
-    observability.close();
-    await database.close();
-  });
+  // One hook for all of it, so the database closes last whatever order Fastify runs hooks in (src/shutdown.ts).
+  app.addHook('onClose', () => closeServer({ jobs, sending, mailOutbox, mailer, imports: app.imports, hitRecorder: app.hitRecorder, observability, database }));
 
   closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
     // First of all: /readyz answers 503, so a load balancer sends new requests elsewhere while this drains.
