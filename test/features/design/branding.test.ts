@@ -242,6 +242,9 @@ for (const dialect of DIALECTS) {
       assert.match(res.body, /Low contrast:<\/strong> the accent colour <code>#f0e68c<\/code>/);
       assert.match(res.body, /title="Email preview" sandbox srcdoc="[^"]*#f0e68c/);
       assert.match(res.body, /title="Web page preview" sandbox srcdoc="[^"]*--accent: #f0e68c/);
+      const typo = await admin.post(`/admin/newsletters/${n.id}/design/preview`, { ...DESIGN, accent_color: '#8a1c4' }, { 'hx-request': 'true' });
+      assert.equal(typo.statusCode, 422);
+      assert.match(typo.body, /The preview shows the saved design until these are fixed:\s*<ul>\s*<li>Enter a colour as # and six hexadecimal digits/);
       const fine = await admin.post(`/admin/newsletters/${n.id}/design/preview`, DESIGN);
       assert.match(fine.body, /<h1>Design of Harbour Notes<\/h1>/, 'a whole page without htmx');
       assert.doesNotMatch(fine.body, /Low contrast/);
