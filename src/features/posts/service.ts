@@ -267,7 +267,7 @@ export function createPostService(deps: PostServiceDeps) {
       const now = clock.now();
       const subject = post.subject ? `Copy of ${post.subject}`.slice(0, 200) : '';
       return insertWithSlug(db, 
-        { newsletter_id: post.newsletter_id, subject, preheader: post.preheader, body: post.body, audience: post.audience, created_at: now, updated_at: now },
+        { newsletter_id: post.newsletter_id, subject, preheader: post.preheader, body: post.body, audience: post.audience, audience_tier: post.audience_tier, created_at: now, updated_at: now },
         subject,
       );
     },

@@ -81,6 +81,10 @@ for (const dialect of DIALECTS) {
       assert.equal((await s.admin.post(`/admin/posts/${post.id}/tier`, { tier: 'paid' })).statusCode, 303);
       assert.equal((await s.t.db.db.selectFrom('posts').select('audience_tier').where('id', '=', post.id).executeTakeFirstOrThrow()).audience_tier, 'paid');
       assert.equal((await s.admin.post(`/admin/posts/${post.id}/tier`, { tier: 'vip' })).statusCode, 422);
+      // A copy goes to the same readers.
+      await s.admin.post(`/admin/posts/${post.id}/duplicate`);
+      const copy = await s.t.db.db.selectFrom('posts').select('audience_tier').where('id', '<>', post.id).orderBy('id', 'desc').executeTakeFirstOrThrow();
+      assert.equal(copy.audience_tier, 'paid');
     });
 
     it('refuses a bad or missing signature with 400 and changes nothing', async () => {
