@@ -15,12 +15,13 @@ import { processStripeEvent, type EventLog } from './webhook-events.js';
 
 export type BillingService = ReturnType<typeof createBillingService>;
 
+const DAY = 24 * 60 * 60 * 1000;
+
+/** Paying, paused, monthly revenue and cancellations over the last 30 days, with their display texts. */
 async function dashboardFigures(b: BillingDeps, newsletterId: number | null) {
   const f = await figures(b.db, newsletterId, b.clock.now() - 30 * DAY);
   return { ...f, mrrText: formatAmount(f.mrr, f.currency), churnText: f.churnRate === null ? '–' : `${Math.round(f.churnRate * 1000) / 10}%` };
 }
-
-const DAY = 24 * 60 * 60 * 1000;
 
 /**
  * Paid subscriptions through Stripe. Without STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET the service
