@@ -28,7 +28,7 @@ export default async function billingRoutes(app: TypedApp, opts: { billing: Bill
   app.post('/n/:slug/paid', { ...pub, schema: { params: paidSlugParams } }, async (request, reply) => {
     const { slug } = request.params;
     try {
-      return reply.redirect(await billing.startCheckout(slug, parseForm(checkoutSchema, request.body)), 303);
+      return reply.redirect(await billing.startCheckout(slug, parseForm(checkoutSchema, request.body), request.ip), 303);
     } catch (err) {
       if (err instanceof ValidationError) {
         const offer = await billing.offerAt(slug);

@@ -1,7 +1,8 @@
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
 import type { AudienceTier } from '../../db/tables/posts.js';
-import { BadRequestError, ConflictError, NotFoundError } from '../../lib/errors.js';
+import { BadRequestError, ConflictError, NotFoundError, RateLimitedError } from '../../lib/errors.js';
+import { RateLimiter } from '../../lib/rate-limiter.js';
 import type { Clock } from '../../lib/clock.js';
 import type { MailOutbox } from '../../sending/mail-outbox.js';
 import type { BillingDeps } from './deps.js';
@@ -30,6 +31,8 @@ async function dashboardFigures(b: BillingDeps, newsletterId: number | null) {
 export function createBillingService(d: { db: Db; clock: Clock; config: Config; mailOutbox: MailOutbox; log: EventLog }) {
   const stripeConfig = d.config.stripe;
   const deps: BillingDeps | undefined = stripeConfig ? { ...d, stripeConfig, stripe: stripeClient(stripeConfig) } : undefined;
+  // Each press of the paid form creates a Checkout session in Stripe: as many a minute per address as sign-ups.
+  const checkoutsPerIp = new RateLimiter(d.clock, d.config.subscribeRateLimitPerIp, 60_000);
   const on = (): BillingDeps => {
     if (!deps) throw new NotFoundError('Paid subscriptions are not set up on this server.');
     return deps;
@@ -65,7 +68,12 @@ export function createBillingService(d: { db: Db; clock: Clock; config: Config; 
       const urls = publicUrls(b.config.baseUrl);
       return { newsletter, prices, homeUrl: urls.home(newsletter.slug), action: `/n/${encodeURIComponent(newsletter.slug)}/paid` };
     },
-    startCheckout: (slug: string, input: { email: string; plan: 'monthly' | 'yearly' }) => actions.startCheckout(on(), slug, input),
+    async startCheckout(slug: string, input: { email: string; plan: 'monthly' | 'yearly' }, ip: string) {
+      const b = on();
+      const wait = checkoutsPerIp.acquire(ip);
+      if (wait > 0) throw new RateLimitedError(wait, 'Too many payment attempts from your address; please try again in a minute.');
+      return actions.startCheckout(b, slug, input);
+    },
     readerPanel: async (subscriberId: number, token: string) => (deps ? actions.readerPanel(deps, subscriberId, token) : []),
     pause: (token: string, paidId: number, months: actions.PauseLength) => actions.pause(on(), token, paidId, months),
     resume: (token: string, paidId: number) => actions.resume(on(), token, paidId),

@@ -88,6 +88,18 @@ for (const dialect of DIALECTS) {
       assert.equal((await reader.post(`/billing/${otherToken}/${row.id}/pause`, { months: '2' })).statusCode, 404);
     });
 
+    it('limits checkout attempts per address as sign-ups are limited', async () => {
+      s = await paidSetup(dialect, { env: { SUBSCRIBE_RATE_LIMIT: '2' } });
+      const reader = s.t.agent();
+      const press = () => reader.post(`/n/${s.newsletter.slug}/paid`, { email: 'many@example.com', plan: 'monthly' });
+      assert.equal((await press()).statusCode, 303);
+      assert.equal((await press()).statusCode, 303);
+      const third = await press();
+      assert.equal(third.statusCode, 429);
+      assert.ok(Number(third.headers['retry-after']) > 0);
+      assert.equal(s.stripe.sessions.size, 2);
+    });
+
     it('says so with a 503 and changes nothing when Stripe cannot be reached', async () => {
       s = await paidSetup(dialect);
       const { subscription } = await paidReader(s, 'down@example.com');
