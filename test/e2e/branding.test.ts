@@ -38,6 +38,7 @@ for (const dialect of DIALECTS) {
 
     it('designs, previews, sends and shows the writer’s look everywhere, accessibly', async () => {
       let homeUrl = '';
+      let designUrl = '';
       await step('setup', page, async () => {
         await createOwner(page, server.baseUrl, OWNER);
         await addConfirmedSubscriber(page, server.baseUrl, READER);
@@ -46,6 +47,7 @@ for (const dialect of DIALECTS) {
         homeUrl = (await page.locator('a[href*="/n/"]').first().getAttribute('href')) ?? '';
         await page.getByRole('link', { name: /^Design/ }).click();
         await page.getByRole('heading', { name: /^Design of/ }).waitFor();
+        designUrl = page.url();
       });
 
       await step('logo', page, async () => {
@@ -126,6 +128,18 @@ for (const dialect of DIALECTS) {
         await Promise.all([reader.waitForURL(/\/subscribe$/), reader.getByRole('button', { name: 'Subscribe' }).click()]);
         await reader.getByRole('heading', { name: /Check your inbox|Thank you/ }).waitFor();
         await check(reader, 'subscribed-from-archive');
+        await reader.close();
+      });
+      await step('dark-palette', page, async () => {
+        // The writer's dark design, with an accent that reads on it: axe audits the reader page again.
+        await page.goto(designUrl);
+        await page.getByLabel('Colours', { exact: true }).selectOption('dark');
+        await page.getByLabel('Accent colour').fill('#f4a6c8');
+        await Promise.all([page.waitForURL(/saved=1/), page.getByRole('button', { name: 'Save design' }).click()]);
+        const reader = await (await newContext(browser)).newPage();
+        await reader.goto(homeUrl);
+        await reader.getByRole('heading', { name: 'Subscribe' }).waitFor();
+        await check(reader, 'home-dark');
         await reader.close();
       });
       assert.deepEqual(problems, []);
