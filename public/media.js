@@ -7,15 +7,24 @@
     return document.getElementById('f-body');
   }
 
+  // Where the cursor was when the writer left the body (for the upload form): the image goes there.
+  var cursor = null;
+  document.addEventListener('focusout', function (event) {
+    if (event.target === body()) cursor = [event.target.selectionStart, event.target.selectionEnd];
+  });
+
   function insertAtCursor(text) {
     var area = body();
     if (!area) return;
-    var start = area.selectionStart || area.value.length;
-    var end = area.selectionEnd || start;
+    var at = document.activeElement === area || !cursor ? [area.selectionStart, area.selectionEnd] : cursor;
+    var start = Math.min(at[0], area.value.length);
+    var end = Math.min(at[1], area.value.length);
     var before = area.value.slice(0, start);
+    var after = area.value.slice(end).replace(/^\n+/, '');
     var gap = before === '' || /\n\n$/.test(before) ? '' : /\n$/.test(before) ? '\n' : '\n\n';
-    area.value = before + gap + text + '\n\n' + area.value.slice(end);
+    area.value = before + gap + text + (after === '' ? '\n' : '\n\n' + after);
     area.selectionStart = area.selectionEnd = start + gap.length + text.length;
+    cursor = null;
     // The editor's autosave listens for input.
     area.dispatchEvent(new Event('input', { bubbles: true }));
     area.focus();
