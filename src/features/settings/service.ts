@@ -26,6 +26,8 @@ export function describeSettings(config: Config, mailerKind: Mailer['kind']): { 
     { label: 'Database', value: db, variable: 'DATABASE_URL' },
     { label: 'Data folder', value: config.dataDir, variable: 'DATA_DIR' },
     { label: 'Default sender', value: config.mailFrom, variable: 'MAIL_FROM' },
+    // The bucket's keys are never shown, not even the access key id.
+    { label: 'Images', value: config.mediaS3 ? `bucket ${config.mediaS3.bucket} at ${config.mediaS3.endpoint} (${config.mediaS3.region})` : `${config.dataDir}/media`, variable: 'MEDIA_S3_*' },
   ];
   const smtp: SettingRowView[] = config.smtp
     ? [

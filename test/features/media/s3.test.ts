@@ -86,6 +86,10 @@ for (const dialect of DIALECTS) {
       assert.ok(served.rawPayload.equals(s3.objects.get(files[1]!.url.split('/').pop()!)!.body));
       assert.ok(s3.log.some((r) => r.method === 'GET' && r.status === 200));
 
+      const settings = await agent.get('/admin/settings');
+      assert.ok(settings.body.includes(`bucket ${KEYS.bucket} at ${s3.url} (${KEYS.region})`), 'the settings page says where images go');
+      assert.ok(!settings.body.includes(KEYS.secretAccessKey) && !settings.body.includes(KEYS.accessKeyId), 'and shows neither key');
+
       const refused = await uploadImage(agent, { alt: 'x' }, { filename: 'x.png', content: Buffer.from('<svg><script>1</script></svg>') });
       assert.equal(refused.statusCode, 415);
       assert.equal(s3.objects.size, 3, 'a refused upload puts nothing in the bucket');
