@@ -25,9 +25,9 @@ export interface BounceBenchResult {
   stored: number;
 }
 
-const KEY = `key-${randomBytes(16).toString('hex')}`;
+export const KEY = `key-${randomBytes(16).toString('hex')}`;
 
-function signedEvent(n: number, run: string): string {
+export function signedEvent(n: number, run: string): string {
   const timestamp = String(Math.floor(Date.now() / 1000));
   const token = randomBytes(25).toString('hex');
   const signature = createHmac('sha256', KEY).update(timestamp + token).digest('hex');

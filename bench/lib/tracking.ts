@@ -26,11 +26,11 @@ export interface TrackingBenchResult {
   statsPage: { p50Ms: number; maxMs: number; samples: number };
 }
 
-const SECRET = 'bench-tracking-secret-0123456789abcdef';
+export const SECRET = 'bench-tracking-secret-0123456789abcdef';
 const LINKS = ['https://example.org/a', 'https://example.org/b', 'https://example.org/c', 'https://example.org/d'];
 
 /** A sent post to every subscriber, its deliveries and links, and `perRecipient` hits each (a quarter machine). */
-async function sentPost(bench: BenchDb, perRecipient: number): Promise<{ postId: number; linkIds: number[] }> {
+export async function sentPost(bench: BenchDb, perRecipient: number): Promise<{ postId: number; linkIds: number[] }> {
   const { db } = bench;
   const now = Date.now();
   await db.updateTable('newsletters').set({ tracking_mode: 'aggregate' }).where('id', '=', bench.newsletterId).execute();
