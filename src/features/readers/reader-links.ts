@@ -97,6 +97,9 @@ export function createReaderLinks(deps: ReaderLinksDeps) {
     const { subscriber } = view;
     const wanted = new Set(input.newsletterIds);
     const now = clock.now();
+    // Newsletters this form makes active for the reader: each may owe them its welcome.
+    const activated: number[] = [];
+    let welcomed = 0;
     await db.transaction().execute(async (trx) => {
       if (input.name !== subscriber.name) await repo.updateSubscriberName(trx, subscriber.id, input.name, now);
       for (const n of view.newsletters) {
@@ -106,8 +109,10 @@ export function createReaderLinks(deps: ReaderLinksDeps) {
           if (!sub) {
             await repo.insertSubscription(trx, { subscriberId: subscriber.id, newsletterId: n.id, status: 'active', source: 'preferences', ip: null, at: now });
             await recordEvent(trx, { type: 'subscribed', at: now, subscriberId: subscriber.id, newsletterId: n.id, data: { source: 'preferences' } });
+            activated.push(n.id);
           } else if (sub.status !== 'active' && (await repo.transitionSubscription(trx, sub.id, ['pending', 'unsubscribed'], 'active', now, { source: 'preferences' }))) {
             await recordEvent(trx, { type: 'resubscribed', at: now, subscriberId: subscriber.id, newsletterId: n.id, data: { source: 'preferences' } });
+            activated.push(n.id);
           }
         } else if (sub && (await repo.transitionSubscription(trx, sub.id, ['pending', 'active'], 'unsubscribed', now))) {
           await recordEvent(trx, { type: 'unsubscribed', at: now, subscriberId: subscriber.id, newsletterId: n.id, data: { source: 'preferences' } });
@@ -120,7 +125,9 @@ export function createReaderLinks(deps: ReaderLinksDeps) {
         if (allowed !== n.trackingConsent) await repo.setTrackingConsent(trx, subscriber.id, n.id, allowed ? now : null);
       }
       await recordEvent(trx, { type: 'preferences_updated', at: now, subscriberId: subscriber.id });
+      for (const id of activated) welcomed += (await deps.welcome?.queue(trx, id, [subscriber.id], now)) ?? 0;
     });
+    if (welcomed > 0) deps.mailQueued?.();
     return true;
   }
 

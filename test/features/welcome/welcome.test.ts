@@ -5,6 +5,7 @@ import type { Mailer } from '../../../src/sending/mailer.js';
 import { buildTestApp, setupOwner, testConfig, type Agent, type TestApp } from '../../helpers/app.js';
 import { DIALECTS } from '../../helpers/db.js';
 import { startSmtpServer, type TestSmtpServer } from '../../helpers/smtp-server.js';
+import { makeNewsletter } from '../../sending/fixtures.js';
 import { firstNewsletterId, uploadCsv } from '../subscribers/factories.js';
 
 const WELCOME = { enabled: 'on', subject: 'Welcome aboard, {{ subscriber.first_name | default: "friend" }}', body: 'Hello {{ subscriber.name | default: "there" }},\n\nHere is **what to expect** from {{ newsletter.name }}.' };
@@ -125,6 +126,25 @@ for (const dialect of DIALECTS) {
       await t.mailOutbox.idle();
       await smtp.waitUntil(() => welcomes().length === 2);
       assert.deepEqual(welcomes().map((m) => m.subject), ['Welcome aboard, Added', 'Welcome aboard, Api']);
+    });
+
+    it('goes to a reader who joins another newsletter from the preferences page, once', async () => {
+      const second = await makeNewsletter(t.db.db, t.clock.now(), { slug: 'second', name: 'Second Letter' });
+      await owner.get(`/admin/newsletters/${second.id}/welcome`);
+      assert.equal((await owner.post(`/admin/newsletters/${second.id}/welcome`, { ...WELCOME, subject: 'Welcome aboard {{ newsletter.name }}' })).statusCode, 303);
+      await owner.get('/admin/subscribers/new');
+      await owner.post('/admin/subscribers', { email: 'multi@example.com', name: 'Multi', newsletter_id: String(newsletterId), status: 'active' });
+      const token = (await t.db.db.selectFrom('subscribers').select('token').where('email', '=', 'multi@example.com').executeTakeFirstOrThrow()).token;
+      const reader = t.agent();
+      const both = { name: 'Multi', newsletters: [String(newsletterId), String(second.id)] };
+      assert.equal((await reader.post(`/preferences/${token}`, both)).statusCode, 200);
+      await smtp.waitUntil(() => welcomes().length === 1);
+      assert.deepEqual(welcomes().map((m) => m.subject), ['Welcome aboard Second Letter']);
+      // Leaving and joining again: no second welcome.
+      await reader.post(`/preferences/${token}`, { name: 'Multi', newsletters: [String(newsletterId)] });
+      await reader.post(`/preferences/${token}`, both);
+      await t.mailOutbox.idle();
+      assert.equal(welcomes().length, 1);
     });
 
     it('goes to the people an import activates only when "send welcome" is ticked, and never on re-import', async () => {
