@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import fastifyFormbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import authRoutes from './features/auth/routes.js';
@@ -79,6 +78,7 @@ import billingRoutes from './features/billing/routes.js';
 import { billingJobs } from './features/billing/jobs.js';
 import { createBillingService } from './features/billing/service.js';
 import stripeWebhookRoutes from './features/billing/webhook-routes.js';
+import { randomId } from './lib/tokens.js';
 
 export interface BuildAppOptions extends AppContext {
   logger?: FastifyServerOptions['logger'];
@@ -112,7 +112,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     return503OnClosing: true,
     requestIdHeader: false,
     // Random, so the reference on an error page names one request across restarts and processes.
-    genReqId: () => randomBytes(6).toString('hex'),
+    genReqId: randomId,
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true },
   });
 
