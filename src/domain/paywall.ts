@@ -2,9 +2,10 @@ import { hmacBase64Url } from '../lib/tokens.js';
 
 /**
  * A post's paywall: a line `<!-- paywall -->` in its Markdown. Everything above it is for everyone, the
- * rest for paying readers. The email carries the part above and a personal, signed link to the rest on
- * the web; the web archive shows the rest only to a paying reader who arrives by that link; the feed
- * never carries it.
+ * rest for paying readers. A reader with paid access to the newsletter gets the whole post in the email
+ * (wholeMarkdown); everyone else gets the part above and a personal, signed link to the rest on the web
+ * (emailMarkdown), where the rest shows only to a paying reader who arrives by that link. The feed never
+ * carries it.
  */
 const MARKER = /^[ \t]*<!--\s*paywall\s*-->[ \t]*$/im;
 
@@ -20,11 +21,17 @@ export function splitPaywall(markdown: string): PaywallSplit {
   return { free: markdown.slice(0, match.index).trimEnd(), paid: markdown.slice(match.index + match[0].length).trimStart() };
 }
 
-/** The Markdown of the email: above the paywall, then the signed link to the rest (merge fields the engine fills per reader). */
+/** The Markdown of the email to a reader without paid access: above the paywall, then the signed link to the rest (merge fields the engine fills per reader). */
 export function emailMarkdown(markdown: string): string {
   const { free, paid } = splitPaywall(markdown);
   if (paid === null) return markdown;
   return `${free}\n\n---\n\n**This post continues for paying subscribers:** [read the rest on the web]({{ web_url }}{{ reader_access }})\n`;
+}
+
+/** The whole post for a paying reader, without the marker; null when the post has no paywall. */
+export function wholeMarkdown(markdown: string): string | null {
+  const { free, paid } = splitPaywall(markdown);
+  return paid === null ? null : `${free}\n\n${paid}`;
 }
 
 /** The Markdown of the web page: whole (without the marker) for a paying reader, else the free part and a way to pay. */

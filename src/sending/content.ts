@@ -10,6 +10,11 @@ export type PostContent = {
   subject: string;
   html: string;
   text: string;
+  /**
+   * Set when the post has a paywall: the body a recipient with paid access gets instead of `html` and
+   * `text` (the whole post, without the teaser and link; see src/domain/paywall.ts and Recipient.paidAccess).
+   */
+  full?: { html: string; text: string } | undefined;
   tracking?: PersonalTracking | undefined;
   returnPath?: ReturnPath | undefined;
 };

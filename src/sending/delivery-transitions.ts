@@ -45,6 +45,7 @@ interface ClaimCandidate {
   token: string | null;
   sub_status: string | null;
   tracking_consent_at: number | null;
+  paid_access: number | null;
   suppressed: unknown;
 }
 
@@ -60,6 +61,13 @@ export interface ClaimedRow {
   token: string;
   /** The delivery id when the recipient allows per-person tracking (see Recipient.trackAs). */
   trackAs: number | null;
+  /**
+   * The subscription's paid access as read by this claim (see Recipient.paidAccess): a post with a paywall
+   * goes to them whole. Read here, the latest point before the message goes out that costs no query (the
+   * claim joins the subscription anyway), rather than when the audience was snapshotted: a reader who
+   * pauses or cancels while a long send runs gets the teaser from then on. A retry reads it afresh.
+   */
+  paidAccess: boolean;
 }
 
 /** Why a recipient must not get the message any more, or undefined when they still should. */
@@ -98,7 +106,7 @@ export async function claimRows(
     // Hot path: a plain template, cheaper than the builder.
     const { rows } = await sql<ClaimCandidate>`/* prepared:gz_claim_${sql.raw(status)} */
       select d.id, d.email, d.message_id, d.attempts, s.id as sid, s.name, s.attributes, s.token,
-             sn.status as sub_status, sn.tracking_consent_at,
+             sn.status as sub_status, sn.tracking_consent_at, sn.paid_access,
              exists (select 1 from suppressions x where x.email_hash = s.email_hash) as suppressed
       from deliveries d
       left join subscribers s on s.id = d.subscriber_id
@@ -129,6 +137,7 @@ export async function claimRows(
         attributes: r.attributes ?? '{}',
         token: r.token ?? '',
         trackAs: r.tracking_consent_at === null ? null : r.id,
+        paidAccess: Number(r.paid_access) === 1,
       });
     }
     // Claimed first, so that the skipped rows (still queued or retry) are marked by the shared update.

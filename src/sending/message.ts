@@ -31,6 +31,8 @@ export interface Recipient {
   messageId: string;
   /** The delivery id, when the recipient consented to per-person tracking (the personal token's id). */
   trackAs?: number | null | undefined;
+  /** The recipient has paid access to the newsletter: they get the template's `full` body when it has one. */
+  paidAccess?: boolean | undefined;
 }
 
 export interface RenderedMessage {
@@ -70,6 +72,8 @@ export interface MessageTemplate {
   newsletterName: string;
   text: Piece[];
   html: Piece[];
+  /** The post has a paywall: the whole post's body, for recipients with paid access (see PostContent.full). */
+  full?: { text: Piece[]; html: Piece[] } | undefined;
   textHead: string;
   htmlHead: string;
   tail: string;
@@ -157,6 +161,8 @@ function compileTemplate(
   const staticSubject = subjectIsStatic ? subject.join('') : '';
   const text = compileBody(content.text);
   const html = compileBody(content.html);
+  const full = content.full && { text: compileBody(content.full.text), html: compileBody(content.full.html) };
+  const bodies = full ? [text, html, full.text, full.html] : [text, html];
 
   let fixed = headerLine('From', formatMailbox(sender.name, sender.address));
   if (sender.replyTo) fixed += headerLine('Reply-To', sender.replyTo);
@@ -179,13 +185,14 @@ function compileTemplate(
     newsletterName: newsletter.name,
     text,
     html,
+    full,
     textHead: `--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`,
     htmlHead: `\r\n--${boundary}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`,
     tail: `\r\n--${boundary}--\r\n`,
     webUrl: publicUrls(settings.baseUrl).archivePost(newsletter.slug, post.slug),
     mailto: settings.listUnsubscribeMailto,
-    needsAttributes: usesAttributes(text) || usesAttributes(html) || usesAttributes(subject),
-    needsReaderAccess: usesReaderAccess(text) || usesReaderAccess(html),
+    needsAttributes: usesAttributes(subject) || bodies.some(usesAttributes),
+    needsReaderAccess: bodies.some(usesReaderAccess),
     tracking: content.tracking,
   };
 }
@@ -234,10 +241,11 @@ function bodyValue(p: MergeField, values: MergeValues, html: boolean): string {
 /** One recipient's message: only the merge values, personal URLs, To, Date and Message-ID are new. */
 export function renderMessage(t: MessageTemplate, r: Recipient, date: number): RenderedMessage {
   const { values, subject, headers } = personalise(t, r, date);
+  const { text, html } = r.paidAccess && t.full ? t.full : t;
   let body = t.textHead;
-  for (const p of t.text) body += typeof p === 'string' ? p : bodyValue(p, values, false);
+  for (const p of text) body += typeof p === 'string' ? p : bodyValue(p, values, false);
   body += t.htmlHead;
-  for (const p of t.html) body += typeof p === 'string' ? p : bodyValue(p, values, true);
+  for (const p of html) body += typeof p === 'string' ? p : bodyValue(p, values, true);
   body += t.tail;
   return { subject, headers: t.fixed + headers, body };
 }
@@ -249,27 +257,40 @@ export function renderMessage(t: MessageTemplate, r: Recipient, date: number): R
  */
 export interface WireTemplate {
   template: MessageTemplate;
-  /** Fixed header lines; then the body: static pieces and merge fields, the text part's before `htmlAt`. */
+  /** Fixed header lines. */
   fixed: Buffer;
-  body: Array<Buffer | MergeField>;
+  body: WireBody;
+  /** The whole post's body, for recipients with paid access (see MessageTemplate.full). */
+  full?: WireBody | undefined;
+}
+
+/** The body: static pieces and merge fields, the text part's before `htmlAt`. */
+interface WireBody {
+  pieces: Array<Buffer | MergeField>;
   htmlAt: number;
 }
 
-export function wireTemplate(t: MessageTemplate): WireTemplate {
+function wireBody(t: MessageTemplate, text: Piece[], html: Piece[]): WireBody {
   const bytes = (p: string | MergeField) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p);
-  const body = [bytes(`\r\n${t.textHead}`), ...t.text.map(bytes)];
-  const htmlAt = body.length;
-  body.push(bytes(t.htmlHead), ...t.html.map(bytes), bytes(t.tail));
-  return { template: t, fixed: Buffer.from(t.fixed, 'utf8'), body, htmlAt };
+  const pieces = [bytes(`\r\n${t.textHead}`), ...text.map(bytes)];
+  const htmlAt = pieces.length;
+  pieces.push(bytes(t.htmlHead), ...html.map(bytes), bytes(t.tail));
+  return { pieces, htmlAt };
+}
+
+export function wireTemplate(t: MessageTemplate): WireTemplate {
+  const full = t.full && wireBody(t, t.full.text, t.full.html);
+  return { template: t, fixed: Buffer.from(t.fixed, 'utf8'), body: wireBody(t, t.text, t.html), full };
 }
 
 /** The same bytes as `assemble(renderMessage(…))`, built without the intermediate strings. */
 export function renderWire(w: WireTemplate, r: Recipient, date: number): { subject: string; raw: Buffer } {
   const { values, subject, headers } = personalise(w.template, r, date);
+  const { pieces, htmlAt } = r.paidAccess && w.full ? w.full : w.body;
   const parts: Array<Buffer | string> = [w.fixed, headers];
-  for (let i = 0; i < w.body.length; i++) {
-    const p = w.body[i]!;
-    parts.push(Buffer.isBuffer(p) ? p : bodyValue(p, values, i >= w.htmlAt));
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i]!;
+    parts.push(Buffer.isBuffer(p) ? p : bodyValue(p, values, i >= htmlAt));
   }
   let size = 0;
   for (const p of parts) size += typeof p === 'string' ? Buffer.byteLength(p, 'utf8') : p.length;

@@ -120,7 +120,7 @@ export function createOutgoing(d: OutgoingDeps): Outgoing {
       ? {
           from: item.from!,
           template: item.template,
-          recipient: { email: row.email, name: row.name, attributes: row.attributes, token: row.token, messageId: row.messageId, trackAs: row.trackAs },
+          recipient: { email: row.email, name: row.name, attributes: row.attributes, token: row.token, messageId: row.messageId, trackAs: row.trackAs, paidAccess: row.paidAccess },
           date: now,
         }
       : { from: item.from!, to: row.email, raw: item.raw!, messageId: row.messageId, subject: item.subject ?? '' };

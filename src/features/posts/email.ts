@@ -7,7 +7,7 @@ import { brandOf, SANS_STACK, type DesignSource } from '../design/themes.js';
 import type { PostContent, PostContentRenderer } from '../../sending/content.js';
 import { createMergeGuard } from './merge-guard.js';
 import { renderMarkdown, type BodyInventory } from './markdown.js';
-import { emailMarkdown } from '../../domain/paywall.js';
+import { emailMarkdown, wholeMarkdown } from '../../domain/paywall.js';
 
 /**
  * The one email template. A post is rendered here once (Markdown → sanitised HTML → template → CSS
@@ -156,10 +156,17 @@ async function render(post: PostInput, newsletter: NewsletterInput, baseUrl: str
 /** The sending engine's entry point (see src/sending/content.ts): compiled once per post. */
 export const renderPostEmail: PostContentRenderer = postEmailRenderer('');
 
-/** The engine's renderer for a server at `baseUrl`: the newsletter's logo is linked from there. */
+/**
+ * The engine's renderer for a server at `baseUrl`: the newsletter's logo is linked from there. A post with
+ * a paywall is rendered twice: the teaser and signed link for most readers, and the whole post for those
+ * with paid access (PostContent.full); the engine picks per recipient.
+ */
 export function postEmailRenderer(baseUrl: string): PostContentRenderer {
   return async (post, newsletter) => {
     const { subject, html, text } = await renderPost(post, newsletter, baseUrl);
-    return { subject, html, text };
+    const whole = wholeMarkdown(post.body);
+    if (whole === null) return { subject, html, text };
+    const full = await renderPost({ ...post, body: whole }, newsletter, baseUrl);
+    return { subject, html, text, full: { html: full.html, text: full.text } };
   };
 }

@@ -15,8 +15,11 @@ export function withTracking(render: PostContentRenderer, deps: { db: Db; clock:
     const content = await render(post, newsletter);
     const mode = newsletter.tracking_mode;
     if (mode !== 'aggregate' && mode !== 'subscriber') return content;
-    const linkIds = await saveTrackedLinks(deps.db, post.id, trackableLinks(content.html, deps.baseUrl), deps.clock.now());
-    const html = rewriteForTracking(content.html, { mode, baseUrl: deps.baseUrl, key: deps.key, postId: post.id, linkIds });
-    return { ...content, html, tracking: mode === 'subscriber' ? { key: deps.key, postId: post.id } : undefined };
+    // A paywalled post's whole version (for paying readers) has links of its own.
+    const links = trackableLinks(content.full ? content.html + content.full.html : content.html, deps.baseUrl);
+    const linkIds = await saveTrackedLinks(deps.db, post.id, links, deps.clock.now());
+    const rewrite = (html: string) => rewriteForTracking(html, { mode, baseUrl: deps.baseUrl, key: deps.key, postId: post.id, linkIds });
+    const full = content.full && { ...content.full, html: rewrite(content.full.html) };
+    return { ...content, html: rewrite(content.html), full, tracking: mode === 'subscriber' ? { key: deps.key, postId: post.id } : undefined };
   };
 }
