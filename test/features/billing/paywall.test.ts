@@ -6,7 +6,7 @@ import { startSmtpServer, type TestSmtpServer } from '../../helpers/smtp-server.
 import { addReaders, dkimKeys, makePost } from '../../sending/fixtures.js';
 import { access, paidReader, paidRow, paidSetup, type PaidSetup } from './helpers.js';
 
-const BODY = 'Everyone reads this teaser.\n\n<!-- paywall -->\n\nOnly paying readers read this secret part.\n';
+const BODY = 'Everyone reads this teaser.\n\n<!-- paywall -->\n\nOnly paying readers read this secret part and [its link](https://example.com/paid-only).\n';
 const OPEN = 'A post for everyone, with no wall in it.\n';
 const rsa = dkimKeys('rsa');
 
@@ -14,7 +14,8 @@ const rsa = dkimKeys('rsa');
  * A post with `<!-- paywall -->`, sent by the real engine to an SMTP server: a reader with paid access gets
  * the whole post in the email; free and paused readers get the part above and a signed link, which the
  * archive honours only for a paying reader; the feed never carries the rest. Both ways the engine renders
- * a message are covered: in the SMTP worker (renderWire) and in process before DKIM signing (renderMessage).
+ * a message are covered: in the SMTP worker (renderWire) and in process before DKIM signing (renderMessage),
+ * the latter with click tracking on, which rewrites the links of the whole post too.
  */
 for (const dialect of DIALECTS) {
   describe(`paywall (${dialect})`, () => {
@@ -38,6 +39,7 @@ for (const dialect of DIALECTS) {
         assert.equal(paused.statusCode, 303);
         assert.equal((await access(s, 'paused@example.com'))?.paid_access, 0);
 
+        if (dkim) await s.t.db.db.updateTable('newsletters').set({ tracking_mode: 'aggregate' }).where('id', '=', s.newsletter.id).execute();
         const postId = await makePost(s.t.db.db, s.newsletter.id, s.t.clock.now(), { subject: 'Walled', slug: 'walled', body: BODY });
         const openId = await makePost(s.t.db.db, s.newsletter.id, s.t.clock.now(), { subject: 'Open', slug: 'open', body: OPEN });
         await s.t.sending.startPost(postId);
@@ -58,6 +60,11 @@ for (const dialect of DIALECTS) {
           assert.match(part, /Only paying readers read this secret part/);
           assert.doesNotMatch(part, /access=|continues for paying subscribers|paywall/);
         }
+        const tracked = await s.t.db.db.selectFrom('tracked_links').select('url').where('post_id', '=', postId).execute();
+        if (dkim) {
+          assert.deepEqual(tracked.map((l) => l.url), ['https://example.com/paid-only'], "the whole post's link is tracked");
+          assert.match(whole.html, /href="http:\/\/gazette\.test\/c\/[^"]+"[^>]*>its link</);
+        } else assert.match(whole.html, /href="https:\/\/example\.com\/paid-only"/);
 
         // The free and the paused reader: the part above and their own signed link.
         const linkIn = (email: string) => {
