@@ -41,15 +41,16 @@ export function welcomeValues(baseUrl: string, newsletter: Pick<NewsletterRow, '
  * The welcome rendered in the newsletter's email template, as a post is (the same Markdown, merge tags and
  * design), with the merge tags filled for one reader.
  */
-export async function renderWelcome(newsletter: NewsletterRow, text: WelcomeText, values: MergeValues) {
-  const rendered = await renderPost({ subject: text.subject, preheader: '', body: text.body }, newsletter);
+export async function renderWelcome(newsletter: NewsletterRow, text: WelcomeText, values: MergeValues, baseUrl: string) {
+  // The server's address makes the newsletter's logo (served from it) absolute, as in a post.
+  const rendered = await renderPost({ subject: text.subject, preheader: '', body: text.body }, newsletter, baseUrl);
   const fill = (s: string, escape?: (s: string) => string) => renderMerge(parseMerge(s).segments, values, escape);
   return { subject: fill(rendered.subject).replace(/\s+/g, ' ').trim(), html: fill(rendered.html, escapeHtml), text: fill(rendered.text), rendered };
 }
 
 export async function welcomeMail(newsletter: NewsletterRow, text: WelcomeText, to: WelcomeRecipient, config: { baseUrl: string; mailFrom: string }): Promise<OutgoingMail> {
   const values = welcomeValues(config.baseUrl, newsletter, text, to);
-  const { subject, html, text: plain } = await renderWelcome(newsletter, text, values);
+  const { subject, html, text: plain } = await renderWelcome(newsletter, text, values, config.baseUrl);
   const sender = senderOf(newsletter, config.mailFrom);
   return {
     from: mailboxText(sender),

@@ -57,7 +57,7 @@ export function createWelcomeService(deps: { db: Db; clock: Clock; config: Confi
 
     /** The welcome as the writer would receive it, and the pre-send checks a post gets. */
     async preview(n: NewsletterRow, text: WelcomeText, user: { name: string; email: string }) {
-      const sample = await renderWelcome(n, text, welcomeValues(config.baseUrl, n, text, user));
+      const sample = await renderWelcome(n, text, welcomeValues(config.baseUrl, n, text, user), config.baseUrl);
       const checks = checkPost({ subject: text.subject, preheader: '', body: text.body }, sample.rendered);
       return { sample: { subject: sample.subject, html: sample.html, text: sample.text }, bytes: Buffer.byteLength(sample.rendered.html, 'utf8'), checks };
     },

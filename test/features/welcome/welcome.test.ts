@@ -103,6 +103,16 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(outbox, [{ status: 'sent', to_address: 'pat@example.com' }]);
     });
 
+    it('carries the newsletter’s logo, absolute, like a post', async () => {
+      const logo = `${'a'.repeat(64)}.png`;
+      await t.db.db.updateTable('newsletters').set({ logo_file: logo, logo_width: 200, logo_height: 50 }).where('id', '=', newsletterId).execute();
+      await switchOn();
+      const { reader, path } = await subscribe('lou@example.com', 'Lou');
+      await reader.post(path, {});
+      await smtp.waitUntil(() => welcomes().length === 1);
+      assert.ok(String(welcomes()[0]!.html).includes(`src="http://gazette.test/brand/${logo}"`), 'the logo is linked from the server');
+    });
+
     it('goes to a subscriber the writer or the API adds as active, not to one added as pending', async () => {
       await switchOn();
       await owner.get('/admin/subscribers/new');
