@@ -16,12 +16,14 @@
 //   - what is only loaded on first use, so that start-up never pays for it: pg (Postgres only), juice
 //     (email CSS inlining), mailparser (dev outbox viewer);
 //   - @sentry/node, an optional dependency loaded only when SENTRY_DSN is set (an image built without it
-//     must still bundle).
+//     must still bundle);
+//   - sharp (image uploads, with its native libvips) and stripe (paid plans): each is loaded on first use,
+//     and together they would add ~60 MB to every process that never uploads an image or sells a plan.
 // The workers are found next to the module that starts them (src/lib/worker-thread.ts): here all of them
 // sit flat in dist/, next to server.js.
 import { build } from 'esbuild';
 
-const external = ['better-sqlite3', '@node-rs/argon2', 'pg', 'juice', 'mailparser', '@sentry/node'];
+const external = ['better-sqlite3', '@node-rs/argon2', 'pg', 'juice', 'mailparser', '@sentry/node', 'sharp', 'stripe'];
 
 await build({
   entryPoints: {

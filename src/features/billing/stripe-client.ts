@@ -1,4 +1,5 @@
-import Stripe from 'stripe';
+import { createRequire } from 'node:module';
+import type Stripe from 'stripe';
 import type { StripeConfig } from '../../config.js';
 
 /** The API version Gazette's reading of Stripe objects is written against (current period on the items). */
@@ -7,7 +8,9 @@ export const STRIPE_API_VERSION = '2026-11-18.endive';
 /** The official client, pointed at STRIPE_API_BASE when set (the tests' fake on loopback). */
 export function stripeClient(config: StripeConfig): Stripe {
   const base = config.apiBase ? new URL(config.apiBase) : undefined;
-  return new Stripe(config.secretKey, {
+  // The client is some 35 MB of a process: it is loaded only where paid plans are set up.
+  const StripeClient = createRequire(import.meta.url)('stripe') as typeof Stripe;
+  return new StripeClient(config.secretKey, {
     apiVersion: STRIPE_API_VERSION,
     maxNetworkRetries: 1,
     timeout: 15_000,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import sharp from 'sharp';
+import { createRequire } from 'node:module';
+import type Sharp from 'sharp';
 import { CONTENT_TYPES, EXTENSIONS, sniffImage, type ImageType } from './sniff.js';
 
 /**
@@ -56,7 +57,11 @@ export function acceptedType(bytes: Buffer): ImageType {
   return sniffed.type;
 }
 
+let sharp: typeof Sharp | undefined;
+
 function decoder(bytes: Buffer, type: ImageType) {
+  // sharp (libvips) adds some 20 MB to a process: it is loaded on the first upload, not at start-up.
+  sharp ??= createRequire(import.meta.url)('sharp') as typeof Sharp;
   // failOn 'warning' also refuses a file cut short; animated GIF and WebP keep all their frames.
   return sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'warning', animated: type === 'gif' || type === 'webp' });
 }
