@@ -26,7 +26,8 @@ RUN npm run build && find dist -name '*.map' -delete
 
 # The production dependencies, installed afresh from the lockfile alone: exactly its versions, nothing swapped
 # in. `npm ls` fails if the tree differs from the lockfile. Then files the server never reads go (other
-# platforms' binaries, sources, type declarations, docs), and the SQLite driver must load.
+# platforms' binaries, sources, type declarations, docs), and the SQLite driver and sharp (libvips, for image
+# uploads) must load.
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -38,7 +39,8 @@ RUN --mount=type=cache,target=/root/.npm \
  && find prebuilds -type f ! -name 'linux-x64.node' ! -name 'linux-arm64.node' -delete \
  && cd /app \
  && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.md' -o -name '*.markdown' \) ! -iname 'licen*' -delete \
- && node -e "const D=require('better-sqlite3'); new D(':memory:').prepare('select 1').get(); console.log('node', process.version, 'better-sqlite3', require('better-sqlite3/package.json').version)"
+ && node -e "const D=require('better-sqlite3'); new D(':memory:').prepare('select 1').get(); console.log('node', process.version, 'better-sqlite3', require('better-sqlite3/package.json').version)" \
+ && node -e "const s=require('sharp'); s({ create: { width: 2, height: 2, channels: 3, background: '#000' } }).png().toBuffer().then((b) => console.log('sharp with libvips', s.versions.vips, 'encodes a PNG of', b.length, 'bytes'))"
 
 # ---------------------------------------------------------------------------------------------------------
 # The runtime needs only the node binary, not npm, corepack or the C headers of the node image: it starts
