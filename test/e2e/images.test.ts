@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { DIALECTS } from '../helpers/db.js';
-import { browserMissingReason, journeyHelpers, launchBrowser, newContext, startGazette, type RunningServer } from './harness.js';
+import { browserMissingReason, createOwner, journeyHelpers, launchBrowser, newContext, startGazette, type RunningServer } from './harness.js';
 
 /**
  * Images in the post editor, in a real browser: the button uploads without leaving the page and puts the
@@ -45,11 +45,7 @@ for (const dialect of DIALECTS) {
 
     it('the button and a drop insert the image at the cursor; the preview shows it', async () => {
       await step('upload', page, async () => {
-        await page.goto(`${server.baseUrl}/setup`);
-        await page.getByLabel('Your name').fill(OWNER.name);
-        await page.getByLabel('Email').fill(OWNER.email);
-        await page.getByLabel('Password').fill(OWNER.password);
-        await Promise.all([page.waitForURL('**/admin'), page.getByRole('button', { name: 'Create account' }).click()]);
+        await createOwner(page, server.baseUrl, OWNER);
         await page.goto(`${server.baseUrl}/admin/posts/new`);
         await page.getByLabel('Subject').fill('Harbour pictures');
         await Promise.all([page.waitForURL(/\/admin\/posts\/\d+\/edit$/), page.getByRole('button', { name: 'Start writing' }).click()]);

@@ -1,18 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config.js';
+import { configProblems } from '../../helpers/config.js';
 
 const base = { BASE_URL: 'https://news.example.org', DATA_DIR: '/tmp/gazette-test-unused' };
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig({ ...base, ...env });
-    return [];
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.problems.map((p) => p.variable);
-  }
-}
+const problems = (env: Record<string, string>) => configProblems({ ...base, ...env }).map((p) => p.variable);
 
 describe('Stripe settings', () => {
   it('are off without both secrets, and on with both', () => {

@@ -1,19 +1,12 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config.js';
+import { configProblems } from '../../helpers/config.js';
 
 const base = { BASE_URL: 'https://news.example.com', LOG_LEVEL: 'silent' };
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig({ ...base, ...env });
-    return [];
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.problems.map((p) => p.variable);
-  }
-}
+const problems = (env: Record<string, string>) => configProblems({ ...base, ...env }).map((p) => p.variable);
 
 describe('bounce webhook settings', () => {
   it('are all off by default', () => {
