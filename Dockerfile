@@ -89,4 +89,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=40s --retries=3 \
 
 # The same Node options as `npm start` (test/start-command.test.ts): a small young generation and an old one
 # that grows by 10% at a time keep a big send's memory flat; V8's defaults let both fill with garbage first.
-CMD ["node", "--max-semi-space-size=2", "--heap-growing-percent=10", "dist/server.js"]
+CMD ["node", "--max-semi-space-size=2", "--heap-growing-percent=10", "--memory-saver-mode", "--no-maglev", "dist/server.js"]
