@@ -84,6 +84,27 @@ export async function sequentialClient(port: number, message: Buffer, total: num
   return { messages: total, seconds, rate: total / seconds };
 }
 
+/**
+ * The round trip the line really gives: `samples` NOOPs on one session, each awaited, spread out so they
+ * do not queue behind each other; the mean in milliseconds. It includes the sink's answer (microseconds).
+ */
+export async function measuredRoundTrip(port: number, samples = 40): Promise<number> {
+  const socket = connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  const answers = replies(socket);
+  if (!(await answers.next()).startsWith('220')) throw new Error('round-trip probe: no greeting');
+  await ask(socket, answers, 'EHLO bench.local\r\n', '250');
+  let total = 0;
+  for (let i = 0; i < samples; i++) {
+    const t0 = performance.now();
+    await ask(socket, answers, 'NOOP\r\n', '250');
+    total += performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 3 + (i % 5)));
+  }
+  socket.end('QUIT\r\n');
+  return total / samples;
+}
+
 /** `total` messages through nodemailer's pooled transport, `connections` sessions, a window of sendMail() calls. */
 export async function nodemailerPool(port: number, message: Buffer, total: number, connections: number, prefix: string): Promise<CeilingResult> {
   const transport = nodemailer.createTransport({ host: '127.0.0.1', port, pool: true, maxConnections: connections, maxMessages: Infinity, ignoreTLS: true, name: 'bench.local' });

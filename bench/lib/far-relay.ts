@@ -1,6 +1,6 @@
 import { ceilingMessage, physicalCeiling, type CeilingResult } from './ceilings.js';
 import { createPost, prepareDb, type BenchDb } from './databases.js';
-import { nodemailerPool, sequentialClient } from './far-clients.js';
+import { measuredRoundTrip, nodemailerPool, sequentialClient } from './far-clients.js';
 import { forkListening, startSink, type SinkProcess } from './procs.js';
 import type { SinkStats } from './sink-server.js';
 import { runSendWorker, type SendWorkerReport } from './send-process.js';
@@ -24,6 +24,8 @@ export interface FarPoint {
   firstMessageMs: number;
   /** One message per round trip per connection: connections ÷ RTT. */
   limit: number;
+  /** The line's round trip as measured right after the sends (NOOPs through it, mean): what `limit` assumes. */
+  measuredRttMs: number;
   /**
    * A raw pipelined writer (bench/lib/ceilings.ts) through the same line right after: one round trip a
    * message with no database and no rendering, what this machine's timers and load let any sender reach.
@@ -123,6 +125,7 @@ export async function farRelay(o: { points: FarPlan[]; connections: number; log:
         const seq = await baseline(sink, () => sequentialClient(line.port, message, p.baseline.sequential, o.connections, `sequential-${p.rttMs}`));
         const raw = await baseline(sink, () => physicalCeiling(line.port, message, p.baseline.pipelined, o.connections));
         const limit = Math.round((o.connections * 1000) / p.rttMs);
+        const measuredRttMs = Math.round((await measuredRoundTrip(line.port)) * 100) / 100;
         const point: FarPoint = {
           rttMs: p.rttMs,
           connections: o.connections,
@@ -131,13 +134,14 @@ export async function farRelay(o: { points: FarPlan[]; connections: number; log:
           gazetteWhole: g.rate,
           firstMessageMs: g.stats.firstAt! - g.report.startedAt,
           limit,
+          measuredRttMs,
           pipelined: raw.rate,
           nodemailer: nm.rate,
           sequential: seq.rate,
           baselineMessages: { nodemailer: nm.messages, sequential: seq.messages, pipelined: raw.messages },
         };
         o.log(
-          `far relay, RTT ${p.rttMs} ms, ${o.connections} connections: Gazette ${point.gazette} msg/s steady, ${point.gazetteWhole} over the whole send (${p.recipients} recipients, each once; first after ${point.firstMessageMs} ms) = ${pct(point.gazette, limit)} of the one-round-trip limit (${limit}) steady, ${pct(point.gazetteWhole, limit)} whole; ${pct(point.gazette, point.pipelined)} of a raw pipelined writer (${point.pipelined}, ${raw.messages} messages); nodemailer pooled sendMail() ${point.nodemailer} (${nm.messages} messages); sequential client ${point.sequential} (${seq.messages} messages; Gazette ${(point.gazette / point.sequential).toFixed(1)}×)`,
+          `far relay, RTT ${p.rttMs} ms, ${o.connections} connections: Gazette ${point.gazette} msg/s steady, ${point.gazetteWhole} over the whole send (${p.recipients} recipients, each once; first after ${point.firstMessageMs} ms) = ${pct(point.gazette, limit)} of the one-round-trip limit (${limit}; the line measured ${measuredRttMs} ms) steady, ${pct(point.gazetteWhole, limit)} whole; ${pct(point.gazette, point.pipelined)} of a raw pipelined writer (${point.pipelined}, ${raw.messages} messages); nodemailer pooled sendMail() ${point.nodemailer} (${nm.messages} messages); sequential client ${point.sequential} (${seq.messages} messages; Gazette ${(point.gazette / point.sequential).toFixed(1)}×)`,
         );
         out.push(point);
       } finally {

@@ -9,7 +9,8 @@ import { DelayQueue, startDelayLine, type Timers } from '../../bench/delay-line.
  * the bytes sent before it.
  */
 
-function fakeTimers(): Timers & { advance(ms: number): void } {
+/** Timers the test moves by hand; each fires `lateMs` after its time, as Node's do under way. */
+function fakeTimers(lateMs = 0): Timers & { advance(ms: number): void; readonly now: () => number } {
   let now = 0;
   let timers: Array<{ at: number; fn: () => void; id: number }> = [];
   let ids = 0;
@@ -17,7 +18,7 @@ function fakeTimers(): Timers & { advance(ms: number): void } {
     now: () => now,
     set(fn, ms) {
       const id = ++ids;
-      timers.push({ at: now + ms, fn, id });
+      timers.push({ at: now + ms + lateMs, fn, id });
       return id;
     },
     clear(handle) {
@@ -62,8 +63,8 @@ describe('delay line', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function setup() {
-    const timers = fakeTimers();
+  async function setup(lateMs = 0) {
+    const timers = fakeTimers(lateMs);
     const server = net.createServer({ allowHalfOpen: true });
     const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -114,6 +115,32 @@ describe('delay line', () => {
     assert.equal(atClient.seen, '');
     timers.advance(1);
     await atClient.until('250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n');
+  });
+
+  it('sets its timers early by their lateness, so a chunk’s delay is right on average', async () => {
+    // Timers that fire 1 ms late: uncorrected, every chunk would cross in 21 ms instead of 20.
+    const { timers, client, upstream, queuedCount } = await setup(1);
+    const atRelay = collector(upstream);
+    const crossed: number[] = [];
+    let sent = '';
+    for (let i = 0; i < 12; i++) {
+      const line = `NOOP ${i}\r\n`;
+      const at = timers.now();
+      client.write(line);
+      await queuedCount(i + 1);
+      sent += line;
+      let waited = 0;
+      while (atRelay.seen !== sent && waited < 30) {
+        timers.advance(0.25);
+        waited += 0.25;
+        await turn();
+      }
+      assert.equal(atRelay.seen, sent, `chunk ${i} crossed`);
+      crossed.push(timers.now() - at);
+    }
+    assert.ok(crossed[0]! >= 20.5 && crossed[0]! <= 21.25, `the first chunk, before any lateness is known: ${crossed[0]} ms`);
+    const last = crossed.slice(-4);
+    for (const ms of last) assert.ok(Math.abs(ms - 20) <= 0.5, `once the lateness is learnt a chunk crosses in 20 ± 0.5 ms: ${crossed.join(', ')}`);
   });
 
   it('carries an end after the bytes sent before it', async () => {
