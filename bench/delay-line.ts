@@ -71,7 +71,7 @@ function delayedPipe(from: net.Socket, to: net.Socket, delayMs: number, timers: 
   const queue = new DelayQueue<Chunk>(delayMs);
   let timer: unknown;
   // Node's timers fire late: they count whole milliseconds of the event loop's clock and run after the
-  // loop's turn, about a millisecond each way here, which made a 40 ms line a 41.5 ms one. Each timer is
+  // loop's turn, about a millisecond each way on these machines, which would make a 40 ms line a 41.5 ms one. Each timer is
   // set early by the lateness seen so far (smoothed), and a chunk due within half a millisecond leaves at
   // once, so a chunk's delay is right on average rather than always a little long.
   let lateness = 0;

@@ -49,8 +49,8 @@ const result = await build({
 
 // V8 keeps a script's source for as long as the script lives, one byte a character only while every
 // character fits in Latin-1. esbuild escapes what is in strings and regular expressions, but not the
-// comments it keeps (an em dash or an arrow in a dependency’s doc comment): one such character stored the
-// whole 8 MB bundle two bytes a character, 7-8 MB more in every process. In comments, and anywhere else
+// comments it keeps (an em dash or an arrow in a dependency’s doc comment), and one such character makes
+// V8 store the whole 8 MB bundle two bytes a character: 7-8 MB more in every process. In comments, and anywhere else
 // JavaScript reads a \u escape, the escape means the same character.
 for (const file of Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'))) {
   const text = readFileSync(file, 'utf8');

@@ -24,7 +24,7 @@ export interface FarPoint {
   firstMessageMs: number;
   /** One message per round trip per connection: connections ÷ RTT. */
   limit: number;
-  /** The line's round trip as measured right after the sends (NOOPs through it, mean): what `limit` assumes. */
+  /** The line's round trip measured right after the sends (NOOPs through it, mean), beside the RTT `limit` assumes. */
   measuredRttMs: number;
   /**
    * A raw pipelined writer (bench/lib/ceilings.ts) through the same line right after: one round trip a
