@@ -32,6 +32,7 @@ const result = await build({
     'smtp-thread-worker': 'dist/src/sending/smtp-thread-worker.js',
     'dkim-worker': 'dist/src/sending/dkim-worker.js',
     'checkpointer-worker': 'dist/src/db/checkpointer-worker.js',
+    'thread-host-worker': 'dist/src/lib/thread-host-worker.js',
     'sqlite-backup-worker': 'dist/src/backup/sqlite-backup-worker.js',
   },
   outdir: 'dist',

@@ -5,7 +5,8 @@ import { Kysely, PostgresDialect, SqliteDialect, sql, type CompiledQuery } from 
 import type { ClientBase, QueryConfig } from 'pg';
 import { ConfigError, redactUrl, type DatabaseConfig } from '../config.js';
 import type { Database, Db, Dialect } from './database.js';
-import { startWorker } from '../lib/worker-thread.js';
+import { startHosted, type HostedRole } from '../lib/thread-host.js';
+import type { CheckpointerMessage } from './checkpointer-worker.js';
 import { registerSqliteFunctions } from './sqlite-functions.js';
 
 export interface DbHandle {
@@ -109,9 +110,10 @@ export interface Checkpointer {
   /** Runs one checkpoint now (tests); resolves with SQLite's answer, or null when it could not run. */
   round(): Promise<{ busy: number; log: number; checkpointed: number } | null>;
   /**
-   * Runs a read-only statement on the worker's connection: a count over a million rows takes ~100 ms,
-   * which on the main thread would hold every request and the send loop. Null when it cannot run there
-   * (the worker is gone, the statement writes, the database is busy): the caller runs it itself.
+   * Runs a read-only statement on the background thread's connection: a count over a million rows takes
+   * ~100 ms, which on the main thread would hold every request and the send loop (there it holds only the
+   * SMTP pool's sockets, whose relays wait that long at worst). Null when it cannot run there (the thread is
+   * gone, the statement writes, the database is busy): the caller runs it itself.
    */
   read(sql: string, parameters: readonly unknown[]): Promise<unknown[] | null>;
   stop(): Promise<void>;
@@ -120,50 +122,69 @@ export interface Checkpointer {
 /** Pages the write-ahead log may reach before the main connection checkpoints by itself after all. */
 const FALLBACK_AUTOCHECKPOINT = 10_000;
 
+/** Times the checkpointer starts again after its thread ended under it, before commits take over. */
+const CHECKPOINTER_RESTARTS = 3;
+
 /**
- * Checkpoints in a worker thread with its own connection, every `intervalMs`. SQLite otherwise
- * checkpoints inside whichever commit pushes the log past 1,000 pages: on the main thread, in the middle
- * of a request or a send tick, copying pages and fsyncing the database file (5 ms in a send, about 30 ms
- * per batch of a large import). The main connection keeps a much higher limit as a fallback, and goes
- * back to SQLite's default if the worker cannot run.
+ * Checkpoints in the background thread (lib/thread-host.ts) with its own connection, every `intervalMs`.
+ * SQLite otherwise checkpoints inside whichever commit pushes the log past 1,000 pages: on the main thread,
+ * in the middle of a request or a send tick, copying pages and fsyncing the database file (5 ms in a send,
+ * about 30 ms per batch of a large import). The main connection keeps a much higher limit as a fallback,
+ * and goes back to SQLite's default if the thread cannot run. The thread is shared with the SMTP pool: when
+ * a bug there ends it, the checkpointer starts again in a new one.
  */
 export function startCheckpointer(sqlite: SqliteDatabase.Database, file: string, intervalMs = 100): Checkpointer {
   sqlite.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT}`);
-  const worker = startWorker(import.meta.url, 'checkpointer-worker', { file, intervalMs });
-  worker.unref();
-  let alive = true;
+  let role: HostedRole | undefined;
+  let restarts = 0;
   const replies: Array<(msg: { t: string; result?: unknown }) => void> = [];
-  worker.on('message', (msg: { t: string; result?: unknown }) => replies.shift()?.(msg));
-  const gone = (why: unknown) => {
-    if (!alive) return;
-    alive = false;
-    if (sqlite.open) sqlite.pragma('wal_autocheckpoint = 1000');
-    for (const reply of replies.splice(0)) reply({ t: 'gone', result: null });
-    // Not fatal (commits checkpoint again, as SQLite does by default), but an operator should know.
-    process.emitWarning(`the SQLite checkpoint thread stopped (${why instanceof Error ? why.message : `exit code ${String(why)}`}); commits checkpoint again`);
+  let stopping: Promise<void> | undefined;
+
+  const start = (): HostedRole => {
+    const started = startHosted(import.meta.url, 'checkpointer-worker', { file, intervalMs });
+    started.on('message', (msg: { t: string; result?: unknown }) => replies.shift()?.(msg));
+    const gone = (why: unknown) => {
+      if (role !== started) return;
+      role = undefined;
+      for (const reply of replies.splice(0)) reply({ t: 'gone', result: null });
+      const reason = why instanceof Error ? why.message : `exit code ${String(why)}`;
+      if (!stopping && restarts < CHECKPOINTER_RESTARTS && sqlite.open) {
+        restarts++;
+        role = start();
+        process.emitWarning(`the SQLite checkpoint thread stopped (${reason}); started again`);
+        return;
+      }
+      if (sqlite.open) sqlite.pragma('wal_autocheckpoint = 1000');
+      // Not fatal (commits checkpoint again, as SQLite does by default), but an operator should know.
+      if (!stopping) process.emitWarning(`the SQLite checkpoint thread stopped (${reason}); commits checkpoint again`);
+    };
+    started.on('error', gone);
+    started.on('exit', gone);
+    return started;
   };
-  worker.on('error', gone);
-  worker.on('exit', gone);
-  const ask = <T>(message: { t: 'round' | 'stop' } | { t: 'read'; sql: string; parameters: readonly unknown[] }) =>
+  role = start();
+
+  const ask = <T>(message: CheckpointerMessage) =>
     new Promise<T>((resolve) => {
-      if (!alive) return resolve(null as T);
-      worker.ref(); // an answer is awaited: keep the process up for it
+      const current = role;
+      if (!current) return resolve(null as T);
+      current.ref(); // an answer is awaited: keep the process up for it
       replies.push((msg) => {
-        if (replies.length === 0) worker.unref();
+        if (replies.length === 0) role?.unref();
         resolve((msg.result ?? null) as T);
       });
-      worker.postMessage(message);
+      current.postMessage(message);
     });
-  let stopping: Promise<void> | undefined;
   return {
     round: () => ask({ t: 'round' }),
-    // Once stopping, the main thread reads for itself: the worker's connection is closing.
-    read: (sql, parameters) => (stopping ? Promise.resolve(null) : ask({ t: 'read', sql, parameters })),
+    // Once stopping, the main thread reads for itself: the thread's connection is closing.
+    read: (sql, parameters) => (stopping ? Promise.resolve(null) : ask({ t: 'read', sql, parameters: [...parameters] })),
     stop: () =>
       (stopping ??= (async () => {
         await ask({ t: 'stop' });
-        alive = false;
-        await worker.terminate();
+        const current = role;
+        role = undefined;
+        await current?.terminate();
       })()),
   };
 }

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
  * get tsx's loader hooks from the parent.
  */
 export function startWorker(callerUrl: string, basename: string, workerData: unknown): Worker {
-  // The workers (SMTP, DKIM) keep almost nothing alive between messages: a small young generation keeps
+  // The workers (the shared background thread, DKIM) keep almost nothing alive between messages: a small young generation keeps
   // their garbage from piling up, which bounds a DKIM-signed send's memory at no cost in rate.
   const options = { workerData, resourceLimits: { maxYoungGenerationSizeMb: 4 } };
   if (!callerUrl.endsWith('.ts')) return new Worker(new URL(`./${basename}.js`, callerUrl), options);

@@ -1,18 +1,18 @@
-import type { Worker } from 'node:worker_threads';
 import type { SmtpConfig } from '../config.js';
 import type { SmtpPoolOptions } from './smtp-pool.js';
 import type { MessageTemplate } from './message.js';
 import type { FromWorker, ToWorker, WorkerMessage } from './smtp-thread-worker.js';
 import type { BulkTransport, OutgoingRaw, OutgoingTemplated, Prepared, SendOutcome } from './transport.js';
-import { startWorker } from '../lib/worker-thread.js';
+import { startHosted, type HostedRole } from '../lib/thread-host.js';
 
 /** Post templates a worker keeps at once (posts sending at the same time); the oldest goes first. */
 const TEMPLATES_KEPT = 8;
 
 /**
- * The SMTP pool (smtp-pool.ts) run in a worker thread. The main thread keeps the database work
- * (claims, write-ahead markers, group commits); the worker keeps the connections and renders the
- * messages from their post's template (sendTemplated), or takes signed bytes (DKIM) as they are.
+ * The SMTP pool (smtp-pool.ts) run in the background thread (lib/thread-host.ts, shared with the SQLite
+ * checkpointer). The main thread keeps the database work (claims, write-ahead markers, group commits);
+ * the worker keeps the connections and renders the messages from their post's template (sendTemplated),
+ * or takes signed bytes (DKIM) as they are.
  * Together they use two cores, and a synchronous SQLite commit never stalls an SMTP conversation.
  * If the worker dies with messages in flight, those are reported `unknown`: they may have gone out.
  */
@@ -23,7 +23,7 @@ interface WorkerLink {
   /** Prepared messages not released yet: if the worker dies, they certainly did not go out. */
   readonly unreleased: Set<number>;
   readonly probes: Map<number, (r: { ok: true } | { ok: false; error: string }) => void>;
-  worker: Worker | undefined;
+  worker: HostedRole | undefined;
   /** Templates the current worker has, by object, with the id it knows them by (oldest first). */
   templates: Map<MessageTemplate, number>;
   up: Promise<void> | undefined;
@@ -33,9 +33,9 @@ interface WorkerLink {
 
 const isBusy = (link: WorkerLink) => link.pending.size + link.probes.size > 0;
 
-function spawnWorker(link: WorkerLink): Worker {
+function spawnWorker(link: WorkerLink): HostedRole {
   const { pending, probes } = link;
-  const w = startWorker(import.meta.url, 'smtp-thread-worker', link.workerData);
+  const w = startHosted(import.meta.url, 'smtp-thread-worker', link.workerData);
   link.templates = new Map();
   link.up = new Promise<void>((resolve) => (link.markUp = resolve));
   w.on('message', (msg: FromWorker) => {
@@ -58,7 +58,7 @@ function spawnWorker(link: WorkerLink): Worker {
   return w;
 }
 
-function workerDied(link: WorkerLink, w: Worker, reason: string): void {
+function workerDied(link: WorkerLink, w: HostedRole, reason: string): void {
   if (link.worker !== w) return;
   link.worker = undefined;
   const { pending, unreleased, probes } = link;
@@ -76,7 +76,7 @@ function workerDied(link: WorkerLink, w: Worker, reason: string): void {
 // Message bytes that own their whole memory are moved, not copied: the worker frees them as soon as
 // they are sent, instead of the main thread holding them until its next full garbage collection (tens
 // of MB at thousands of messages/s).
-function postBatch(w: Worker, batch: WorkerMessage[]): void {
+function postBatch(w: HostedRole, batch: WorkerMessage[]): void {
   const moved: ArrayBuffer[] = [];
   for (const m of batch) {
     if (!('raw' in m)) continue;

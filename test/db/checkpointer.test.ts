@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { sql } from 'kysely';
 import { connectDatabase } from '../../src/db/connect.js';
+import { startHosted } from '../../src/lib/thread-host.js';
 
 test('a SQLite file is checkpointed by the background worker, not by commits on the main thread', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gazette-checkpoint-'));
@@ -44,6 +45,35 @@ test('a SQLite file is checkpointed by the background worker, not by commits on 
 
   await handle.close();
   assert.equal(await handle.checkpointer.round(), null, 'stopped with the database');
+});
+
+test('the checkpointer starts again when a bug in another role ends the thread it shares', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gazette-checkpoint-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const handle = await connectDatabase({ kind: 'sqlite', file: path.join(dir, 'db.sqlite') }, { checkpointIntervalMs: 3_600_000 });
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.message);
+  process.on('warning', onWarning);
+  try {
+    await sql`create table t (n integer primary key)`.execute(handle.db);
+    assert.ok(await handle.checkpointer!.round(), 'a round runs');
+    // Another role in the same thread (the SMTP pool, say) throws: the thread ends with every role in it.
+    const other = startHosted(import.meta.url, '../lib/fixtures/echo-role', { name: 'other' });
+    const exited = new Promise((resolve) => other.on('exit', resolve));
+    other.ref();
+    other.postMessage('throw');
+    await exited;
+    await sql`insert into t (n) values (1)`.execute(handle.db);
+    const result = await handle.checkpointer!.round();
+    assert.ok(result && result.log > 0 && result.checkpointed === result.log, `the new thread checkpoints: ${JSON.stringify(result)}`);
+    assert.deepEqual(await handle.checkpointer!.read('select count(*) as n from t', []), [{ n: 1 }]);
+    const { rows } = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(handle.db);
+    assert.equal(rows[0]!.wal_autocheckpoint, 10_000, 'commits still leave the checkpoints to the thread');
+    assert.ok(warnings.some((w) => w.includes('a bug in other') && w.includes('started again')), warnings.join('; '));
+  } finally {
+    process.off('warning', onWarning);
+    await handle.close();
+  }
 });
 
 test('an in-memory database has no checkpointer', async () => {
