@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { startNodeOptions } from '../scripts/start-command.js';
+import { startEnv, startNodeOptions } from '../scripts/start-command.js';
 import { PROJECT_ROOT } from '../src/lib/paths.js';
 
 /**
@@ -15,6 +15,13 @@ describe('the start command', () => {
     const cmd = /^CMD (\[.*\])$/m.exec(dockerfile);
     assert.ok(cmd, 'the Dockerfile has an exec-form CMD');
     assert.deepEqual(JSON.parse(cmd[1]!), ['node', ...startNodeOptions(), 'dist/server.js']);
+    // The image's ENV sets what the start script sets before `node`.
+    const env = /^ENV ((?:.*\\\n)*.*)$/m.exec(dockerfile)?.[1] ?? '';
+    for (const [name, value] of Object.entries(startEnv())) assert.match(env, new RegExp(`(^|\\s)${name}=${value}(\\s|$)`), `ENV ${name}=${value} in the Dockerfile`);
+  });
+
+  it('keeps glibc to two malloc arenas (peak memory of an import and a send; bench/RESULTS.md)', () => {
+    assert.deepEqual(startEnv(), { MALLOC_ARENA_MAX: '2' });
   });
 
   it('keeps the main thread’s young generation small (peak memory of a big send; bench/RESULTS.md)', () => {

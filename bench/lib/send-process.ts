@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { startNodeOptions } from '../../scripts/start-command.js';
+import { startEnv, startNodeOptions } from '../../scripts/start-command.js';
 import { PROJECT_ROOT } from '../../src/lib/paths.js';
 
 /** What bench/send-worker.mjs reports of its send. */
@@ -17,7 +17,7 @@ export interface SendWorkerReport {
 /**
  * Sends post `postId` of the database at `databaseUrl` in its own Gazette process (bench/send-worker.mjs)
  * to the relay at `smtpUrl` and returns its report once the post is finished (or paused). The process
- * runs with the Node options of `npm start`; BENCH_PROFILE=1 writes a V8 CPU profile of it to
+ * runs with the Node options and environment of `npm start`; BENCH_PROFILE=1 writes a V8 CPU profile of it to
  * bench/out/profiles (open it in Chrome DevTools); BENCH_NODE_ARGS adds more (e.g.
  * "--max-semi-space-size=4", which then wins). `env` adds settings (SMTP_POOL_SIZE, SEND_RATE, DKIM_*).
  */
@@ -26,6 +26,7 @@ export async function runSendWorker(databaseUrl: string, smtpUrl: string, postId
   const nodeArgs = [...startNodeOptions(), ...profile, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const child = spawn(process.execPath, [...nodeArgs, path.join(PROJECT_ROOT, 'bench', 'send-worker.mjs'), String(postId)], {
     env: {
+      ...startEnv(),
       PATH: process.env.PATH ?? '',
       DATABASE_URL: databaseUrl,
       SMTP_URL: smtpUrl,

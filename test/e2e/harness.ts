@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { startNodeOptions } from '../../scripts/start-command.js';
+import { startEnv, startNodeOptions } from '../../scripts/start-command.js';
 import { PROJECT_ROOT } from '../../src/lib/paths.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp-server.js';
@@ -62,6 +62,7 @@ export async function startGazette(options: { dialect: 'sqlite' | 'postgres'; en
   const child: ChildProcess = spawn(process.execPath, [...startNodeOptions(), dist], {
     cwd: dataDir,
     env: {
+      ...startEnv(),
       PATH: process.env.PATH,
       PORT: String(port),
       HOST: '127.0.0.1',
