@@ -3,7 +3,16 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { DIALECTS } from '../helpers/db.js';
-import { addConfirmedSubscriber, browserMissingReason, createOwner, journeyHelpers, launchBrowser, newContext, startGazette, type RunningServer } from './harness.js';
+import {
+  addConfirmedSubscriber,
+  browserMissingReason,
+  closeJourney,
+  createOwner,
+  journeyHelpers,
+  newContext,
+  openJourney,
+  type RunningServer,
+} from './harness.js';
 
 /**
  * Issue 30 in a real browser: the writer uploads a logo and designs their newsletter on the Design page,
@@ -26,15 +35,8 @@ for (const dialect of DIALECTS) {
     const problems: string[] = [];
     const { check, step } = journeyHelpers(`branding-${dialect}`, problems);
 
-    before(async () => {
-      server = await startGazette({ dialect });
-      browser = await launchBrowser();
-      page = await (await newContext(browser)).newPage();
-    });
-    after(async () => {
-      await browser?.close();
-      await server?.stop();
-    });
+    before(async () => ({ server, browser, page } = await openJourney({ dialect })));
+    after(() => closeJourney({ browser, server }));
 
     it('designs, previews, sends and shows the writer’s look everywhere, accessibly', async () => {
       let homeUrl = '';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { connectDatabase, type DbHandle } from '../../src/db/connect.js';
-import { browserMissingReason, journeyHelpers, launchBrowser, newContext, startGazette, type RunningServer } from './harness.js';
+import { browserMissingReason, closeJourney, journeyHelpers, newContext, openJourney, type RunningServer } from './harness.js';
 
 /**
  * The writer finds the Errors page from Settings in a real browser, with and without JavaScript, at
@@ -23,16 +23,10 @@ describe('the Errors page in a real browser (sqlite)', { skip }, () => {
   const problems: string[] = [];
   const { check, step } = journeyHelpers('errors-sqlite', problems);
 
-  before(async () => {
-    server = await startGazette({ dialect: 'sqlite', relay: false });
-    browser = await launchBrowser();
-    writer = await newContext(browser);
-    page = await writer.newPage();
-  });
+  before(async () => ({ server, browser, writer, page } = await openJourney({ dialect: 'sqlite', relay: false })));
   after(async () => {
     await database?.close();
-    await browser?.close();
-    await server?.stop();
+    await closeJourney({ browser, server });
   });
 
   it('lists recent errors and job failures, reached from Settings', async () => {

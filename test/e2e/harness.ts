@@ -50,8 +50,14 @@ export interface RunningServer {
   output(): string;
 }
 
-/** `relay: false` starts Gazette as a newcomer does, with no SMTP settings: mail goes to the dev outbox. */
-export async function startGazette(options: { dialect: 'sqlite' | 'postgres'; env?: Record<string, string>; relay?: boolean }): Promise<RunningServer> {
+export interface GazetteOptions {
+  dialect: 'sqlite' | 'postgres';
+  env?: Record<string, string>;
+  /** false starts Gazette as a newcomer does, with no SMTP settings: mail goes to the dev outbox. */
+  relay?: boolean;
+}
+
+export async function startGazette(options: GazetteOptions): Promise<RunningServer> {
   const dist = path.join(PROJECT_ROOT, 'dist', 'server.js');
   if (!existsSync(dist)) throw new Error('dist/server.js is missing: run `npm run build` first (scripts/run-tests.mjs does)');
   const port = await freePort();
@@ -132,6 +138,32 @@ export async function launchBrowser(): Promise<Browser> {
 /** A fresh context; axe is injected into pages, so page CSP is bypassed for the test's own scripts only. */
 export async function newContext(browser: Browser, options: { javaScriptEnabled?: boolean } = {}): Promise<BrowserContext> {
   return browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true, javaScriptEnabled: options.javaScriptEnabled ?? true });
+}
+
+/** What a journey's `before` opens: Gazette, a browser, and the writer's context with one page. */
+export interface Journey {
+  server: RunningServer;
+  browser: Browser;
+  writer: BrowserContext;
+  page: Page;
+}
+
+export async function openJourney(options: GazetteOptions): Promise<Journey> {
+  const server = await startGazette(options);
+  try {
+    const browser = await launchBrowser();
+    const writer = await newContext(browser);
+    return { server, browser, writer, page: await writer.newPage() };
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}
+
+/** Closes what openJourney opened, the browser first (its pages hold connections to the server). */
+export async function closeJourney(journey: { browser?: Browser | undefined; server?: RunningServer | undefined }): Promise<void> {
+  await journey.browser?.close();
+  await journey.server?.stop();
 }
 
 export interface AxeViolation {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { DIALECTS } from '../helpers/db.js';
-import { browserMissingReason, createOwner, journeyHelpers, launchBrowser, newContext, startGazette, type RunningServer } from './harness.js';
+import { browserMissingReason, closeJourney, createOwner, journeyHelpers, newContext, openJourney, type RunningServer } from './harness.js';
 
 /**
  * Images in the post editor, in a real browser: the button uploads without leaving the page and puts the
@@ -29,16 +29,8 @@ for (const dialect of DIALECTS) {
     let editUrl = '';
     const problems: string[] = [];
 
-    before(async () => {
-      server = await startGazette({ dialect });
-      browser = await launchBrowser();
-      writer = await newContext(browser);
-      page = await writer.newPage();
-    });
-    after(async () => {
-      await browser?.close();
-      await server?.stop();
-    });
+    before(async () => ({ server, browser, writer, page } = await openJourney({ dialect })));
+    after(() => closeJourney({ browser, server }));
 
     const { check, step } = journeyHelpers(`${dialect}-images`, problems);
     const body = () => page.getByLabel('Body (Markdown)');

@@ -4,12 +4,12 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DIALECTS } from '../helpers/db.js';
 import {
   browserMissingReason,
+  closeJourney,
   journeyHelpers,
-  launchBrowser,
   newContext,
-  serveOtherOrigin,
-  startGazette,
+  openJourney,
   type RunningServer,
+  serveOtherOrigin,
 } from './harness.js';
 
 const OWNER = { name: 'Wren Writer', email: 'wren@example.com', password: 'paper lanterns at dusk' };
@@ -23,16 +23,8 @@ for (const dialect of DIALECTS) {
     let page: Page;
     const problems: string[] = [];
 
-    before(async () => {
-      server = await startGazette({ dialect });
-      browser = await launchBrowser();
-      writer = await newContext(browser);
-      page = await writer.newPage();
-    });
-    after(async () => {
-      await browser?.close();
-      await server?.stop();
-    });
+    before(async () => ({ server, browser, writer, page } = await openJourney({ dialect })));
+    after(() => closeJourney({ browser, server }));
 
     const { check, step } = journeyHelpers(dialect, problems);
 

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { browserMissingReason, journeyHelpers, launchBrowser, newContext, startGazette, type RunningServer } from './harness.js';
+import { browserMissingReason, closeJourney, journeyHelpers, newContext, openJourney, type RunningServer } from './harness.js';
 
 /**
  * Issue 27 in a real browser: the writer checks a draft's links from the post page and sees each result
@@ -58,14 +58,10 @@ describe('link checks in a real browser (sqlite)', { skip }, () => {
   before(async () => {
     site = await startHeldSite();
     // The site is on loopback, so the intranet setting is on; the long deadline keeps held answers from timing out.
-    server = await startGazette({ dialect: 'sqlite', relay: false, env: { LINK_CHECK_ALLOW_PRIVATE: 'true', LINK_CHECK_TIMEOUT: '60' } });
-    browser = await launchBrowser();
-    writer = await newContext(browser);
-    page = await writer.newPage();
+    ({ server, browser, writer, page } = await openJourney({ dialect: 'sqlite', relay: false, env: { LINK_CHECK_ALLOW_PRIVATE: 'true', LINK_CHECK_TIMEOUT: '60' } }));
   });
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await closeJourney({ browser, server });
     await site?.close();
   });
 

@@ -5,7 +5,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { connectDatabase, type DbHandle } from '../../src/db/connect.js';
 import { DIALECTS } from '../helpers/db.js';
 import { startFakeStripe, type FakeStripe } from '../helpers/fake-stripe.js';
-import { browserMissingReason, journeyHelpers, launchBrowser, newContext, startGazette, type RunningServer } from './harness.js';
+import { browserMissingReason, closeJourney, journeyHelpers, newContext, openJourney, type RunningServer } from './harness.js';
 
 const OWNER = { name: 'Pat Publisher', email: 'pat@example.com', password: 'coins in a paper jar' };
 const READER = 'supporter@example.com';
@@ -28,14 +28,11 @@ for (const dialect of DIALECTS) {
 
     before(async () => {
       stripe = await startFakeStripe({ now: () => Date.now() });
-      server = await startGazette({ dialect, env: stripe.env });
-      browser = await launchBrowser();
-      writer = await newContext(browser);
+      ({ server, browser, writer } = await openJourney({ dialect, env: stripe.env }));
     });
     after(async () => {
-      await browser?.close();
       await database?.close();
-      await server?.stop();
+      await closeJourney({ browser, server });
       await stripe?.close();
     });
 

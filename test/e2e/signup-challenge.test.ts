@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { browserMissingReason, journeyHelpers, launchBrowser, newContext, startGazette, type RunningServer } from './harness.js';
+import { browserMissingReason, closeJourney, journeyHelpers, newContext, openJourney, type RunningServer } from './harness.js';
 
 const OWNER = { name: 'Ada Author', email: 'ada@example.com', password: 'kites over the harbour' };
 const skip = browserMissingReason();
@@ -16,14 +16,8 @@ describe('signup challenge in a real browser', { skip }, () => {
   const problems: string[] = [];
   const { check, step } = journeyHelpers('challenge', problems);
 
-  before(async () => {
-    server = await startGazette({ dialect: 'sqlite', env: { SIGNUP_ATTACK_THRESHOLD: '2' } });
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  before(async () => ({ server, browser } = await openJourney({ dialect: 'sqlite', env: { SIGNUP_ATTACK_THRESHOLD: '2' } })));
+  after(() => closeJourney({ browser, server }));
 
   it('a flood switches attack mode on; a reader whose browser solves the challenge subscribes', async () => {
     const writer = await newContext(browser);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { simpleParser } from 'mailparser';
 import type { Browser, Page } from 'playwright-core';
-import { browserMissingReason, journeyHelpers, launchBrowser, newContext, startGazette, type RunningServer } from './harness.js';
+import { browserMissingReason, closeJourney, journeyHelpers, openJourney, type RunningServer } from './harness.js';
 
 /**
  * Issue 28 in a real browser: the writer turns aggregate tracking on, sends a post, readers' mail clients
@@ -22,15 +22,8 @@ describe('stats pages in a real browser (sqlite)', { skip }, () => {
   const problems: string[] = [];
   const { check, step } = journeyHelpers('stats-sqlite', problems);
 
-  before(async () => {
-    server = await startGazette({ dialect: 'sqlite' });
-    browser = await launchBrowser();
-    page = await (await newContext(browser)).newPage();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  before(async () => ({ server, browser, page } = await openJourney({ dialect: 'sqlite' })));
+  after(() => closeJourney({ browser, server }));
 
   it('tracks a sent post and shows human and machine numbers apart, accessibly', async () => {
     let postUrl = '';

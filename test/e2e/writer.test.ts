@@ -7,7 +7,7 @@ import type { Browser, BrowserContext, Download, Page } from 'playwright-core';
 import { DIALECTS } from '../helpers/db.js';
 import type { ReceivedMessage } from '../helpers/smtp-server.js';
 import { verifyDkim } from '../sending/dkim-verify.js';
-import { browserMissingReason, journeyHelpers, launchBrowser, newContext, startGazette, type RunningServer } from './harness.js';
+import { browserMissingReason, closeJourney, journeyHelpers, newContext, openJourney, type RunningServer } from './harness.js';
 
 /**
  * Issue 7, journeys 3 to 5 in a real browser: the writer composes, previews, tests, schedules and sends a
@@ -67,18 +67,10 @@ for (const dialect of DIALECTS) {
     const problems: string[] = [];
 
     before(async () => {
-      server = await startGazette({
-        dialect,
-        env: { DKIM_DOMAIN: 'example.com', DKIM_SELECTOR: 'gz', DKIM_PRIVATE_KEY: DKIM.privateKey },
-      });
-      browser = await launchBrowser();
-      writer = await newContext(browser);
-      page = await writer.newPage();
+      const env = { DKIM_DOMAIN: 'example.com', DKIM_SELECTOR: 'gz', DKIM_PRIVATE_KEY: DKIM.privateKey };
+      ({ server, browser, writer, page } = await openJourney({ dialect, env }));
     });
-    after(async () => {
-      await browser?.close();
-      await server?.stop();
-    });
+    after(() => closeJourney({ browser, server }));
 
     const { check, step } = journeyHelpers(`${dialect}-writer`, problems);
 

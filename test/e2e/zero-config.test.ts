@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DIALECTS } from '../helpers/db.js';
-import { browserMissingReason, journeyHelpers, launchBrowser, newContext, startGazette, type RunningServer } from './harness.js';
+import { browserMissingReason, closeJourney, journeyHelpers, newContext, openJourney, type RunningServer } from './harness.js';
 
 /**
  * The newcomer's path in a real browser: the built server with no SMTP settings at all, so every mail goes
@@ -19,16 +19,8 @@ for (const dialect of DIALECTS) {
     let page: Page;
     const problems: string[] = [];
 
-    before(async () => {
-      server = await startGazette({ dialect, relay: false });
-      browser = await launchBrowser();
-      writer = await newContext(browser);
-      page = await writer.newPage();
-    });
-    after(async () => {
-      await browser?.close();
-      await server?.stop();
-    });
+    before(async () => ({ server, browser, writer, page } = await openJourney({ dialect, relay: false })));
+    after(() => closeJourney({ browser, server }));
 
     const { check, step } = journeyHelpers(`zero-config-${dialect}`, problems);
 
