@@ -19,8 +19,8 @@
 //     must still bundle);
 //   - sharp (image uploads, with its native libvips) and stripe (paid plans): each is loaded on first use,
 //     and together they would add ~60 MB to every process that never uploads an image or sells a plan.
-// The workers are found next to the module that starts them (src/lib/worker-thread.ts): here all of them
-// sit flat in dist/, next to server.js.
+// The workers, and the roles of the shared background thread, are found next to the module that starts them
+// (src/lib/worker-thread.ts, src/lib/thread-host.ts): here all of them sit flat in dist/, next to server.js.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
