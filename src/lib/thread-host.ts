@@ -1,5 +1,5 @@
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
-import { startWorker } from './worker-thread.js';
+import { besideCaller, startWorker } from './worker-thread.js';
 
 /**
  * One worker thread that hosts the process's light background roles (the SQLite checkpointer and the SMTP
@@ -52,8 +52,6 @@ let nextRoleId = 1;
 
 function startHost(): Host {
   const worker = startWorker(import.meta.url, 'thread-host-worker', null);
-  // The roles' ports hold the process up when they need to; the thread itself never does.
-  worker.unref();
   const started: Host = { worker, roles: new Map(), dead: false };
   worker.on('message', (msg: RoleFailed) => {
     if (msg.t === 'failed') started.roles.get(msg.id)?.fail(new Error(msg.error));
@@ -70,7 +68,26 @@ function startHost(): Host {
   };
   worker.on('error', (err) => end(err, 1));
   worker.on('exit', (code) => end(undefined, code));
+  // The roles' ports hold the process up when they need to; the thread itself never does. Last: a
+  // 'message' listener added after unref() would hold the process again.
+  worker.unref();
   return started;
+}
+
+/**
+ * Takes role `id` out of its thread; when it was the last one, the thread goes with it and the next role
+ * starts a new one. Resolves once the thread has ended (at once when other roles are left in it).
+ */
+async function leave(from: Host, id: number): Promise<void> {
+  if (!from.roles.delete(id) || from.dead || from.roles.size > 0) return;
+  from.dead = true;
+  if (host === from) host = undefined;
+  await from.worker.terminate();
+}
+
+/** Whether a background thread is running (tests). */
+export function hostRunning(): boolean {
+  return host !== undefined && !host.dead;
 }
 
 /**
@@ -92,11 +109,13 @@ export function startHosted(callerUrl: string, basename: string, data: unknown):
   current.roles.set(id, {
     fail: (error) => {
       for (const listener of listeners.error) listener(error);
-      if (current.roles.delete(id)) finish(1);
+      if (!current.roles.has(id)) return;
+      void leave(current, id);
+      finish(1);
     },
     exit: finish,
   });
-  const module = new URL(`./${basename}${callerUrl.endsWith('.ts') ? '.ts' : '.js'}`, callerUrl).href;
+  const module = besideCaller(callerUrl, basename).href;
   current.worker.postMessage({ t: 'attach', id, module, data, port: theirs } satisfies AttachRole, [theirs]);
   mine.unref();
 
@@ -117,14 +136,7 @@ export function startHosted(callerUrl: string, basename: string, data: unknown):
     async terminate() {
       if (ended) return;
       // Closing the port ends the role in the thread (the host hears the port close).
-      if (current.roles.delete(id) && !current.dead) {
-        if (current.roles.size === 0) {
-          // The last role: the thread goes with it, and the next role starts a new one.
-          current.dead = true;
-          if (host === current) host = undefined;
-          await current.worker.terminate();
-        }
-      }
+      await leave(current, id);
       finish(1);
     },
   };

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { describe, it } from 'node:test';
-import { startHosted, type HostedRole } from '../../src/lib/thread-host.js';
+import { PROJECT_ROOT } from '../../src/lib/paths.js';
+import { hostRunning, startHosted, type HostedRole } from '../../src/lib/thread-host.js';
 
 /**
  * The shared background thread (lib/thread-host.ts): roles run side by side in one worker thread, each on
@@ -56,6 +58,7 @@ describe('the shared background thread', () => {
       await b.role.terminate();
     }
     // The last role took the thread with it: the next role starts a new one.
+    assert.equal(hostRunning(), false);
     const c = start('c');
     try {
       assert.notEqual((await askNow(c.role, 4)).threadId, shared);
@@ -100,5 +103,27 @@ describe('the shared background thread', () => {
     } finally {
       await a.role.terminate();
     }
+  });
+
+  it('ends the thread when the role that cannot start was the only one in it', async () => {
+    const broken = startHosted(import.meta.url, 'fixtures/broken-role', { why: 'no database' });
+    assert.equal(hostRunning(), true);
+    const exit = new Promise<number>((resolve) => broken.on('exit', resolve));
+    broken.on('error', () => {});
+    broken.ref();
+    assert.equal(await exit, 1);
+    assert.equal(hostRunning(), false, 'no thread is left running with no role in it');
+  });
+
+  it('never holds the process up by itself: a process whose roles are idle exits', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/lib/fixtures/idle-role-process.ts'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    // A bound, not a wait: the process exits at once, or it hangs and is killed.
+    const bound = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
+    clearTimeout(bound);
+    assert.equal(out, 'attached\n');
+    assert.deepEqual([code, signal], [0, null], 'exited by itself, not killed');
   });
 });
